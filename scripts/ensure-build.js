@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Installs dependencies when node_modules is missing, then builds (tsc -b only rebuilds what changed).
+// Used by `npm start` and `npm test` so that both work on a fresh clone.
+const { execSync } = require("node:child_process");
+const { existsSync } = require("node:fs");
+const { join } = require("node:path");
+
+const root = join(__dirname, "..");
+const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
+
+if (!existsSync(join(root, "node_modules", "typescript")) || !existsSync(join(root, "node_modules", "@switchboard", "shared"))) {
+  console.log("[switchboard] installing dependencies (npm ci)…");
+  run("npm ci --no-audit --no-fund");
+}
+run("npx tsc -b");

@@ -1,0 +1,85 @@
+/**
+ * JWT verification with jose: HS256 with the configured secret, RS256/ES256 through a JWKS URL.
+ * `exp` and `sub` are required, `iss`/`aud` checked when configured, and an algorithm the
+ * configuration does not allow (including `none`) is refused.
+ */
+import { AppError, DEFAULT_TENANT, tokenClaims } from "@switchboard/shared";
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+
+export interface Principal {
+  userId: string;
+  tenant: string;
+  name?: string;
+  roles: string[];
+  /** Seconds since the epoch. */
+  exp: number;
+}
+
+export interface TokenVerifierOptions {
+  secret?: Uint8Array;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export const ROLE_SERVICE = "service";
+export const ROLE_ADMIN = "admin";
+
+const SECRET_ALGORITHMS = ["HS256"];
+const JWKS_ALGORITHMS = ["RS256", "ES256"];
+
+export class TokenVerifier {
+  private readonly jwks?: JWTVerifyGetKey;
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    if (options.jwksUrl) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 });
+  }
+
+  /** Verifies a token and returns who it speaks for. Throws AppError UNAUTHORIZED / TOKEN_EXPIRED. */
+  async verify(token: string | undefined): Promise<Principal> {
+    if (!token) throw new AppError("UNAUTHORIZED", "a token is required");
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new AppError("UNAUTHORIZED", "the token is malformed");
+    }
+    let payload: JWTPayload;
+    try {
+      const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ["exp", "sub"] };
+      if (alg === "HS256" && this.options.secret) {
+        ({ payload } = await jwtVerify(token, this.options.secret, { ...common, algorithms: SECRET_ALGORITHMS }));
+      } else if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) {
+        ({ payload } = await jwtVerify(token, this.jwks, { ...common, algorithms: JWKS_ALGORITHMS }));
+      } else {
+        throw new AppError("UNAUTHORIZED", `tokens signed with ${alg ?? "no algorithm"} are not accepted`);
+      }
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (err instanceof errors.JWTExpired) throw new AppError("TOKEN_EXPIRED", "the token has expired");
+      if (err instanceof errors.JWTClaimValidationFailed) throw new AppError("UNAUTHORIZED", `the token's ${err.claim} claim is not accepted`);
+      if (err instanceof errors.JOSEError && err.code === "ERR_JWKS_TIMEOUT") throw new AppError("UNAVAILABLE", "the key set could not be fetched");
+      throw new AppError("UNAUTHORIZED", "the token is not valid");
+    }
+    const { value, error } = tokenClaims.validate(payload, { convert: false });
+    if (error) throw new AppError("UNAUTHORIZED", `the token's claims are not accepted: ${error.message}`);
+    const claims = value as { sub: string; exp: number; name?: string; tenant?: string; roles?: string[] };
+    return {
+      userId: claims.sub,
+      tenant: claims.tenant ?? DEFAULT_TENANT,
+      name: claims.name,
+      roles: claims.roles ?? [],
+      exp: claims.exp,
+    };
+  }
+}
+
+export function hasRole(principal: Principal, role: string): boolean {
+  return principal.roles.includes(role);
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if there is one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}

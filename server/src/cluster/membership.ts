@@ -1,0 +1,125 @@
+/**
+ * This node's place in the cluster: a heartbeat in the node registry, a sweeper that releases
+ * the sessions of nodes whose heartbeat expired (exactly one live node wins each sweep), and
+ * re-announcement plus reconciliation of this node's sessions when the store comes back.
+ */
+import type { DeviceSession, Engine } from "../engine";
+import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
+
+export interface MembershipDeps {
+  nodeId: string;
+  version: string;
+  engine: Engine;
+  logger: Logger;
+  metrics: Metrics;
+  /** A node is dead when its last heartbeat is older than this. */
+  heartbeatTimeoutMs: number;
+  connections: () => number;
+  localSessions: () => DeviceSession[];
+  /** Told about every session released because its node died. */
+  onSessionSwept?: (session: DeviceSession) => void | Promise<void>;
+}
+
+export class ClusterMembership {
+  private readonly startedAt = Date.now();
+  private heartbeatTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  private offAvailability?: () => void;
+  private stopped = false;
+
+  constructor(private readonly deps: MembershipDeps) {}
+
+  /** Heartbeats every timeout/3 and sweeps every timeout/2: a dead node is swept within 2 x timeout. */
+  start(): void {
+    const timeout = this.deps.heartbeatTimeoutMs;
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(50, Math.floor(timeout / 3)));
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(50, Math.floor(timeout / 2)));
+    this.heartbeatTimer.unref();
+    this.sweepTimer.unref();
+    this.offAvailability = this.deps.engine.onAvailabilityChange((available) => {
+      this.deps.logger.warn(available ? "shared store reachable again" : "shared store unreachable", { event: "engine", available });
+      if (available) void this.reconcile();
+    });
+    if (this.deps.engine.isAvailable()) void this.heartbeat();
+  }
+
+  async heartbeat(): Promise<boolean> {
+    if (this.stopped || !this.deps.engine.isAvailable()) return false;
+    try {
+      await this.deps.engine.nodes.heartbeat({
+        nodeId: this.deps.nodeId,
+        version: this.deps.version,
+        startedAt: this.startedAt,
+        connections: this.deps.connections(),
+      });
+      return true;
+    } catch (err) {
+      this.deps.logger.warn("heartbeat failed", { event: "heartbeat", error: String(err) });
+      return false;
+    }
+  }
+
+  /** Releases the sessions of every node whose heartbeat expired. Returns the nodes swept. */
+  async sweep(): Promise<string[]> {
+    if (this.stopped || !this.deps.engine.isAvailable()) return [];
+    const { nodes, devices } = this.deps.engine;
+    const swept: string[] = [];
+    try {
+      const live = await nodes.live(this.deps.heartbeatTimeoutMs);
+      this.deps.metrics.clusterNodes.set(live.length);
+      for (const nodeId of await nodes.expired(this.deps.heartbeatTimeoutMs)) {
+        if (nodeId === this.deps.nodeId) continue;
+        if (!(await nodes.claimSweep(nodeId, this.deps.heartbeatTimeoutMs, this.deps.heartbeatTimeoutMs))) continue;
+        const sessions = await devices.sessionsOf(nodeId);
+        for (const session of sessions) {
+          if (await devices.release(session)) await this.deps.onSessionSwept?.(session);
+        }
+        await nodes.remove(nodeId);
+        swept.push(nodeId);
+        this.deps.logger.warn("swept a dead node", { event: "sweep", deadNodeId: nodeId, sessions: sessions.length });
+      }
+    } catch (err) {
+      this.deps.logger.warn("sweep failed", { event: "sweep", error: String(err) });
+    }
+    return swept;
+  }
+
+  /**
+   * After an outage: announce again, drop registry sessions this node no longer holds (their
+   * release failed while the store was away) and restore the ones the store lost.
+   */
+  async reconcile(): Promise<void> {
+    if (!(await this.heartbeat())) return;
+    const { devices } = this.deps.engine;
+    try {
+      const local = new Map(this.deps.localSessions().map((s) => [s.sessionId, s]));
+      for (const stored of await devices.sessionsOf(this.deps.nodeId)) {
+        if (!local.delete(stored.sessionId)) await devices.release(stored);
+      }
+      for (const missing of local.values()) await devices.acquire(missing, Number.MAX_SAFE_INTEGER);
+      this.deps.logger.info("re-announced to the cluster", { event: "reconcile", restored: local.size });
+    } catch (err) {
+      this.deps.logger.warn("reconcile failed", { event: "reconcile", error: String(err) });
+    }
+  }
+
+  /** Leaves the registry (clean shutdown): other nodes stop listing this one at once. */
+  async leave(): Promise<void> {
+    this.stop();
+    if (!this.deps.engine.isAvailable()) return;
+    try {
+      for (const session of await this.deps.engine.devices.sessionsOf(this.deps.nodeId)) await this.deps.engine.devices.release(session);
+      await this.deps.engine.nodes.remove(this.deps.nodeId);
+    } catch (err) {
+      this.deps.logger.warn("deregistration failed", { event: "shutdown", error: String(err) });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.sweepTimer);
+    this.offAvailability?.();
+  }
+}

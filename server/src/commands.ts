@@ -1,0 +1,152 @@
+/**
+ * The command pipeline. Every socket command is declared with defineCommand and runs through
+ * the same steps: size limit -> rate limit -> schema -> availability -> handler -> ack envelope,
+ * with metrics and a log line for each. Handlers return a result or throw; they never ack.
+ */
+import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
+import type Joi from "joi";
+import type { RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
+import type { Socket } from "socket.io";
+import type { Engine } from "./engine";
+import { toAppError, validationError } from "./errors";
+import type { Logger } from "./observability/logger";
+import type { Metrics } from "./observability/metrics";
+import { ROLE_SERVICE } from "./auth/tokens";
+
+export type AppSocket = Socket<Record<string, (...args: never[]) => void>, Record<string, (...args: never[]) => void>, Record<string, never>, SocketData>;
+
+export interface CommandContext {
+  socket: AppSocket;
+  session: SocketData;
+  nodeId: string;
+}
+
+export interface CommandOptions {
+  /** Whether the command needs the shared store (default true): refused with UNAVAILABLE while it is away. */
+  needsEngine?: boolean;
+}
+
+/** A declared command. Its payload type is checked at defineCommand; the pipeline sees it erased. */
+export interface CommandDefinition {
+  readonly name: string;
+  readonly schema: Joi.ObjectSchema<unknown>;
+  /** Runs with a payload that already passed `schema`. */
+  readonly handler: (ctx: CommandContext, payload: unknown) => object | Promise<object>;
+  readonly options: Required<CommandOptions>;
+}
+
+export function defineCommand<P, R extends object>(
+  name: string,
+  schema: Joi.ObjectSchema<P>,
+  handler: (ctx: CommandContext, payload: P) => R | Promise<R>,
+  options: CommandOptions = {},
+): CommandDefinition {
+  return {
+    name,
+    schema: schema as Joi.ObjectSchema<unknown>,
+    handler: (ctx, payload) => handler(ctx, payload as P),
+    options: { needsEngine: options.needsEngine ?? true },
+  };
+}
+
+/** Emits a server event of the protocol to one socket. */
+export function emitToSocket<E extends keyof ServerToClientEvents>(socket: AppSocket, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  (socket.emit as unknown as (ev: string, ...rest: unknown[]) => boolean)(event, ...args);
+}
+
+export interface PipelineDeps {
+  nodeId: string;
+  engine: Engine;
+  metrics: Metrics;
+  logger: Logger;
+  maxMessageBytes: number;
+  rateLimiter: RateLimiterAbstract;
+}
+
+type AckFn = (ack: Ack<object>) => void;
+
+export class CommandPipeline {
+  private readonly commands = new Map<string, CommandDefinition>();
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  register(definitions: readonly CommandDefinition[]): void {
+    for (const def of definitions) {
+      if (this.commands.has(def.name)) throw new Error(`command ${def.name} is defined twice`);
+      this.commands.set(def.name, def);
+    }
+  }
+
+  /** Listens for every registered command on a socket, and answers unknown ones. */
+  attach(socket: AppSocket): void {
+    for (const def of this.commands.values()) {
+      socket.on(def.name, (...args: unknown[]) => void this.run(def, socket, args));
+    }
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (this.commands.has(event)) return;
+      const ack = typeof args[args.length - 1] === "function" ? (args[args.length - 1] as AckFn) : undefined;
+      this.fail(socket, event, ack, new AppError("NOT_FOUND", `unknown command ${JSON.stringify(event.slice(0, 64))}`), performance.now());
+    });
+  }
+
+  private async run(def: CommandDefinition, socket: AppSocket, args: unknown[]): Promise<void> {
+    const started = performance.now();
+    const ack = typeof args[args.length - 1] === "function" ? (args.pop() as AckFn) : undefined;
+    try {
+      if (args.length > 1) throw new AppError("VALIDATION_FAILED", "a command takes one payload object");
+      const payload = args[0];
+      const size = payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload) ?? "");
+      if (size > this.deps.maxMessageBytes) {
+        throw new AppError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${this.deps.maxMessageBytes}`, {
+          size,
+          limit: this.deps.maxMessageBytes,
+        });
+      }
+      await this.consumeRateLimit(socket.data);
+      const { value, error } = def.schema.validate(payload ?? {}, PAYLOAD_OPTIONS);
+      if (error) throw validationError(error);
+      if (def.options.needsEngine && !this.deps.engine.isAvailable()) {
+        throw new AppError("UNAVAILABLE", "the cluster store is unreachable; retry shortly");
+      }
+      const result = await def.handler({ socket, session: socket.data, nodeId: this.deps.nodeId }, value);
+      this.observe(def.name, "ok", started);
+      ack?.({ ok: true, ...result });
+      this.deps.logger.debug("command", { event: "command", command: def.name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: "ok" });
+    } catch (err) {
+      const { error, internal } = toAppError(err);
+      if (internal) {
+        this.deps.logger.error("command failed", { event: "command", command: def.name, userId: socket.data.userId, error: err instanceof Error ? err.stack : String(err) });
+      }
+      this.fail(socket, def.name, ack, error, started);
+    }
+  }
+
+  private async consumeRateLimit(session: SocketData): Promise<void> {
+    if (session.roles.includes(ROLE_SERVICE)) return;
+    try {
+      await this.deps.rateLimiter.consume(`${session.tenant}|${session.userId}|${session.deviceId}`);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        throw new AppError("RATE_LIMITED", "too many commands; slow down", { retryAfterMs: err.msBeforeNext });
+      }
+      throw err;
+    }
+  }
+
+  private fail(socket: AppSocket, event: string, ack: AckFn | undefined, error: AppError, started: number): void {
+    const name = this.commands.has(event) ? event : "unknown";
+    this.observe(name, error.code, started);
+    const body: ErrorBody = error.toBody();
+    if (ack) ack({ ok: false, error: body });
+    else emitToSocket(socket, "command:error", { event, error: body });
+    if (error.code !== "INTERNAL") {
+      this.deps.logger.info("command refused", { event: "command", command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: error.code });
+    }
+  }
+
+  private observe(command: string, outcome: string, started: number): void {
+    this.deps.metrics.commands.inc({ command, outcome });
+    this.deps.metrics.commandDuration.observe({ command, outcome }, (performance.now() - started) / 1000);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Socket sessions on this node: the handshake (capacity, token, device limit across the
+ * cluster), the `session` event and the user's private room, and the release of the device
+ * when the socket goes. The local counts feed /v1/status, the node registry and metrics.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  AppError,
+  handshakeAuth,
+  PAYLOAD_OPTIONS,
+  tenantRoom,
+  userRoom,
+  type Session,
+  type SocketData,
+} from "@switchboard/shared";
+import type { ExtendedError } from "socket.io";
+import { bearerToken, type TokenVerifier } from "../auth/tokens";
+import { emitToSocket, type AppSocket } from "../commands";
+import type { DeviceSession, Engine } from "../engine";
+import { toAppError } from "../errors";
+import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
+
+export interface SessionDeps {
+  nodeId: string;
+  engine: Engine;
+  verifier: TokenVerifier;
+  metrics: Metrics;
+  logger: Logger;
+  maxConnections: number;
+  maxDevicesPerUser: number;
+}
+
+export class SessionManager {
+  private readonly sockets = new Map<string, AppSocket>();
+  private readonly usersOnline = new Map<string, number>();
+  private readonly releases = new Set<Promise<unknown>>();
+  private reserved = 0;
+  private accepting = true;
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Sessions held by sockets connected here right now. */
+  localSessions(): DeviceSession[] {
+    return [...this.sockets.values()].map((s) => this.deviceSession(s.data));
+  }
+
+  /** Socket.IO middleware: refuses a handshake with a protocol code, or fills socket.data. */
+  readonly middleware = (socket: AppSocket, next: (err?: ExtendedError) => void): void => {
+    void this.handshake(socket).then(
+      () => next(),
+      (err: unknown) => {
+        const { error, internal } = toAppError(err);
+        if (internal) this.deps.logger.error("handshake failed", { event: "handshake", error: err instanceof Error ? err.stack : String(err) });
+        this.deps.metrics.rejectedHandshakes.inc({ code: error.code });
+        this.deps.logger.info("handshake refused", { event: "handshake", code: error.code, reason: error.message });
+        const refusal: ExtendedError = new Error(error.code);
+        refusal.data = { code: error.code, message: error.message };
+        next(refusal);
+      },
+    );
+  };
+
+  private async handshake(socket: AppSocket): Promise<void> {
+    if (!this.accepting) throw new AppError("UNAVAILABLE", "this node is shutting down");
+    // Reserve a slot before any await so parallel handshakes cannot overshoot the limit.
+    if (this.sockets.size + this.reserved >= this.deps.maxConnections) {
+      throw new AppError("SERVER_FULL", "this node has reached its connection limit");
+    }
+    this.reserved++;
+    try {
+      const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+      const { error } = handshakeAuth.validate(auth, { ...PAYLOAD_OPTIONS, allowUnknown: true });
+      if (error) throw new AppError("VALIDATION_FAILED", `invalid handshake: ${error.message}`);
+      const token = (auth.token as string | undefined) ?? bearerToken(socket.handshake.headers.authorization);
+      const principal = await this.deps.verifier.verify(token);
+      if (!this.deps.engine.isAvailable()) throw new AppError("UNAVAILABLE", "the cluster store is unreachable; retry shortly");
+      const data: SocketData = {
+        userId: principal.userId,
+        tenant: principal.tenant,
+        deviceId: (auth.deviceId as string | undefined) ?? `d-${randomUUID().slice(0, 18)}`,
+        sessionId: randomUUID(),
+        roles: principal.roles,
+        tokenExp: principal.exp,
+      };
+      if (principal.name !== undefined) data.name = principal.name;
+      const acquired = await this.deps.engine.devices.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser);
+      if (!acquired.ok) {
+        throw new AppError("DEVICE_LIMIT", `the user already has ${acquired.devices} devices connected (limit ${this.deps.maxDevicesPerUser})`, {
+          limit: this.deps.maxDevicesPerUser,
+        });
+      }
+      socket.data = data;
+    } finally {
+      this.reserved--;
+    }
+  }
+
+  /** Runs for every accepted socket. */
+  onConnection(socket: AppSocket): void {
+    const data = socket.data;
+    this.sockets.set(socket.id, socket);
+    const userKey = `${data.tenant}|${data.userId}`;
+    this.usersOnline.set(userKey, (this.usersOnline.get(userKey) ?? 0) + 1);
+    this.updateGauges();
+    void socket.join(tenantRoom(data.tenant, userRoom(data.userId)));
+    const session: Session = {
+      sessionId: data.sessionId,
+      userId: data.userId,
+      deviceId: data.deviceId,
+      nodeId: this.deps.nodeId,
+      serverTime: Date.now(),
+    };
+    if (data.tenant) session.tenant = data.tenant;
+    emitToSocket(socket, "session", session);
+    this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
+
+    socket.on("disconnect", (reason: string) => {
+      this.sockets.delete(socket.id);
+      const left = (this.usersOnline.get(userKey) ?? 1) - 1;
+      if (left > 0) this.usersOnline.set(userKey, left);
+      else this.usersOnline.delete(userKey);
+      this.updateGauges();
+      this.deps.logger.info("disconnected", { event: "disconnect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, reason });
+      const release = this.deps.engine.devices.release(this.deviceSession(data)).catch((err: unknown) => {
+        // Left for reconciliation when the store is back (see ClusterMembership).
+        this.deps.logger.warn("device release failed", { event: "disconnect", sessionId: data.sessionId, error: String(err) });
+      });
+      this.releases.add(release);
+      void release.finally(() => this.releases.delete(release));
+    });
+  }
+
+  /** Stops accepting handshakes (shutdown). */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
+   * Closes every socket's transport, so clients see a transport close and reconnect (to another
+   * node behind the balancer), then waits for their devices to be released.
+   */
+  async disconnectAll(): Promise<void> {
+    for (const socket of this.sockets.values()) socket.conn.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.allSettled([...this.releases]);
+  }
+
+  private deviceSession(data: SocketData): DeviceSession {
+    return { tenant: data.tenant, userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, nodeId: this.deps.nodeId };
+  }
+
+  private updateGauges(): void {
+    this.deps.metrics.connectedSockets.set(this.sockets.size);
+    this.deps.metrics.onlineUsers.set(this.usersOnline.size);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * What a capability contributes to a node: socket commands and REST routes, both declared
+ * through the one pipeline each. Features get their dependencies from the node.
+ */
+import type { Server } from "socket.io";
+import type { Config } from "../config";
+import type { CommandDefinition } from "../commands";
+import type { Engine } from "../engine";
+import type { Route } from "../http/routes";
+import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
+import type { SessionManager } from "../connections/sessions";
+
+export interface FeatureDeps {
+  config: Config;
+  nodeId: string;
+  version: string;
+  startedAt: number;
+  engine: Engine;
+  io: Server;
+  sessions: SessionManager;
+  logger: Logger;
+  metrics: Metrics;
+  /** False once shutdown began. */
+  isServing: () => boolean;
+}
+
+export interface Feature {
+  commands?: readonly CommandDefinition[];
+  routes?: readonly Route[];
+}

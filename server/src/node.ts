@@ -1,0 +1,178 @@
+/**
+ * The composition root of one Switchboard node: HTTP server, express app, Socket.IO server,
+ * engine, session handling, cluster membership and the features, wired once here.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import { TokenVerifier } from "./auth/tokens";
+import { ClusterMembership } from "./cluster/membership";
+import { CommandPipeline, type AppSocket } from "./commands";
+import type { Config } from "./config";
+import { SessionManager } from "./connections/sessions";
+import { createEngine, type Engine } from "./engine";
+import { systemFeature } from "./features/system";
+import type { Feature, FeatureDeps } from "./features/types";
+import { createApp } from "./http/app";
+import { createLogger, type Logger } from "./observability/logger";
+import { createMetrics, type Metrics } from "./observability/metrics";
+import { VERSION } from "./version";
+
+export interface NodeOptions {
+  logger?: Logger;
+  /** How long start() waits for Redis before serving anyway (readiness stays 503 until it comes). */
+  engineWaitMs?: number;
+}
+
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature];
+
+export class SwitchboardNode {
+  readonly nodeId: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly engine: Engine;
+  readonly io: Server;
+  readonly http: HttpServer;
+  readonly sessions: SessionManager;
+  private readonly membership: ClusterMembership;
+  private readonly startedAt = Date.now();
+  private serving = true;
+  private shutdownPromise?: Promise<void>;
+
+  constructor(
+    readonly config: Config,
+    private readonly options: NodeOptions = {},
+  ) {
+    this.nodeId = config.nodeId;
+    this.logger = options.logger ?? createLogger({ nodeId: this.nodeId, level: config.logLevel });
+    this.metrics = createMetrics({ nodeId: this.nodeId, version: VERSION });
+    this.engine = createEngine(config, (client, err) => {
+      this.metrics.redisErrors.inc({ client });
+      this.logger.warn("redis error", { event: "redis", client, error: err.message });
+    });
+    const verifier = new TokenVerifier(config.jwt);
+    const rateLimiter = this.engine.createRateLimiter({ name: "commands", points: config.rateLimit.points, durationS: config.rateLimit.durationS });
+
+    this.http = createServer();
+    this.io = new Server(this.http, {
+      adapter: this.engine.adapter,
+      cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: config.corsOrigins !== "*" } : undefined,
+      pingInterval: config.heartbeatIntervalMs,
+      pingTimeout: config.heartbeatTimeoutMs,
+      // Room for PAYLOAD_TOO_LARGE answers: packets up to twice the limit are read and refused
+      // with that code; larger ones close the connection at the transport.
+      maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
+    });
+    this.sessions = new SessionManager({
+      nodeId: this.nodeId,
+      engine: this.engine,
+      verifier,
+      metrics: this.metrics,
+      logger: this.logger,
+      maxConnections: config.maxConnections,
+      maxDevicesPerUser: config.maxDevicesPerUser,
+    });
+    this.membership = new ClusterMembership({
+      nodeId: this.nodeId,
+      version: VERSION,
+      engine: this.engine,
+      logger: this.logger,
+      metrics: this.metrics,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      connections: () => this.sessions.connections,
+      localSessions: () => this.sessions.localSessions(),
+    });
+
+    const deps: FeatureDeps = {
+      config,
+      nodeId: this.nodeId,
+      version: VERSION,
+      startedAt: this.startedAt,
+      engine: this.engine,
+      io: this.io,
+      sessions: this.sessions,
+      logger: this.logger,
+      metrics: this.metrics,
+      isServing: () => this.serving,
+    };
+    const features = FEATURES.map((create) => create(deps));
+    const pipeline = new CommandPipeline({
+      nodeId: this.nodeId,
+      engine: this.engine,
+      metrics: this.metrics,
+      logger: this.logger,
+      maxMessageBytes: config.maxMessageBytes,
+      rateLimiter,
+    });
+    pipeline.register(features.flatMap((f) => f.commands ?? []));
+
+    const app = createApp({
+      corsOrigins: config.corsOrigins,
+      maxMessageBytes: config.maxMessageBytes,
+      routes: features.flatMap((f) => f.routes ?? []),
+      verifier,
+      rateLimiter,
+      metrics: this.metrics,
+      logger: this.logger,
+    });
+    this.http.on("request", app);
+
+    this.io.use((socket, next) => this.sessions.middleware(socket as AppSocket, next));
+    this.io.on("connection", (socket) => {
+      this.sessions.onConnection(socket as AppSocket);
+      pipeline.attach(socket as AppSocket);
+    });
+  }
+
+  /** Waits for the engine (bounded), listens, and joins the cluster. */
+  async start(): Promise<this> {
+    for (const warning of this.config.warnings) this.logger.warn(warning, { event: "config" });
+    const ready = await this.engine.waitUntilAvailable(this.options.engineWaitMs ?? 5000);
+    if (!ready) this.logger.warn("starting without the shared store; readiness stays 503 until it is reachable", { event: "engine" });
+    await new Promise<void>((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(this.config.port, this.config.host, () => {
+        this.http.off("error", reject);
+        resolve();
+      });
+    });
+    this.membership.start();
+    this.logger.info("node started", { event: "start", port: this.port, engine: this.engine.kind, version: VERSION });
+    return this;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * Graceful shutdown: readiness turns 503, new handshakes are refused, sockets are closed so
+   * their clients reconnect elsewhere, the node leaves the registry, Redis connections close.
+   */
+  shutdown(reason = "shutdown"): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown(reason);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(reason: string): Promise<void> {
+    this.logger.info("shutting down", { event: "shutdown", reason });
+    this.serving = false;
+    this.sessions.stopAccepting();
+    const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.sessions.disconnectAll();
+    await this.membership.leave();
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    this.http.closeAllConnections();
+    await httpClosed;
+    await this.engine.close();
+    this.logger.info("stopped", { event: "shutdown" });
+  }
+}
+
+export async function startNode(config: Config, options?: NodeOptions): Promise<SwitchboardNode> {
+  return new SwitchboardNode(config, options).start();
+}

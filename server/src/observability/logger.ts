@@ -1,0 +1,26 @@
+/**
+ * JSON logs, one object a line, with the node id on every line. Fields that could carry
+ * credentials or message bodies are dropped here, whatever a caller passes.
+ */
+import winston from "winston";
+
+export type Logger = winston.Logger;
+
+const REDACTED_FIELDS = new Set(["token", "authorization", "secret", "password", "data", "body", "payload", "state"]);
+
+const redact = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (REDACTED_FIELDS.has(key.toLowerCase())) delete (info as Record<string, unknown>)[key];
+  }
+  return info;
+});
+
+export function createLogger(options: { nodeId: string; level: string; silent?: boolean }): Logger {
+  return winston.createLogger({
+    level: options.level,
+    silent: options.silent ?? false,
+    defaultMeta: { nodeId: options.nodeId },
+    format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    transports: [new winston.transports.Console()],
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * One prom-client registry per node (several nodes can share a process in tests), holding the
+ * default process metrics and every `switchboard_` metric. Features take what they feed from here.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  connectedSockets: Gauge;
+  onlineUsers: Gauge;
+  rejectedHandshakes: Counter<"code">;
+  commands: Counter<"command" | "outcome">;
+  commandDuration: Histogram<"command" | "outcome">;
+  httpRequests: Counter<"route" | "method" | "status">;
+  httpDuration: Histogram<"route" | "method">;
+  redisErrors: Counter<"client">;
+  redisUp: Gauge;
+  clusterNodes: Gauge;
+}
+
+export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node_id: labels.nodeId });
+  collectDefaultMetrics({ register: registry, prefix: "switchboard_process_" });
+
+  new Gauge({ name: "switchboard_node_info", help: "Static information about this node", labelNames: ["version"], registers: [registry] })
+    .set({ version: labels.version }, 1);
+
+  return {
+    registry,
+    connectedSockets: new Gauge({ name: "switchboard_connected_sockets", help: "Sockets connected to this node", registers: [registry] }),
+    onlineUsers: new Gauge({ name: "switchboard_online_users", help: "Distinct users with at least one socket on this node", registers: [registry] }),
+    rejectedHandshakes: new Counter({
+      name: "switchboard_rejected_handshakes_total",
+      help: "Refused Socket.IO handshakes by error code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    commands: new Counter({
+      name: "switchboard_commands_total",
+      help: "Socket commands handled, by command and outcome (ok or the error code)",
+      labelNames: ["command", "outcome"],
+      registers: [registry],
+    }),
+    commandDuration: new Histogram({
+      name: "switchboard_command_duration_seconds",
+      help: "Socket command latency from receipt to ack",
+      labelNames: ["command", "outcome"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: "switchboard_http_requests_total",
+      help: "REST requests by route, method and status",
+      labelNames: ["route", "method", "status"],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "switchboard_http_request_duration_seconds",
+      help: "REST request latency",
+      labelNames: ["route", "method"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: "switchboard_redis_errors_total",
+      help: "Errors reported by Redis clients, by client role",
+      labelNames: ["client"],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({ name: "switchboard_redis_up", help: "1 when every Redis client of this node is ready (always 1 in memory mode)", registers: [registry] }),
+    clusterNodes: new Gauge({ name: "switchboard_cluster_nodes", help: "Live nodes in the node registry, as last seen by this node", registers: [registry] }),
+  };
+}

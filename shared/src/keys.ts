@@ -1,0 +1,30 @@
+/**
+ * The Redis key layout, shared by nodes and the emitter so both touch the same data.
+ * Keys that one script touches together share a hash tag (`{...}`), so the layout also
+ * works on a Redis Cluster.
+ */
+export interface KeyLayout {
+  readonly prefix: string;
+  /** Sorted set nodeId -> last heartbeat (ms, Redis clock). */
+  nodes(): string;
+  /** Hash nodeId -> JSON node info. */
+  nodeInfo(): string;
+  /** Set of device sessions a node holds, for sweeping after the node dies. */
+  nodeSessions(nodeId: string): string;
+  /** Hash `deviceId|sessionId` -> nodeId: a user's connected devices across the cluster. */
+  userDevices(tenant: string, userId: string): string;
+  /** rate-limiter-flexible key prefix. */
+  rateLimit(name: string): string;
+}
+
+export function keyLayout(prefix = "sb:"): KeyLayout {
+  const cluster = `${prefix}{cluster}`;
+  return {
+    prefix,
+    nodes: () => `${cluster}:nodes`,
+    nodeInfo: () => `${cluster}:node-info`,
+    nodeSessions: (nodeId) => `${cluster}:node-sessions:${nodeId}`,
+    userDevices: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:devices`,
+    rateLimit: (name) => `${prefix}rl:${name}`,
+  };
+}
