@@ -28,7 +28,6 @@ export function createApp(options: AppOptions): express.Express {
     sendError(res, new AppError("NOT_FOUND", `no route for ${req.method} ${req.path}`));
   });
   // express needs the four-argument signature to treat this as the error handler.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: { type?: string; status?: number; limit?: number }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === "entity.too.large") {
       sendError(res, new AppError("PAYLOAD_TOO_LARGE", `the body exceeds ${options.maxMessageBytes} bytes`, { limit: options.maxMessageBytes }));

@@ -1,0 +1,119 @@
+import { spawnSync } from "node:child_process";
+import { ConfigError, loadConfig } from "@switchboard/server";
+import { MAIN } from "../helpers/nodes";
+
+const SECRET = "x".repeat(32);
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("configuration was accepted");
+}
+
+describe("configuration", () => {
+  it("applies the protocol's defaults", () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: "0.0.0.0",
+      maxConnections: 10000,
+      maxDevicesPerUser: 5,
+      roomMaxSize: 50,
+      roomMaxSizeLimit: 10000,
+      maxMessageBytes: 65536,
+      historySize: 1000,
+      historyTtlS: 604800,
+      sessionTtlS: 3600,
+      conflictStrategy: "lww",
+      heartbeatIntervalMs: 25000,
+      heartbeatTimeoutMs: 20000,
+      logLevel: "info",
+      rateLimit: { points: 100, durationS: 1 },
+      redisKeyPrefix: "sb:",
+      notify: { ackGraceMs: 10000, retryAttempts: 3, retryDelayMs: 1000, claimIdleMs: 30000 },
+      corsOrigins: false,
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.nodeId).toMatch(/^[A-Za-z0-9_.:-]+$/);
+  });
+
+  it("parses lists and flags", () => {
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7001",
+      CORS_ORIGINS: "https://a.example,http://localhost:5173",
+      APNS_PRODUCTION: "true",
+      CONFLICT_STRATEGY: "vector_clock",
+    });
+    expect(config.redisClusterNodes).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "10.0.0.2", port: 7001 },
+    ]);
+    expect(config.corsOrigins).toEqual(["https://a.example", "http://localhost:5173"]);
+    expect(config.push.apns.production).toBe(true);
+    expect(config.conflictStrategy).toBe("vector_clock");
+    expect(loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: "*" }).corsOrigins).toBe("*");
+  });
+
+  it.each([
+    [{ PORT: "abc" }, "PORT", /must be a number/],
+    [{ PORT: "70000" }, "PORT", /less than or equal to 65535/],
+    [{ REDIS_URL: "http://x" }, "REDIS_URL", /uri/],
+    [{ MAX_CONNECTIONS: "0" }, "MAX_CONNECTIONS", /greater than or equal to 1/],
+    [{ CONFLICT_STRATEGY: "newest" }, "CONFLICT_STRATEGY", /must be one of/],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /must be one of/],
+    [{ REDIS_CLUSTER_NODES: "a,b" }, "REDIS_CLUSTER_NODES", /host:port/],
+    [{ CORS_ORIGINS: "*,https://a.example" }, "CORS_ORIGINS", /either \*/],
+    [{ CORS_ORIGINS: "not a url" }, "CORS_ORIGINS", /invalid origin/],
+    [{ JWT_SECRET: "short" }, "JWT_SECRET", /at least 32 bytes/],
+    [{ APNS_KEY: "/k.p8" }, "APNS_KEY_ID", /required when/],
+    [{ VAPID_PUBLIC_KEY: "abc" }, "VAPID_PRIVATE_KEY", /together/],
+    [{ ROOM_MAX_SIZE: "20000" }, "ROOM_MAX_SIZE", /ROOM_MAX_SIZE_LIMIT/],
+  ])("refuses %j naming the variable", (env, variable, reason) => {
+    const error = configError({ JWT_SECRET: SECRET, ...env });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+    expect(error.message).toMatch(reason);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("refuses to run in production without a JWT secret or JWKS URL", () => {
+    expect(configError({ NODE_ENV: "production" }).variable).toBe("JWT_SECRET");
+    expect(loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://id.example/jwks.json" }).jwt.jwksUrl).toBeDefined();
+  });
+
+  it("generates a random secret in development and warns about it", () => {
+    const a = loadConfig({});
+    const b = loadConfig({});
+    expect(a.jwt.generatedSecret).toBe(true);
+    expect(a.jwt.secret).toHaveLength(32);
+    expect(Buffer.from(a.jwt.secret!).equals(Buffer.from(b.jwt.secret!))).toBe(false);
+    expect(a.warnings.join(" ")).toMatch(/JWT_SECRET is not set/);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, REDIS_URL: "", PORT: "" }).port).toBe(3000);
+  });
+
+  describe("the process", () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 15000 });
+
+    it("exits 1 with one line naming the variable", () => {
+      const result = run({ PORT: "not-a-port", JWT_SECRET: SECRET });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: PORT must be a number"]);
+      expect(result.stdout).toBe("");
+    });
+
+    it("exits 1 in production without a secret", () => {
+      const result = run({ NODE_ENV: "production" });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toBe("Invalid configuration: JWT_SECRET is required in production (or set JWT_JWKS_URL)");
+    });
+  });
+});
