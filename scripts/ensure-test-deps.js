@@ -1,24 +1,51 @@
 #!/usr/bin/env node
-// The tests start real redis-server processes (and later nginx and Chromium). Installs what is
-// missing with apt-get when possible, otherwise says exactly what to run.
+// The tests start real redis-server and nginx processes (and docker-compose validates the
+// cluster file when it can be installed). Installs what is missing with apt-get when possible,
+// otherwise says exactly what to run.
 const { execSync, spawnSync } = require("node:child_process");
+const { existsSync } = require("node:fs");
 
-const needed = [{ bin: "redis-server", pkg: "redis-server" }];
-const has = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0;
-const missing = needed.filter((n) => !has(n.bin));
+const needed = [
+  { bin: "redis-server", pkg: "redis-server", required: true },
+  { bin: "nginx", pkg: "nginx", required: true, paths: ["/usr/sbin/nginx"] },
+  { bin: "docker-compose", pkg: "docker-compose", required: false },
+];
+const has = (n) => spawnSync("sh", ["-c", `command -v ${n.bin}`]).status === 0 || (n.paths ?? []).some((p) => existsSync(p));
+const aptGet = () => {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const sudo = !isRoot && spawnSync("sh", ["-c", "command -v sudo"]).status === 0 ? "sudo -n " : "";
+  if (!isRoot && !sudo) return undefined;
+  if (spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0) return undefined;
+  return sudo;
+};
+
+const missing = needed.filter((n) => !has(n));
 if (missing.length === 0) process.exit(0);
 
-const pkgs = missing.map((m) => m.pkg).join(" ");
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-const sudo = !isRoot && has("sudo") ? "sudo -n " : "";
-if ((isRoot || sudo) && has("apt-get")) {
+const sudo = aptGet();
+if (sudo !== undefined) {
+  const pkgs = missing.map((m) => m.pkg).join(" ");
   console.log(`[switchboard] installing ${pkgs} for the tests…`);
   try {
-    execSync(`${sudo}apt-get update -qq && ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs}`, { stdio: "inherit" });
-    process.exit(0);
+    execSync(`${sudo}apt-get update -qq`, { stdio: "inherit" });
   } catch {
-    // fall through to the message below
+    // the install below reports the failure
+  }
+  for (const m of missing) {
+    try {
+      execSync(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${m.pkg}`, { stdio: "inherit" });
+    } catch {
+      // reported below
+    }
   }
 }
-console.error(`[switchboard] the tests need: ${pkgs}\n  install it with: sudo apt-get install -y ${pkgs}`);
+
+const still = needed.filter((n) => !has(n));
+for (const n of still.filter((s) => !s.required)) {
+  console.log(`[switchboard] optional ${n.bin} is not installed (sudo apt-get install -y ${n.pkg}); its checks are skipped`);
+}
+const required = still.filter((s) => s.required);
+if (required.length === 0) process.exit(0);
+const pkgs = required.map((m) => m.pkg).join(" ");
+console.error(`[switchboard] the tests need: ${pkgs}\n  install with: sudo apt-get install -y ${pkgs}`);
 process.exit(1);

@@ -2,6 +2,7 @@ import type { SwitchboardNode } from "@switchboard/server";
 import { SignJWT } from "jose";
 import { closeClients, connect, connectRefused } from "../helpers/clients";
 import { engineFixtures } from "../helpers/engines";
+import { metricValue, scrape } from "../helpers/metrics";
 import { startNode } from "../helpers/nodes";
 import { signToken, startJwksServer, TEST_SECRET, unsignedToken, type JwksServer } from "../helpers/tokens";
 
@@ -80,8 +81,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("handshake auth (%s eng
 
   it("counts refusals by code in /metrics", async () => {
     await connectRefused(node.url, { tokenOptions: { ...valid, expiresIn: -10 } });
-    const text = await (await fetch(`${node.url}/metrics`)).text();
-    expect(text).toMatch(/switchboard_rejected_handshakes_total\{code="TOKEN_EXPIRED"[^}]*\} [1-9]/);
+    const before = metricValue(await scrape(node.url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" });
+    await connectRefused(node.url, { tokenOptions: { ...valid, expiresIn: -10 } });
+    expect(metricValue(await scrape(node.url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" })).toBe(before + 1);
   });
 });
 

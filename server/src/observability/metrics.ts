@@ -21,7 +21,7 @@ export interface Metrics {
 export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node_id: labels.nodeId });
-  collectDefaultMetrics({ register: registry, prefix: "switchboard_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "switchboard_" });
 
   new Gauge({ name: "switchboard_node_info", help: "Static information about this node", labelNames: ["version"], registers: [registry] })
     .set({ version: labels.version }, 1);
