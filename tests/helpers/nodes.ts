@@ -29,10 +29,11 @@ export function testEnv(env: Record<string, string | undefined> = {}): Record<st
   return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-export async function startNode(env: Record<string, string | undefined> = {}): Promise<SwitchboardNode> {
+/** An in-process node; `engineWaitMs` bounds how long start() waits for Redis. */
+export async function startNode(env: Record<string, string | undefined> = {}, options: { engineWaitMs?: number } = {}): Promise<SwitchboardNode> {
   const config = loadConfig(testEnv(env));
   const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel, silent: !process.env.SB_TEST_LOGS });
-  return new SwitchboardNode(config, { logger, engineWaitMs: 5000 }).start();
+  return new SwitchboardNode(config, { logger, engineWaitMs: options.engineWaitMs ?? 5000 }).start();
 }
 
 export class NodeProcess {

@@ -29,7 +29,7 @@ export class RedisServer {
 
   /** Starts (again) on the same port and waits until it answers PING. */
   async restart(): Promise<void> {
-    if (this.process && this.process.exitCode === null) throw new Error("redis-server is already running");
+    if (this.process && this.process.exitCode === null && this.process.signalCode === null) throw new Error("redis-server is already running");
     this.process = spawn(
       "redis-server",
       ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, ...this.extraArgs],

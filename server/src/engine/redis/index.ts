@@ -2,8 +2,7 @@
  * The Redis engine: stores in Redis (or a Redis Cluster), the Socket.IO Redis adapter (classic,
  * or sharded pub/sub on a cluster), and availability that follows the connections.
  */
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { keyLayout, type KeyLayout } from "@switchboard/shared";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
@@ -11,6 +10,9 @@ import { Availability } from "../availability";
 import { createRedisClients, isClusterTarget, isReady, type RedisClients, type RedisTarget } from "./clients";
 import { RedisDeviceRegistry } from "./device-registry";
 import { RedisNodeRegistry } from "./node-registry";
+
+/** How long close() lets a connected client's QUIT take before cutting the connection. */
+const QUIT_TIMEOUT_MS = 1000;
 
 export interface RedisEngineOptions extends RedisTarget {
   keyPrefix: string;
@@ -80,11 +82,12 @@ export class RedisEngine implements Engine {
     this.refresh();
     await Promise.all(
       this.clients.all().map(async (client) => {
-        try {
-          await client.quit();
-        } catch {
-          client.disconnect();
-        }
+        // QUIT only reaches a connected server, and must not hold shutdown up: a client that is
+        // reconnecting (Redis away) or slow to answer is cut instead.
+        if (client.status !== "ready") return client.disconnect();
+        const quit = client.quit().then(() => true, () => false);
+        const timeout = new Promise<false>((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS, false).unref());
+        if (!(await Promise.race([quit, timeout]))) client.disconnect();
       }),
     );
   }
