@@ -11,6 +11,7 @@ import { CommandPipeline, type AppSocket } from "./commands";
 import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
+import { devFeature } from "./features/dev";
 import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
 import { createApp } from "./http/app";
@@ -24,7 +25,7 @@ export interface NodeOptions {
   engineWaitMs?: number;
 }
 
-const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature];
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature];
 
 export class SwitchboardNode {
   readonly nodeId: string;

@@ -4,7 +4,7 @@
  * 10 s), a crash (SIGKILL) swept by a surviving node, and the per-node connection cap.
  */
 import { keyLayout } from "@switchboard/shared";
-import { closeClients, connect, connectRefused, nextEvent } from "../helpers/clients";
+import { closeClients, command, connect, connectRefused, nextEvent } from "../helpers/clients";
 import { NodeProcess, startNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
@@ -30,9 +30,31 @@ describe("a node process", () => {
       expect(await (await fetch(`${node.url}/health/ready`)).json()).toMatchObject({ status: "ready", engine: "memory" });
       const warning = node.logs().find((l) => l.level === "warn" && /JWT_SECRET is not set/.test(String(l.message)));
       expect(warning).toMatchObject({ nodeId: node.nodeId, event: "config" });
-      // The generated secret is not the test secret: our tokens are refused.
+      // The generated secret is not the test secret: our tokens are refused…
       const refusal = await connectRefused(node.url);
       expect(refusal.data?.code).toBe("UNAUTHORIZED");
+      // …while a development token minted by the node itself is accepted.
+      const minted = await fetch(`${node.url}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "newcomer", name: "New" }) });
+      expect(minted.status).toBe(200);
+      const { token, expiresIn } = (await minted.json()) as { token: string; expiresIn: number };
+      expect(expiresIn).toBe(3600);
+      const client = await connect(node.url, { token });
+      expect(client.session).toMatchObject({ userId: "newcomer", nodeId: node.nodeId });
+      expect(await command(client, "system:ping", {})).toMatchObject({ ok: true, nodeId: node.nodeId });
+      const bad = await fetch(`${node.url}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "no spaces" }) });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
+    } finally {
+      await node.kill("SIGTERM");
+    }
+  });
+
+  it("has no /dev/token in production", async () => {
+    const node = await NodeProcess.spawn({ NODE_ENV: "production" });
+    try {
+      const res = await fetch(`${node.url}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "intruder" }) });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
     } finally {
       await node.kill("SIGTERM");
     }

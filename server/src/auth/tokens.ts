@@ -4,7 +4,7 @@
  * configuration does not allow (including `none`) is refused.
  */
 import { AppError, DEFAULT_TENANT, tokenClaims } from "@switchboard/shared";
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 
 export interface Principal {
   userId: string;
@@ -82,4 +82,30 @@ export function hasRole(principal: Principal, role: string): boolean {
 export function bearerToken(header: string | undefined): string | undefined {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
+}
+
+export interface IssueOptions {
+  userId: string;
+  name?: string;
+  tenant?: string;
+  roles?: string[];
+  ttlS: number;
+  issuer?: string;
+  audience?: string;
+}
+
+/** Signs an HS256 token this node's verifier accepts (development token minting). */
+export function issueToken(secret: Uint8Array, options: IssueOptions): Promise<string> {
+  const claims: JWTPayload = {};
+  if (options.name !== undefined) claims.name = options.name;
+  if (options.tenant !== undefined) claims.tenant = options.tenant;
+  if (options.roles !== undefined) claims.roles = options.roles;
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(options.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlS);
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(secret);
 }

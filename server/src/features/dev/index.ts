@@ -1,0 +1,38 @@
+/**
+ * Development helpers: `POST /dev/token` mints a short-lived user token signed with this node's
+ * secret, so the demo page and a fresh `npm start` can connect without a token service.
+ * The route does not exist in production, nor when tokens come only from a JWKS.
+ */
+import { userId } from "@switchboard/shared";
+import Joi from "joi";
+import { issueToken } from "../../auth/tokens";
+import { defineRoute } from "../../http/routes";
+import type { Feature, FeatureDeps } from "../types";
+
+/** Lifetime of a development token. */
+export const DEV_TOKEN_TTL_S = 3600;
+
+interface DevTokenBody {
+  userId: string;
+  name?: string;
+}
+
+export function devFeature(deps: FeatureDeps): Feature {
+  const { jwt, production } = deps.config;
+  const secret = jwt.secret;
+  if (production || !secret) return {};
+  return {
+    routes: [
+      defineRoute<Record<string, never>, Record<string, never>, DevTokenBody>({
+        method: "post",
+        path: "/dev/token",
+        auth: "public",
+        body: Joi.object({ userId: userId.required(), name: Joi.string().max(128) }),
+        handler: async ({ body }) => {
+          const token = await issueToken(secret, { ...body, ttlS: DEV_TOKEN_TTL_S, issuer: jwt.issuer, audience: jwt.audience });
+          return { body: { token, expiresIn: DEV_TOKEN_TTL_S } };
+        },
+      }),
+    ],
+  };
+}
