@@ -55,6 +55,12 @@ export function emitToSocket<E extends keyof ServerToClientEvents>(socket: AppSo
   (socket.emit as unknown as (ev: string, ...rest: unknown[]) => boolean)(event, ...args);
 }
 
+/** Emits a volatile server event to a room's other sockets (dropped for clients that cannot take it now). */
+export function emitVolatileFrom<E extends keyof ServerToClientEvents>(socket: AppSocket, room: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  const operator = socket.to(room).volatile;
+  (operator.emit as unknown as (ev: string, ...rest: unknown[]) => boolean).call(operator, event, ...args);
+}
+
 export interface PipelineDeps {
   nodeId: string;
   engine: Engine;

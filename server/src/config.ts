@@ -32,6 +32,8 @@ export interface Config {
   maxMessageBytes: number;
   historySize: number;
   historyTtlS: number;
+  /** Seconds a room may go without activity before it expires with its members. */
+  roomIdleTtlS: number;
   sessionTtlS: number;
   conflictStrategy: ConflictStrategy;
   heartbeatIntervalMs: number;
@@ -87,6 +89,7 @@ const envSchema = Joi.object({
   MAX_MESSAGE_BYTES: int(256, 16 * 1024 * 1024).default(65536),
   HISTORY_SIZE: int(1, 1_000_000).default(1000),
   HISTORY_TTL_S: int(1).default(604800),
+  ROOM_IDLE_TTL_S: int(1).default(86400),
   SESSION_TTL_S: int(1).default(3600),
   CONFLICT_STRATEGY: Joi.string().valid("lww", "vector_clock").default("lww"),
   HEARTBEAT_INTERVAL_MS: int(100, 3_600_000).default(25000),
@@ -192,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     historySize: v.HISTORY_SIZE,
     historyTtlS: v.HISTORY_TTL_S,
+    roomIdleTtlS: v.ROOM_IDLE_TTL_S,
     sessionTtlS: v.SESSION_TTL_S,
     conflictStrategy: v.CONFLICT_STRATEGY,
     heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,

@@ -12,6 +12,7 @@ import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
 import { devFeature } from "./features/dev";
+import { roomsFeature } from "./features/rooms";
 import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
 import { createApp } from "./http/app";
@@ -25,7 +26,7 @@ export interface NodeOptions {
   engineWaitMs?: number;
 }
 
-const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature];
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature];
 
 export class SwitchboardNode {
   readonly nodeId: string;
@@ -64,6 +65,7 @@ export class SwitchboardNode {
       // with that code; larger ones close the connection at the transport.
       maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
     });
+    this.engine.attach(this.io);
     this.sessions = new SessionManager({
       nodeId: this.nodeId,
       engine: this.engine,

@@ -27,13 +27,155 @@ export interface PingResult {
   clientTime?: number;
 }
 
+export type RoomVisibility = "public" | "private";
+export type MessagePriority = "low" | "normal" | "high" | "urgent";
+
+export interface RoomInfo {
+  id: string;
+  name: string;
+  type: string;
+  visibility: RoomVisibility;
+  createdBy: string;
+  /** ms since the epoch. */
+  createdAt: number;
+  maxSize: number;
+  memberCount: number;
+}
+
+export interface Member {
+  userId: string;
+  name?: string;
+  online: boolean;
+  devices: string[];
+}
+
+export interface MessageSender {
+  userId: string;
+  deviceId?: string;
+  name?: string;
+}
+
+export interface Message {
+  room: string;
+  /** The room's history offset (`<ms>-<seq>`): ordered and unique per room. */
+  id: string;
+  from: MessageSender;
+  kind: string;
+  data: unknown;
+  ts: number;
+  priority: MessagePriority;
+  replyTo?: string;
+}
+
+export interface RoomCreatePayload {
+  id?: string;
+  name: string;
+  type?: string;
+  maxSize?: number;
+  visibility?: RoomVisibility;
+  members?: string[];
+}
+export interface RoomRefPayload {
+  room: string;
+}
+export interface RoomJoinPayload extends RoomRefPayload {
+  since?: string;
+}
+export interface RoomJoinResult {
+  room: RoomInfo;
+  members: Member[];
+  missed?: Message[];
+  recovered: boolean;
+  /** True when more messages were missed than one answer carries: page on with room:history. */
+  hasMore?: boolean;
+}
+export interface PublishPayload {
+  data: unknown;
+  kind?: string;
+  priority?: MessagePriority;
+  replyTo?: string;
+  clientMsgId?: string;
+}
+export interface RoomPublishPayload extends RoomRefPayload, PublishPayload {}
+export interface PublishResult {
+  id: string;
+  ts: number;
+  /** True when `clientMsgId` matched an earlier publish: nothing was stored or delivered again. */
+  duplicate?: boolean;
+}
+export interface HistoryQuery {
+  before?: string;
+  after?: string;
+  limit?: number;
+}
+export interface RoomHistoryPayload extends RoomRefPayload, HistoryQuery {}
+export interface HistoryPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+export interface RoomTypingPayload extends RoomRefPayload {
+  typing: boolean;
+}
+export interface RoomCursorPayload extends RoomRefPayload {
+  position: unknown;
+}
+export interface MessageReadPayload extends RoomRefPayload {
+  id: string;
+}
+/** Volatile commands answer `throttled: true` when this one was dropped by the per-socket throttle. */
+export interface VolatileResult {
+  throttled?: boolean;
+}
+
+export interface MemberEvent {
+  room: string;
+  userId: string;
+  name?: string;
+  ts: number;
+}
+export interface TypingEvent {
+  room: string;
+  userId: string;
+  typing: boolean;
+}
+export interface CursorEvent {
+  room: string;
+  userId: string;
+  deviceId: string;
+  position: unknown;
+}
+export interface ReceiptEvent {
+  room: string;
+  id: string;
+  userId: string;
+  ts: number;
+}
+
+type Ack<T extends object> = AckCallback<T>;
+type Empty = Record<string, never>;
+
 export interface ClientToServerEvents {
   "system:ping": (payload: PingPayload, ack: AckCallback<PingResult>) => void;
+  "room:create": (payload: RoomCreatePayload, ack: Ack<{ room: RoomInfo }>) => void;
+  "room:join": (payload: RoomJoinPayload, ack: Ack<RoomJoinResult>) => void;
+  "room:leave": (payload: RoomRefPayload, ack: Ack<Empty>) => void;
+  "room:publish": (payload: RoomPublishPayload, ack: Ack<PublishResult>) => void;
+  "room:history": (payload: RoomHistoryPayload, ack: Ack<HistoryPage>) => void;
+  "room:members": (payload: RoomRefPayload, ack: Ack<{ members: Member[] }>) => void;
+  "room:typing": (payload: RoomTypingPayload, ack: Ack<VolatileResult>) => void;
+  "room:cursor": (payload: RoomCursorPayload, ack: Ack<VolatileResult>) => void;
+  "message:read": (payload: MessageReadPayload, ack: Ack<Empty>) => void;
 }
 
 export interface ServerToClientEvents {
   session: (session: Session) => void;
   "command:error": (event: CommandErrorEvent) => void;
+  "room:message": (message: Message) => void;
+  "room:member_joined": (event: MemberEvent) => void;
+  "room:member_left": (event: MemberEvent) => void;
+  "room:typing": (event: TypingEvent) => void;
+  "room:cursor": (event: CursorEvent) => void;
+  "message:receipt": (event: ReceiptEvent) => void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- nodes talk through the adapter only; no server-side events yet

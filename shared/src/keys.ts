@@ -15,6 +15,14 @@ export interface KeyLayout {
   userDevices(tenant: string, userId: string): string;
   /** rate-limiter-flexible key prefix. */
   rateLimit(name: string): string;
+  /** Hash: a room's metadata. The room's keys share one hash tag. */
+  roomMeta(tenant: string, room: string): string;
+  /** Hash userId -> JSON { name?, joinedAt }: the room's members. */
+  roomMembers(tenant: string, room: string): string;
+  /** Stream: the room's message history; entry ids are message ids. */
+  roomHistory(tenant: string, room: string): string;
+  /** String: the message id a sender's `clientMsgId` produced, for idempotent retries. */
+  roomPublishOnce(tenant: string, room: string, userId: string, clientMsgId: string): string;
 }
 
 export function keyLayout(prefix = "sb:"): KeyLayout {
@@ -26,5 +34,9 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     nodeSessions: (nodeId) => `${cluster}:node-sessions:${nodeId}`,
     userDevices: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:devices`,
     rateLimit: (name) => `${prefix}rl:${name}`,
+    roomMeta: (tenant, room) => `${prefix}{r:${tenant}:${room}}:meta`,
+    roomMembers: (tenant, room) => `${prefix}{r:${tenant}:${room}}:members`,
+    roomHistory: (tenant, room) => `${prefix}{r:${tenant}:${room}}:history`,
+    roomPublishOnce: (tenant, room, userId, clientMsgId) => `${prefix}{r:${tenant}:${room}}:once:${userId}:${clientMsgId}`,
   };
 }

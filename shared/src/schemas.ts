@@ -6,6 +6,7 @@
 import Joi from "joi";
 import { ROOM_ID_PATTERN } from "./rooms";
 
+
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@:+-]{1,128}$/;
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -44,10 +45,63 @@ export const tokenClaims = Joi.object({
   roles: Joi.array().items(Joi.string().max(64)).max(32),
 }).unknown(true);
 
+/** A room history offset: `<ms>-<seq>`, as Redis Streams number entries. */
+export const MESSAGE_ID_PATTERN = /^\d{1,15}-\d{1,15}$/;
+export const messageId = Joi.string().pattern(MESSAGE_ID_PATTERN, "message id");
+
+export const ROOM_VISIBILITIES = ["public", "private"] as const;
+export const MESSAGE_PRIORITIES = ["low", "normal", "high", "urgent"] as const;
+/** The most messages one history page (or one recovery) returns. */
+export const HISTORY_PAGE_MAX = 500;
+/** The largest cursor position, serialized. */
+export const CURSOR_MAX_BYTES = 1024;
+
+const roomName = Joi.string().min(1).max(128);
+const kind = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,32}$/, "message kind");
+const clientMsgId = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,64}$/, "client message id");
+const data = Joi.any().required().invalid(null);
+
+/** Fields of a room creation, shared by `room:create` and `POST /v1/rooms`. */
+export const roomCreateFields = {
+  id: roomId,
+  name: roomName.required(),
+  type: Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,32}$/, "room type"),
+  maxSize: Joi.number().integer().min(1),
+  visibility: Joi.string().valid(...ROOM_VISIBILITIES),
+  members: Joi.array().items(userId).max(1000).unique(),
+};
+
+/** Fields of a publish, shared by `room:publish` and `POST /v1/rooms/:id/messages`. */
+export const publishFields = {
+  data,
+  kind,
+  priority: Joi.string().valid(...MESSAGE_PRIORITIES),
+  replyTo: messageId,
+  clientMsgId,
+};
+
+/** Paging of history, shared by `room:history` and `GET /v1/rooms/:id/messages`. */
+export const historyFields = {
+  before: messageId,
+  after: messageId,
+  limit: Joi.number().integer().min(1).max(HISTORY_PAGE_MAX),
+};
+
+const roomRef = { room: roomId.required() };
+
 export const commandSchemas = {
   "system:ping": Joi.object({
     clientTime: Joi.number().integer().min(0),
   }),
+  "room:create": Joi.object(roomCreateFields),
+  "room:join": Joi.object({ ...roomRef, since: messageId }),
+  "room:leave": Joi.object(roomRef),
+  "room:publish": Joi.object({ ...roomRef, ...publishFields }),
+  "room:history": Joi.object({ ...roomRef, ...historyFields }),
+  "room:members": Joi.object(roomRef),
+  "room:typing": Joi.object({ ...roomRef, typing: Joi.boolean().required() }),
+  "room:cursor": Joi.object({ ...roomRef, position: Joi.any().required().invalid(null) }),
+  "message:read": Joi.object({ ...roomRef, id: messageId.required() }),
 } as const;
 
 export type CommandName = keyof typeof commandSchemas;

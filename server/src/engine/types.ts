@@ -4,7 +4,8 @@
  * runs against both (tests/contract), so they cannot drift.
  */
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
-import type { ServerOptions } from "socket.io";
+import type { HistoryQuery, Message, MessagePriority, MessageSender, RoomVisibility } from "@switchboard/shared";
+import type { Server, ServerOptions } from "socket.io";
 
 export type EngineKind = "memory" | "redis" | "redis-cluster";
 
@@ -59,6 +60,92 @@ export interface DeviceRegistry {
   sessionsOf(nodeId: string): Promise<DeviceSession[]>;
 }
 
+export interface RoomRecord {
+  tenant: string;
+  id: string;
+  name: string;
+  type: string;
+  visibility: RoomVisibility;
+  createdBy: string;
+  /** ms since the epoch. */
+  createdAt: number;
+  maxSize: number;
+}
+
+export interface RoomMemberRecord {
+  userId: string;
+  name?: string;
+  joinedAt: number;
+}
+
+export type AddMemberResult = "added" | "present" | "full" | "missing";
+
+/**
+ * Rooms of every tenant: metadata and members. A room not written to (created, joined,
+ * published in) for `idleTtlS` seconds disappears with its members.
+ */
+export interface RoomRegistry {
+  /** Creates a room with its first members; false when the id is taken in the tenant. */
+  create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean>;
+  get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined>;
+  /** Adds a member unless the room is at `maxSize` (atomic across nodes); refreshes the idle timer. */
+  addMember(tenant: string, id: string, member: RoomMemberRecord, idleTtlS: number): Promise<AddMemberResult>;
+  /** Removes a member; true when it was one. */
+  removeMember(tenant: string, id: string, userId: string): Promise<boolean>;
+  member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined>;
+  members(tenant: string, id: string): Promise<RoomMemberRecord[]>;
+}
+
+/** A message as stored: the id is the history offset and the room is the key. */
+export interface StoredMessage {
+  from: MessageSender;
+  kind: string;
+  data: unknown;
+  ts: number;
+  priority: MessagePriority;
+  replyTo?: string;
+}
+
+export interface PublishRequest {
+  tenant: string;
+  room: string;
+  message: StoredMessage;
+  /** Refuse unless this user is a member (undefined: a service publishing anywhere in its tenant). */
+  memberRequired?: string;
+  /** With the sender's user id, makes a retried publish return the first id. */
+  clientMsgId?: string;
+  historySize: number;
+  historyTtlS: number;
+  idleTtlS: number;
+}
+
+export type PublishOutcome =
+  | { status: "published"; id: string }
+  | { status: "duplicate"; id: string }
+  | { status: "missing" }
+  | { status: "forbidden" };
+
+export interface Recovery {
+  messages: Message[];
+  /** False when history no longer reaches back to the requested id. */
+  recovered: boolean;
+  hasMore: boolean;
+}
+
+/**
+ * Per-room history. `publish` stores a message and delivers `room:message` to the room's
+ * sockets on every node in one step, so the delivered id is the stored id and nothing is
+ * delivered that was not stored.
+ */
+export interface RoomHistory {
+  publish(request: PublishRequest): Promise<PublishOutcome>;
+  /** Oldest first. `before`: the newest older than it; `after`: the oldest newer; neither: the newest. */
+  page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }>;
+  /** Every message after `since` (up to `limit`), and whether history still reaches back to it. */
+  since(tenant: string, room: string, since: string, limit: number): Promise<Recovery>;
+  message(tenant: string, room: string, id: string): Promise<Message | undefined>;
+}
+
 export interface RateLimiterOptions {
   name: string;
   points: number;
@@ -71,6 +158,10 @@ export interface Engine {
   readonly adapter: ServerOptions["adapter"] | undefined;
   readonly nodes: NodeRegistry;
   readonly devices: DeviceRegistry;
+  readonly rooms: RoomRegistry;
+  readonly history: RoomHistory;
+  /** Gives the engine the node's Socket.IO server, through which it delivers what it stores. */
+  attach(io: Server): void;
   createRateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
   /** True while every backing connection is usable. */
   isAvailable(): boolean;

@@ -16,6 +16,7 @@ export interface Metrics {
   redisErrors: Counter<"client">;
   redisUp: Gauge;
   clusterNodes: Gauge;
+  messagesPublished: Counter<"kind">;
 }
 
 export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
@@ -70,5 +71,11 @@ export function createMetrics(labels: { nodeId: string; version: string }): Metr
     }),
     redisUp: new Gauge({ name: "switchboard_redis_up", help: "1 when every Redis client of this node is ready (always 1 in memory mode)", registers: [registry] }),
     clusterNodes: new Gauge({ name: "switchboard_cluster_nodes", help: "Live nodes in the node registry, as last seen by this node", registers: [registry] }),
+    messagesPublished: new Counter({
+      name: "switchboard_messages_published_total",
+      help: "Room messages stored and fanned out by this node, by kind",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
   };
 }

@@ -2,17 +2,26 @@
  * The memory engine: one node, no Redis. Small and faithful to the Redis engine's semantics.
  */
 import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { Server } from "socket.io";
 import type { Engine, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { MemoryDeviceRegistry } from "./device-registry";
 import { MemoryNodeRegistry } from "./node-registry";
+import { MemoryRooms } from "./rooms";
 
 export class MemoryEngine implements Engine {
   readonly kind = "memory" as const;
   readonly adapter = undefined;
   readonly nodes = new MemoryNodeRegistry();
   readonly devices = new MemoryDeviceRegistry();
+  private readonly roomStore = new MemoryRooms();
+  readonly rooms = this.roomStore;
+  readonly history = this.roomStore;
   private readonly availability = new Availability(true);
+
+  attach(io: Server): void {
+    this.roomStore.attach(io);
+  }
 
   createRateLimiter(options: RateLimiterOptions): RateLimiterMemory {
     return new RateLimiterMemory({ keyPrefix: options.name, points: options.points, duration: options.durationS });
@@ -31,6 +40,7 @@ export class MemoryEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    this.roomStore.close();
     this.availability.set(false);
   }
 }

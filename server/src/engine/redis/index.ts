@@ -5,11 +5,13 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { keyLayout, type KeyLayout } from "@switchboard/shared";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+import type { Server } from "socket.io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createRedisClients, isClusterTarget, isReady, type RedisClients, type RedisTarget } from "./clients";
 import { RedisDeviceRegistry } from "./device-registry";
 import { RedisNodeRegistry } from "./node-registry";
+import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
@@ -27,6 +29,8 @@ export class RedisEngine implements Engine {
   readonly clients: RedisClients;
   readonly nodes: RedisNodeRegistry;
   readonly devices: RedisDeviceRegistry;
+  readonly rooms: RedisRoomRegistry;
+  readonly history: RedisRoomHistory;
   private readonly availability = new Availability(false);
   private closed = false;
 
@@ -47,6 +51,12 @@ export class RedisEngine implements Engine {
         : createAdapter(this.clients.pub, this.clients.sub);
     this.nodes = new RedisNodeRegistry(this.clients.data, this.keys);
     this.devices = new RedisDeviceRegistry(this.clients.data, this.keys);
+    this.rooms = new RedisRoomRegistry(this.clients.data, this.keys);
+    this.history = new RedisRoomHistory(this.clients.data, this.keys, this.kind === "redis-cluster");
+  }
+
+  attach(io: Server): void {
+    this.history.attach(io);
   }
 
   private refresh(): void {

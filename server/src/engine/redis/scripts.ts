@@ -59,6 +59,66 @@ redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
 return -1
 `;
 
+/**
+ * KEYS: room meta, room members, room history. ARGV: idleTtlS, record JSON, then userId/member
+ * JSON pairs. Returns 0 when the id is taken; a new room starts with an empty history.
+ */
+export const CREATE_ROOM = `
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if #ARGV > 2 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return 1
+`;
+
+/** KEYS: room meta, room members. ARGV: userId, member JSON, idleTtlS. Returns the outcome. */
+export const ADD_MEMBER = `
+local meta = redis.call('GET', KEYS[1])
+if not meta then return 'missing' end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local outcome = 'added'
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  outcome = 'present'
+elseif redis.call('HLEN', KEYS[2]) >= tonumber(cjson.decode(meta)['maxSize']) then
+  return 'full'
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return outcome
+`;
+
+/**
+ * Stores a message and publishes it to the Socket.IO adapter's channel in one step.
+ * KEYS: room meta, room members, room history, publish-once key (the history key when unused).
+ * ARGV: member required ('' = none), stored message JSON, history size, history TTL s, idle TTL s,
+ * use publish-once ('1'/'0'), adapter channel ('' = no publish), frame prefix, frame suffix.
+ * The frame is the adapter's msgpack packet split where the message id goes; the id made by
+ * XADD is spliced in as a msgpack string, so the delivered id is the stored id.
+ * Returns { outcome, id? }.
+ */
+export const PUBLISH_MESSAGE = `${NOW_MS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'forbidden'} end
+if ARGV[6] == '1' then
+  local prior = redis.call('GET', KEYS[4])
+  if prior then return {'duplicate', prior} end
+end
+local ttl = tonumber(ARGV[4])
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
+redis.call('XTRIM', KEYS[3], 'MINID', '~', now - ttl * 1000)
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+if ARGV[6] == '1' then redis.call('SET', KEYS[4], id, 'EX', ttl) end
+if ARGV[7] ~= '' then
+  local header
+  if #id < 32 then header = string.char(160 + #id) else header = string.char(217, #id) end
+  redis.call('PUBLISH', ARGV[7], ARGV[8] .. header .. id .. ARGV[9])
+end
+return {'published', id}
+`;
+
 /** A script sent once per server and then run by its SHA (EVALSHA, falling back to EVAL). */
 export class LuaScript {
   private readonly sha: string;
@@ -67,7 +127,7 @@ export class LuaScript {
     this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(client: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown> {
+  async run(client: RedisClient, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

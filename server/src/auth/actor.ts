@@ -1,0 +1,18 @@
+/**
+ * Who a command or request speaks for, whichever way it came (socket session or REST token).
+ */
+import { ROLE_ADMIN, ROLE_SERVICE } from "./tokens";
+
+export interface Actor {
+  tenant: string;
+  userId: string;
+  name?: string;
+  /** Set for socket commands; REST calls have no device. */
+  deviceId?: string;
+  roles: readonly string[];
+}
+
+/** Backend services and admins act for their whole tenant (no membership needed). */
+export function isPrivileged(actor: Actor): boolean {
+  return actor.roles.includes(ROLE_SERVICE) || actor.roles.includes(ROLE_ADMIN);
+}

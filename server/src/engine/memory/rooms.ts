@@ -1,0 +1,166 @@
+/**
+ * Rooms and their history for the memory engine: the same semantics as the Redis engine
+ * (idle expiry, trimmed history, idempotent publish), delivered through the local server.
+ */
+import { tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
+import type { Server } from "socket.io";
+import { compareMessageIds, MessageIdClock, toMessage } from "../messages";
+import type {
+  AddMemberResult,
+  PublishOutcome,
+  PublishRequest,
+  Recovery,
+  RoomHistory,
+  RoomMemberRecord,
+  RoomRecord,
+  RoomRegistry,
+  StoredMessage,
+} from "../types";
+
+interface Entry {
+  id: string;
+  message: StoredMessage;
+}
+
+interface RoomState {
+  record: RoomRecord;
+  members: Map<string, RoomMemberRecord>;
+  /** When the room expires for idleness (ms since the epoch). */
+  expiresAt: number;
+  history: Entry[];
+  /** When the history expires (ms since the epoch). */
+  historyExpiresAt: number;
+  /** `userId|clientMsgId` -> id and expiry. */
+  once: Map<string, { id: string; expiresAt: number }>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export class MemoryRooms implements RoomRegistry, RoomHistory {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly ids = new MessageIdClock();
+  private io?: Server;
+  private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+
+  attach(io: Server): void {
+    this.io = io;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean> {
+    if (this.state(room.tenant, room.id)) return false;
+    this.rooms.set(key(room.tenant, room.id), {
+      record: { ...room },
+      members: new Map(members.map((m) => [m.userId, { ...m }])),
+      expiresAt: Date.now() + idleTtlS * 1000,
+      history: [],
+      historyExpiresAt: 0,
+      once: new Map(),
+    });
+    return true;
+  }
+
+  async get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined> {
+    const state = this.state(tenant, id);
+    return state && { ...state.record, memberCount: state.members.size };
+  }
+
+  async addMember(tenant: string, id: string, member: RoomMemberRecord, idleTtlS: number): Promise<AddMemberResult> {
+    const state = this.state(tenant, id);
+    if (!state) return "missing";
+    state.expiresAt = Date.now() + idleTtlS * 1000;
+    if (state.members.has(member.userId)) return "present";
+    if (state.members.size >= state.record.maxSize) return "full";
+    state.members.set(member.userId, { ...member });
+    return "added";
+  }
+
+  async removeMember(tenant: string, id: string, userId: string): Promise<boolean> {
+    return this.state(tenant, id)?.members.delete(userId) ?? false;
+  }
+
+  async member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined> {
+    const found = this.state(tenant, id)?.members.get(userId);
+    return found && { ...found };
+  }
+
+  async members(tenant: string, id: string): Promise<RoomMemberRecord[]> {
+    return [...(this.state(tenant, id)?.members.values() ?? [])].map((m) => ({ ...m }));
+  }
+
+  async publish(request: PublishRequest): Promise<PublishOutcome> {
+    const state = this.state(request.tenant, request.room);
+    if (!state) return { status: "missing" };
+    if (request.memberRequired !== undefined && !state.members.has(request.memberRequired)) return { status: "forbidden" };
+    const now = Date.now();
+    const onceKey = request.clientMsgId === undefined ? undefined : `${request.message.from.userId}|${request.clientMsgId}`;
+    const prior = onceKey === undefined ? undefined : state.once.get(onceKey);
+    if (prior && prior.expiresAt > now) return { status: "duplicate", id: prior.id };
+
+    this.expireHistory(state, now);
+    const id = this.ids.next(now);
+    state.history.push({ id, message: request.message });
+    if (state.history.length > request.historySize) state.history.splice(0, state.history.length - request.historySize);
+    state.historyExpiresAt = now + request.historyTtlS * 1000;
+    state.expiresAt = now + request.idleTtlS * 1000;
+    if (onceKey !== undefined) state.once.set(onceKey, { id, expiresAt: now + request.historyTtlS * 1000 });
+
+    this.io?.to(tenantRoom(request.tenant, request.room)).emit("room:message", toMessage(request.room, id, request.message));
+    return { status: "published", id };
+  }
+
+  async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const entries = this.entries(tenant, room).filter(
+      (e) => (query.before === undefined || compareMessageIds(e.id, query.before) < 0) && (query.after === undefined || compareMessageIds(e.id, query.after) > 0),
+    );
+    const hasMore = entries.length > query.limit;
+    const picked = query.after !== undefined ? entries.slice(0, query.limit) : entries.slice(-query.limit);
+    return { messages: picked.map((e) => toMessage(room, e.id, e.message)), hasMore };
+  }
+
+  async since(tenant: string, room: string, since: string, limit: number): Promise<Recovery> {
+    const entries = this.entries(tenant, room);
+    const first = entries[0];
+    // History reaches back when `since` is still in it, or is not older than its oldest entry.
+    const recovered = first !== undefined && compareMessageIds(since, first.id) >= 0;
+    const after = entries.filter((e) => compareMessageIds(e.id, since) > 0);
+    return { messages: after.slice(0, limit).map((e) => toMessage(room, e.id, e.message)), recovered, hasMore: after.length > limit };
+  }
+
+  async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
+    const entry = this.entries(tenant, room).find((e) => e.id === id);
+    return entry && toMessage(room, entry.id, entry.message);
+  }
+
+  private entries(tenant: string, room: string): Entry[] {
+    const state = this.state(tenant, room);
+    if (!state) return [];
+    this.expireHistory(state, Date.now());
+    return state.history;
+  }
+
+  private expireHistory(state: RoomState, now: number): void {
+    if (state.history.length > 0 && state.historyExpiresAt <= now) state.history = [];
+    for (const [k, v] of state.once) if (v.expiresAt <= now) state.once.delete(k);
+  }
+
+  private state(tenant: string, id: string): RoomState | undefined {
+    const k = key(tenant, id);
+    const state = this.rooms.get(k);
+    if (state && state.expiresAt <= Date.now()) {
+      this.rooms.delete(k);
+      return undefined;
+    }
+    return state;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, state] of this.rooms) if (state.expiresAt <= now) this.rooms.delete(k);
+  }
+}
+
+const key = (tenant: string, id: string) => `${tenant}|${id}`;

@@ -1,0 +1,39 @@
+/**
+ * Messages as both engines store and deliver them. Message ids are history offsets in the Redis
+ * Streams form `<ms>-<seq>`; both engines make and compare them the same way.
+ */
+import type { Message } from "@switchboard/shared";
+import type { StoredMessage } from "./types";
+export function parseMessageId(id: string): [number, number] {
+  const [ms, seq] = id.split("-");
+  return [Number(ms), Number(seq)];
+}
+
+export function compareMessageIds(a: string, b: string): number {
+  const [am, as] = parseMessageId(a);
+  const [bm, bs] = parseMessageId(b);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/** Makes increasing ids the way XADD does: the clock's ms, or the last ms with the next sequence. */
+export class MessageIdClock {
+  private lastMs = 0;
+  private seq = 0;
+
+  next(now = Date.now()): string {
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.seq = 0;
+    } else {
+      this.seq++;
+    }
+    return `${this.lastMs}-${this.seq}`;
+  }
+}
+
+/** The message as delivered; `id` first, so an encoded frame's id placeholder is the first string it could be. */
+export function toMessage(room: string, id: string, stored: StoredMessage): Message {
+  const message: Message = { id, room, from: stored.from, kind: stored.kind, data: stored.data, ts: stored.ts, priority: stored.priority };
+  if (stored.replyTo !== undefined) message.replyTo = stored.replyTo;
+  return message;
+}

@@ -1,0 +1,182 @@
+/**
+ * Rooms and their history in Redis. A room's keys share one hash tag, so each script runs on
+ * one slot of a Redis Cluster. History is a Stream whose entry ids are the message ids.
+ */
+import { randomBytes } from "node:crypto";
+import { tenantRoom, type HistoryQuery, type KeyLayout, type Message } from "@switchboard/shared";
+import { encode } from "notepack.io";
+import type { Server } from "socket.io";
+import { compareMessageIds, toMessage } from "../messages";
+import type {
+  AddMemberResult,
+  PublishOutcome,
+  PublishRequest,
+  Recovery,
+  RoomHistory,
+  RoomMemberRecord,
+  RoomRecord,
+  RoomRegistry,
+  StoredMessage,
+} from "../types";
+import type { RedisClient } from "./clients";
+import { ADD_MEMBER, CREATE_ROOM, LuaScript, PUBLISH_MESSAGE } from "./scripts";
+
+const createRoom = new LuaScript(CREATE_ROOM);
+const addMember = new LuaScript(ADD_MEMBER);
+const publishMessage = new LuaScript(PUBLISH_MESSAGE);
+
+export class RedisRoomRegistry implements RoomRegistry {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+  ) {}
+
+  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean> {
+    const { tenant, id } = room;
+    const pairs = members.flatMap((m) => [m.userId, memberJson(m)]);
+    const created = await createRoom.run(
+      this.redis,
+      [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id), this.keys.roomHistory(tenant, id)],
+      [idleTtlS, JSON.stringify(room), ...pairs],
+    );
+    return Number(created) === 1;
+  }
+
+  async get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined> {
+    const results = await this.redis.multi().get(this.keys.roomMeta(tenant, id)).hlen(this.keys.roomMembers(tenant, id)).exec();
+    const [[metaErr, meta], [countErr, count]] = results as [[Error | null, string | null], [Error | null, number]];
+    if (metaErr ?? countErr) throw metaErr ?? countErr;
+    if (!meta) return undefined;
+    return { ...(JSON.parse(meta) as RoomRecord), memberCount: count };
+  }
+
+  async addMember(tenant: string, id: string, member: RoomMemberRecord, idleTtlS: number): Promise<AddMemberResult> {
+    const outcome = await addMember.run(this.redis, [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id)], [member.userId, memberJson(member), idleTtlS]);
+    return String(outcome) as AddMemberResult;
+  }
+
+  async removeMember(tenant: string, id: string, userId: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keys.roomMembers(tenant, id), userId)) === 1;
+  }
+
+  async member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined> {
+    const json = await this.redis.hget(this.keys.roomMembers(tenant, id), userId);
+    return json ? parseMember(userId, json) : undefined;
+  }
+
+  async members(tenant: string, id: string): Promise<RoomMemberRecord[]> {
+    const all = await this.redis.hgetall(this.keys.roomMembers(tenant, id));
+    return Object.entries(all).map(([userId, json]) => parseMember(userId, json));
+  }
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * How a stored message reaches the room's sockets. With the classic adapter the publish script
+ * PUBLISHes the adapter's own packet (one round trip) and this node delivers to its local sockets;
+ * with the sharded adapter (Redis Cluster) the adapter's channel lives on another slot than the
+ * room, so the message is stored first and then broadcast through the adapter.
+ */
+export class RedisRoomHistory implements RoomHistory {
+  private io?: Server;
+  /** A string no message can contain, marking where the id goes in a pre-encoded frame. */
+  private readonly placeholder = `sb-id-${randomBytes(12).toString("hex")}`;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+    private readonly sharded: boolean,
+  ) {}
+
+  attach(io: Server): void {
+    this.io = io;
+  }
+
+  async publish(request: PublishRequest): Promise<PublishOutcome> {
+    const { tenant, room, message } = request;
+    const socketRoom = tenantRoom(tenant, room);
+    const frame = this.sharded ? undefined : this.frame(socketRoom, toMessage(room, this.placeholder, message));
+    const history = this.keys.roomHistory(tenant, room);
+    const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
+    const [outcome, id] = (await publishMessage.run(
+      this.redis,
+      [this.keys.roomMeta(tenant, room), this.keys.roomMembers(tenant, room), history, once ?? history],
+      [
+        request.memberRequired ?? "",
+        JSON.stringify(message),
+        request.historySize,
+        request.historyTtlS,
+        request.idleTtlS,
+        once ? "1" : "0",
+        frame?.channel ?? "",
+        frame?.prefix ?? "",
+        frame?.suffix ?? "",
+      ],
+    )) as [PublishOutcome["status"], string | undefined];
+    if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
+    if (outcome === "duplicate") return { status: "duplicate", id: id! };
+    const delivered = toMessage(room, id!, message);
+    if (this.io) (frame ? this.io.local : this.io).to(socketRoom).emit("room:message", delivered);
+    return { status: "published", id: id! };
+  }
+
+  async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const key = this.keys.roomHistory(tenant, room);
+    const upper = query.before === undefined ? "+" : `(${query.before}`;
+    let entries: StreamEntry[];
+    if (query.after !== undefined) {
+      entries = (await this.redis.xrange(key, `(${query.after}`, upper, "COUNT", query.limit + 1)) as StreamEntry[];
+      const hasMore = entries.length > query.limit;
+      return { messages: entries.slice(0, query.limit).map((e) => parseEntry(room, e)), hasMore };
+    }
+    entries = (await this.redis.xrevrange(key, upper, "-", "COUNT", query.limit + 1)) as StreamEntry[];
+    const hasMore = entries.length > query.limit;
+    return { messages: entries.slice(0, query.limit).reverse().map((e) => parseEntry(room, e)), hasMore };
+  }
+
+  async since(tenant: string, room: string, since: string, limit: number): Promise<Recovery> {
+    const key = this.keys.roomHistory(tenant, room);
+    const results = await this.redis
+      .multi()
+      .xrange(key, "-", "+", "COUNT", 1)
+      .xrange(key, `(${since}`, "+", "COUNT", limit + 1)
+      .exec();
+    const [[firstErr, first], [afterErr, after]] = results as [[Error | null, StreamEntry[]], [Error | null, StreamEntry[]]];
+    if (firstErr ?? afterErr) throw firstErr ?? afterErr;
+    // Trimming removes the oldest entries first: history reaches back to `since` when its oldest
+    // entry is not newer than `since`.
+    const oldest = first[0];
+    const recovered = oldest !== undefined && compareMessageIds(since, oldest[0]) >= 0;
+    return { messages: after.slice(0, limit).map((e) => parseEntry(room, e)), recovered, hasMore: after.length > limit };
+  }
+
+  async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
+    const [entry] = (await this.redis.xrange(this.keys.roomHistory(tenant, room), id, id)) as StreamEntry[];
+    return entry && parseEntry(room, entry);
+  }
+
+  /** The adapter's publish frame for `room:message`, split around the id placeholder. */
+  private frame(socketRoom: string, message: Message): { channel: string; prefix: Buffer; suffix: Buffer } {
+    const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
+    if (!uid) throw new Error("the Redis adapter is not attached");
+    const packet = { type: 2, data: ["room:message", message], nsp: "/" };
+    const encoded = encode([uid, packet, { rooms: [socketRoom], except: [], flags: {} }]);
+    const marker = encode(this.placeholder);
+    const at = encoded.indexOf(marker);
+    return { channel: `socket.io#/#${socketRoom}#`, prefix: encoded.subarray(0, at), suffix: encoded.subarray(at + marker.length) };
+  }
+}
+
+function parseEntry(room: string, [id, fields]: StreamEntry): Message {
+  return toMessage(room, id, JSON.parse(fields[1]!) as StoredMessage);
+}
+
+function memberJson(member: RoomMemberRecord): string {
+  return JSON.stringify(member.name === undefined ? { joinedAt: member.joinedAt } : { name: member.name, joinedAt: member.joinedAt });
+}
+
+function parseMember(userId: string, json: string): RoomMemberRecord {
+  const { name, joinedAt } = JSON.parse(json) as { name?: string; joinedAt: number };
+  return name === undefined ? { userId, joinedAt } : { userId, name, joinedAt };
+}

@@ -1,0 +1,82 @@
+/**
+ * The REST face of rooms (PROTOCOL §4): the same service, so REST and sockets behave alike.
+ */
+import { historyFields, publishFields, roomCreateFields, roomId, userId, type HistoryQuery, type PublishPayload, type RoomCreatePayload } from "@switchboard/shared";
+import Joi from "joi";
+import type { Actor } from "../../auth/actor";
+import type { Principal } from "../../auth/tokens";
+import { defineRoute, SERVICE_ROLES, type Route } from "../../http/routes";
+import type { RoomService } from "./service";
+
+interface RoomParams {
+  id: string;
+}
+interface MemberParams extends RoomParams {
+  userId: string;
+}
+
+const roomParams = Joi.object<RoomParams>({ id: roomId.required() });
+const actorOf = (principal: Principal | undefined): Actor => principal!;
+
+export function roomRoutes(rooms: RoomService): Route[] {
+  return [
+    defineRoute<Record<string, never>, Record<string, never>, RoomCreatePayload>({
+      method: "post",
+      path: "/v1/rooms",
+      auth: "user",
+      body: Joi.object(roomCreateFields),
+      handler: async ({ principal, body }) => ({ status: 201, body: { room: await rooms.create(actorOf(principal), body) } }),
+    }),
+    defineRoute<RoomParams>({
+      method: "get",
+      path: "/v1/rooms/:id",
+      auth: "user",
+      params: roomParams,
+      handler: async ({ principal, params }) => ({ body: { room: await rooms.info(actorOf(principal), params.id) } }),
+    }),
+    defineRoute<RoomParams, Record<string, never>, { userId: string; name?: string }>({
+      method: "post",
+      path: "/v1/rooms/:id/members",
+      auth: "user",
+      params: roomParams,
+      body: Joi.object({ userId: userId.required(), name: Joi.string().max(128) }),
+      handler: async ({ principal, params, body }) => {
+        const { room, added } = await rooms.addMember(actorOf(principal), params.id, body.userId, body.name);
+        return { status: added ? 201 : 200, body: { room, added } };
+      },
+    }),
+    defineRoute<MemberParams>({
+      method: "delete",
+      path: "/v1/rooms/:id/members/:userId",
+      auth: "user",
+      params: Joi.object<MemberParams>({ id: roomId.required(), userId: userId.required() }),
+      handler: async ({ principal, params }) => {
+        await rooms.leave(actorOf(principal), params.id, params.userId);
+        return { body: {} };
+      },
+    }),
+    defineRoute<RoomParams, Record<string, never>, PublishPayload>({
+      method: "post",
+      path: "/v1/rooms/:id/messages",
+      auth: SERVICE_ROLES,
+      params: roomParams,
+      body: Joi.object(publishFields),
+      handler: async ({ principal, params, body }) => ({ status: 202, body: await rooms.publish(actorOf(principal), params.id, body) }),
+    }),
+    defineRoute<RoomParams, HistoryQuery>({
+      method: "get",
+      path: "/v1/rooms/:id/messages",
+      auth: "user",
+      params: roomParams,
+      query: Joi.object(historyFields),
+      handler: async ({ principal, params, query }) => ({ body: await rooms.history(actorOf(principal), params.id, query) }),
+    }),
+    defineRoute<RoomParams>({
+      method: "get",
+      path: "/v1/rooms/:id/presence",
+      auth: "user",
+      params: roomParams,
+      handler: async ({ principal, params }) => ({ body: { room: params.id, online: await rooms.members(actorOf(principal), params.id, true) } }),
+    }),
+  ];
+}

@@ -1,0 +1,232 @@
+/**
+ * Rooms and messages: the rules (who may create, join, publish, read; size limits; reserved
+ * names) over the engine's room registry and history. Socket commands and REST routes both
+ * call this service, so the two behave the same.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  AppError,
+  HISTORY_PAGE_MAX,
+  isReservedRoomId,
+  tenantRoom,
+  userRoom,
+  type HistoryPage,
+  type HistoryQuery,
+  type Member,
+  type MemberEvent,
+  type PublishPayload,
+  type PublishResult,
+  type RoomCreatePayload,
+  type RoomInfo,
+  type RoomJoinResult,
+} from "@switchboard/shared";
+import type { Server } from "socket.io";
+import { isPrivileged, type Actor } from "../../auth/actor";
+import type { Config } from "../../config";
+import type { Engine, RoomMemberRecord, RoomRecord } from "../../engine";
+import type { Metrics } from "../../observability/metrics";
+
+export const DEFAULT_HISTORY_LIMIT = 50;
+export const DEFAULT_ROOM_TYPE = "chat";
+export const DEFAULT_MESSAGE_KIND = "text";
+
+export interface RoomServiceDeps {
+  config: Config;
+  engine: Engine;
+  io: Server;
+  metrics: Metrics;
+}
+
+type StoredRoom = RoomRecord & { memberCount: number };
+
+export class RoomService {
+  constructor(private readonly deps: RoomServiceDeps) {}
+
+  /** The Socket.IO room that carries a room's events. */
+  socketRoom(actor: Actor, roomId: string): string {
+    return tenantRoom(actor.tenant, roomId);
+  }
+
+  async create(actor: Actor, input: RoomCreatePayload): Promise<RoomInfo> {
+    const { config, engine } = this.deps;
+    if (input.id !== undefined) assertNotReserved(input.id);
+    const maxSize = input.maxSize ?? config.roomMaxSize;
+    if (maxSize > config.roomMaxSizeLimit) {
+      throw new AppError("VALIDATION_FAILED", `maxSize may be at most ${config.roomMaxSizeLimit}`, [{ path: "maxSize", type: "number.max", message: `"maxSize" must be less than or equal to ${config.roomMaxSizeLimit}` }]);
+    }
+    const now = Date.now();
+    // A user creating a room is its first member; a service creates rooms for others.
+    const members = new Map<string, RoomMemberRecord>();
+    if (!isPrivileged(actor)) members.set(actor.userId, withName({ userId: actor.userId, joinedAt: now }, actor.name));
+    for (const userId of input.members ?? []) if (!members.has(userId)) members.set(userId, { userId, joinedAt: now });
+    if (members.size > maxSize) throw new AppError("ROOM_FULL", `${members.size} members do not fit a room of ${maxSize}`, { maxSize, members: members.size });
+
+    const record: RoomRecord = {
+      tenant: actor.tenant,
+      id: input.id ?? `room-${randomUUID()}`,
+      name: input.name,
+      type: input.type ?? DEFAULT_ROOM_TYPE,
+      visibility: input.visibility ?? "public",
+      createdBy: actor.userId,
+      createdAt: now,
+      maxSize,
+    };
+    if (!(await engine.rooms.create(record, [...members.values()], config.roomIdleTtlS))) {
+      throw new AppError("CONFLICT", `room ${record.id} already exists`);
+    }
+    return toInfo({ ...record, memberCount: members.size });
+  }
+
+  /** A room the actor may see: its members (or anyone, for a public room) and services. */
+  async info(actor: Actor, roomId: string): Promise<RoomInfo> {
+    return toInfo(await this.readable(actor, roomId));
+  }
+
+  /**
+   * Joins the actor's socket (when given) to a room. Public rooms take new members up to
+   * maxSize; private rooms admit only their members. With `since`, returns what was missed.
+   */
+  async join(actor: Actor, roomId: string, since: string | undefined, joinSocket?: (socketRoom: string) => void): Promise<RoomJoinResult> {
+    const room = await this.existing(actor, roomId);
+    if (room.visibility === "private" && !(await this.deps.engine.rooms.member(actor.tenant, roomId, actor.userId))) {
+      throw new AppError("FORBIDDEN", `room ${roomId} is private`);
+    }
+    const outcome = await this.deps.engine.rooms.addMember(actor.tenant, roomId, withName({ userId: actor.userId, joinedAt: Date.now() }, actor.name), this.deps.config.roomIdleTtlS);
+    if (outcome === "missing") throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
+    if (outcome === "full") throw new AppError("ROOM_FULL", `room ${roomId} is full (${room.maxSize} members)`, { maxSize: room.maxSize });
+    if (outcome === "added") this.emitMemberEvent(actor, roomId, "room:member_joined", actor.userId, actor.name);
+    joinSocket?.(this.socketRoom(actor, roomId));
+
+    const result: RoomJoinResult = {
+      room: toInfo({ ...room, memberCount: room.memberCount + (outcome === "added" ? 1 : 0) }),
+      members: await this.memberList(actor, roomId),
+      recovered: false,
+    };
+    if (since !== undefined) {
+      const recovery = await this.deps.engine.history.since(actor.tenant, roomId, since, HISTORY_PAGE_MAX);
+      result.missed = recovery.messages;
+      result.recovered = recovery.recovered;
+      if (recovery.hasMore) result.hasMore = true;
+    }
+    return result;
+  }
+
+  /** The user leaves the room: no longer a member, and every device of theirs unsubscribed. */
+  async leave(actor: Actor, roomId: string, userId = actor.userId): Promise<void> {
+    const room = await this.existing(actor, roomId);
+    if (userId !== actor.userId && !isPrivileged(actor) && room.createdBy !== actor.userId) {
+      throw new AppError("FORBIDDEN", "only the room's creator or a service may remove another member");
+    }
+    const removed = await this.deps.engine.rooms.removeMember(actor.tenant, roomId, userId);
+    // Told first, so the leaving user's devices hear it too; then unsubscribed on every node.
+    if (removed) this.emitMemberEvent(actor, roomId, "room:member_left", userId);
+    this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave(this.socketRoom(actor, roomId));
+  }
+
+  /** Adds a member without a socket (REST): the creator or a service chooses who belongs. */
+  async addMember(actor: Actor, roomId: string, userId: string, name?: string): Promise<{ room: RoomInfo; added: boolean }> {
+    const room = await this.existing(actor, roomId);
+    if (!isPrivileged(actor) && room.createdBy !== actor.userId) throw new AppError("FORBIDDEN", "only the room's creator or a service may add members");
+    const outcome = await this.deps.engine.rooms.addMember(actor.tenant, roomId, withName({ userId, joinedAt: Date.now() }, name), this.deps.config.roomIdleTtlS);
+    if (outcome === "missing") throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
+    if (outcome === "full") throw new AppError("ROOM_FULL", `room ${roomId} is full (${room.maxSize} members)`, { maxSize: room.maxSize });
+    if (outcome === "added") this.emitMemberEvent(actor, roomId, "room:member_joined", userId, name);
+    return { room: toInfo({ ...room, memberCount: room.memberCount + (outcome === "added" ? 1 : 0) }), added: outcome === "added" };
+  }
+
+  /** Stores and delivers a message. Members publish; services publish anywhere in their tenant. */
+  async publish(actor: Actor, roomId: string, input: PublishPayload): Promise<PublishResult> {
+    assertNotReserved(roomId);
+    const { config, engine } = this.deps;
+    const ts = Date.now();
+    const kind = input.kind ?? DEFAULT_MESSAGE_KIND;
+    const from = actor.deviceId === undefined ? { userId: actor.userId } : { userId: actor.userId, deviceId: actor.deviceId };
+    const outcome = await engine.history.publish({
+      tenant: actor.tenant,
+      room: roomId,
+      message: { from: withName(from, actor.name), kind, data: input.data, ts, priority: input.priority ?? "normal", ...(input.replyTo === undefined ? {} : { replyTo: input.replyTo }) },
+      memberRequired: isPrivileged(actor) ? undefined : actor.userId,
+      clientMsgId: input.clientMsgId,
+      historySize: config.historySize,
+      historyTtlS: config.historyTtlS,
+      idleTtlS: config.roomIdleTtlS,
+    });
+    switch (outcome.status) {
+      case "missing":
+        throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
+      case "forbidden":
+        throw new AppError("FORBIDDEN", `only members publish to room ${roomId}`);
+      case "duplicate": {
+        const first = await engine.history.message(actor.tenant, roomId, outcome.id);
+        return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), duplicate: true };
+      }
+      case "published":
+        this.deps.metrics.messagesPublished.inc({ kind });
+        return { id: outcome.id, ts };
+    }
+  }
+
+  async history(actor: Actor, roomId: string, query: HistoryQuery): Promise<HistoryPage> {
+    await this.readable(actor, roomId);
+    return this.deps.engine.history.page(actor.tenant, roomId, { ...query, limit: query.limit ?? DEFAULT_HISTORY_LIMIT });
+  }
+
+  async members(actor: Actor, roomId: string, onlineOnly = false): Promise<Member[]> {
+    await this.readable(actor, roomId);
+    const members = await this.memberList(actor, roomId);
+    return onlineOnly ? members.filter((m) => m.online) : members;
+  }
+
+  /** Tells the sender's devices that the actor read a message. */
+  async read(actor: Actor, roomId: string, id: string): Promise<void> {
+    const room = await this.existing(actor, roomId);
+    if (!isPrivileged(actor) && !(await this.deps.engine.rooms.member(actor.tenant, roomId, actor.userId))) {
+      throw new AppError("FORBIDDEN", `only members read room ${room.id}`);
+    }
+    const message = await this.deps.engine.history.message(actor.tenant, roomId, id);
+    if (!message) throw new AppError("NOT_FOUND", `message ${id} is not in room ${roomId}'s history`);
+    this.deps.io.to(tenantRoom(actor.tenant, userRoom(message.from.userId))).emit("message:receipt", { room: roomId, id, userId: actor.userId, ts: Date.now() });
+  }
+
+  private async memberList(actor: Actor, roomId: string): Promise<Member[]> {
+    const records = await this.deps.engine.rooms.members(actor.tenant, roomId);
+    const devices = await Promise.all(records.map((m) => this.deps.engine.devices.devices(actor.tenant, m.userId)));
+    return records
+      .map((m, i) => withName({ userId: m.userId, online: devices[i]!.length > 0, devices: devices[i]! }, m.name))
+      .sort((a, b) => a.userId.localeCompare(b.userId));
+  }
+
+  private emitMemberEvent(actor: Actor, roomId: string, event: "room:member_joined" | "room:member_left", userId: string, name?: string): void {
+    const body: MemberEvent = withName({ room: roomId, userId, ts: Date.now() }, name);
+    this.deps.io.to(this.socketRoom(actor, roomId)).emit(event, body);
+  }
+
+  private async existing(actor: Actor, roomId: string): Promise<StoredRoom> {
+    assertNotReserved(roomId);
+    const room = await this.deps.engine.rooms.get(actor.tenant, roomId);
+    if (!room) throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
+    return room;
+  }
+
+  /** Exists, and is public, or the actor is a member or privileged. */
+  private async readable(actor: Actor, roomId: string): Promise<StoredRoom> {
+    const room = await this.existing(actor, roomId);
+    if (room.visibility === "private" && !isPrivileged(actor) && !(await this.deps.engine.rooms.member(actor.tenant, roomId, actor.userId))) {
+      throw new AppError("FORBIDDEN", `room ${roomId} is private`);
+    }
+    return room;
+  }
+}
+
+export function assertNotReserved(roomId: string): void {
+  if (isReservedRoomId(roomId)) throw new AppError("FORBIDDEN", `room ids starting with ${roomId.slice(0, roomId.indexOf(":") + 1)} are reserved for the server`);
+}
+
+function toInfo(room: StoredRoom): RoomInfo {
+  const { id, name, type, visibility, createdBy, createdAt, maxSize, memberCount } = room;
+  return { id, name, type, visibility, createdBy, createdAt, maxSize, memberCount };
+}
+
+function withName<T extends object>(value: T, name: string | undefined): T & { name?: string } {
+  return name === undefined ? value : { ...value, name };
+}
