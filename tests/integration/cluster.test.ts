@@ -85,8 +85,13 @@ describe("a three-node cluster", () => {
     const outcomes = await Promise.all(attempts);
     expect(outcomes.filter((o) => o === "ok")).toHaveLength(2);
     expect(outcomes.filter((o) => o === "DEVICE_LIMIT")).toHaveLength(14);
-    const stored = await redis.client().hkeys("sb:{u::racer}:devices");
-    expect(new Set(stored.map((f) => f.split("|")[0])).size).toBe(2);
+    const client = redis.client();
+    try {
+      const stored = await client.hkeys("sb:{u::racer}:devices");
+      expect(new Set(stored.map((f) => f.split("|")[0])).size).toBe(2);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it("writes JSON log lines with the node id and never a token", async () => {

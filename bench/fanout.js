@@ -1,0 +1,558 @@
+"use strict";
+/**
+ * `npm run bench`: cross-node fan-out, Switchboard vs a bare Socket.IO + @socket.io/redis-adapter
+ * server (bench/bare-server.js), in one run.
+ *
+ * Per system: its own redis-server on a free port, 3 nodes on 127.0.0.1, 300 subscribers (one user
+ * each) in 30 rooms of 10, spread round-robin over the nodes, one publisher on node 1 publishing
+ * round-robin over the 30 rooms at stepped rates. Every step is bounded in time (warm-up + measured
+ * window + drain) and aborted early when latency or the ack backlog explodes; higher steps are then
+ * skipped. For Switchboard every acked publish of every measured step is looked up in the room's
+ * history (room:history), and a room's history is read once more at the end through REST.
+ *
+ * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800), BENCH_STEP_MS
+ * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
+ * BENCH_SYSTEMS (default "switchboard,bare").
+ * Output: tables on stdout and bench/results.json.
+ */
+const { spawn } = require("node:child_process");
+const { mkdtempSync, rmSync, writeFileSync } = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { performance } = require("node:perf_hooks");
+const { io } = require("socket.io-client");
+const { SignJWT } = require("jose");
+
+const ROOT = path.join(__dirname, "..");
+const SB_MAIN = path.join(ROOT, "server", "dist", "main.js");
+const BARE_MAIN = path.join(__dirname, "bare-server.js");
+const SECRET = "switchboard-bench-secret-0123456789abcdef-xyz";
+
+const NODES = 3;
+const ROOMS = 30;
+const PER_ROOM = 10;
+const SUBSCRIBERS = ROOMS * PER_ROOM;
+const RATES = (process.env.BENCH_RATES || "200,400,800,1200,1600,2400,3200,4000,4800").split(",").map(Number).filter((n) => n > 0);
+const STEP_MS = Number(process.env.BENCH_STEP_MS || 5000);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS || 1000);
+const DRAIN_MS = Number(process.env.BENCH_DRAIN_MS || 1500);
+const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
+const TICK_MS = 5;
+const MAX_PER_TICK = 200; // bounds each timer tick's burst
+const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
+const P99_TARGET_MS = 50;
+const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
+const HOST = "127.0.0.1";
+
+// ---------------------------------------------------------------------------------------------
+// process bookkeeping: everything spawned is killed on exit, error or signal
+const children = new Set();
+let sockets = [];
+function killAll() {
+  for (const s of sockets) {
+    try {
+      s.disconnect();
+    } catch {
+      /* ignore */
+    }
+  }
+  sockets = [];
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+  children.clear();
+}
+process.on("exit", killAll);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping`);
+    killAll();
+    process.exit(130);
+  });
+}
+process.on("unhandledRejection", (err) => {
+  console.error("bench failed:", err);
+  killAll();
+  process.exit(1);
+});
+setTimeout(() => {
+  console.error(`bench exceeded ${GLOBAL_TIMEOUT_MS / 1000}s, aborting`);
+  killAll();
+  process.exit(1);
+}, GLOBAL_TIMEOUT_MS).unref();
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      if (err && err.fatal) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function spawnChild(args, env, label) {
+  const child = spawn(args[0], args.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (c) => {
+    if (stderr.length < 4000) stderr += c;
+  });
+  child.on("exit", (code, signal) => {
+    children.delete(child);
+    if (!child.stopping) console.error(`${label} exited unexpectedly (code ${code}, signal ${signal}) ${stderr.trim()}`);
+  });
+  child.label = label;
+  child.stderrText = () => stderr;
+  return child;
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.stopping = true;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "sb-bench-redis-"));
+  const child = spawnChild(["redis-server", "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir], {}, `redis-server:${port}`);
+  const { Redis } = require("ioredis");
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw Object.assign(new Error(`redis-server exited: ${child.stderrText()}`), { fatal: true });
+      const c = new Redis(port, HOST, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+      c.on("error", () => undefined);
+      try {
+        await c.connect();
+        return (await c.ping()) === "PONG";
+      } finally {
+        c.disconnect();
+      }
+    },
+    10000,
+    "redis-server",
+  );
+  return { port, url: `redis://${HOST}:${port}`, child, dir };
+}
+
+async function startNodes(system, redisUrl) {
+  const nodes = [];
+  for (let i = 0; i < NODES; i++) {
+    const port = await freePort();
+    const nodeId = `${system}-${i + 1}`;
+    const env =
+      system === "switchboard"
+        ? {
+            REDIS_URL: redisUrl,
+            PORT: String(port),
+            HOST,
+            NODE_ID: nodeId,
+            JWT_SECRET: SECRET,
+            LOG_LEVEL: "warn",
+            RATE_LIMIT_POINTS: "1000000",
+            HISTORY_SIZE: "1000",
+          }
+        : { REDIS_URL: redisUrl, PORT: String(port), HOST, NODE_ID: nodeId };
+    const child = spawnChild([process.execPath, system === "switchboard" ? SB_MAIN : BARE_MAIN], env, nodeId);
+    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
+  }
+  for (const node of nodes) {
+    await waitFor(
+      async () => {
+        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
+        return (await fetch(`${node.url}/health`)).ok;
+      },
+      20000,
+      `${node.nodeId} /health`,
+    );
+  }
+  return nodes;
+}
+
+function token(sub, roles) {
+  const claims = roles ? { roles } : {};
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+function connect(url, auth) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
+    sockets.push(socket);
+    const timer = setTimeout(() => {
+      socket.disconnect();
+      reject(new Error(`no session from ${url} within 10s`));
+    }, 10000);
+    socket.once("session", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`connect_error ${url}: ${err.message}`));
+    });
+  });
+}
+
+async function ack(socket, event, payload, timeoutMs = 10000) {
+  const res = await socket.timeout(timeoutMs).emitWithAck(event, payload);
+  if (!res || res.ok !== true) throw new Error(`${event} ${JSON.stringify(payload)} failed: ${JSON.stringify(res && res.error)}`);
+  return res;
+}
+
+async function inBatches(items, size, fn) {
+  const out = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+// ---------------------------------------------------------------------------------------------
+// one system: set up, run every step, tear down
+
+async function runSystem(system) {
+  console.log(`\n=== ${system}: starting redis + ${NODES} nodes ===`);
+  const redis = await startRedis();
+  const nodes = await startNodes(system, redis.url);
+  const runId = Date.now().toString(36);
+  const roomIds = Array.from({ length: ROOMS }, (_, r) => `bench-${runId}-r${r}`);
+  const isSb = system === "switchboard";
+
+  const auth = async (userId, roles) => (isSb ? { token: await token(userId, roles), deviceId: "bench" } : { userId, deviceId: "bench" });
+
+  // publisher on node 1; it creates (Switchboard) or joins (bare) every room, so it is a member
+  const pub = await connect(nodes[0].url, await auth(`bench-pub-${runId}`));
+  for (const room of roomIds) {
+    if (isSb) await ack(pub, "room:create", { id: room, name: room });
+    else await ack(pub, "room:join", { room });
+  }
+
+  // measurement state, shared by every subscriber's handler
+  const state = { tag: "idle", lat: [], recvInWindow: 0, recvTotal: 0, windowOpen: false, maxRecentLat: 0, stale: 0 };
+  const onMessage = (msg) => {
+    const d = msg && msg.data;
+    if (!d || d.g !== state.tag) {
+      state.stale++;
+      return;
+    }
+    const l = performance.now() - d.t;
+    state.recvTotal++;
+    if (state.windowOpen) state.recvInWindow++;
+    state.lat.push(l);
+    if (l > state.maxRecentLat) state.maxRecentLat = l;
+  };
+
+  // subscribers: one user each, round-robin over nodes, room = index / 10
+  const subs = await inBatches(Array.from({ length: SUBSCRIBERS }, (_, i) => i), 30, async (i) => {
+    const s = await connect(nodes[i % NODES].url, await auth(`bench-sub-${runId}-${i}`));
+    await ack(s, "room:join", { room: roomIds[Math.floor(i / PER_ROOM)] });
+    s.on("room:message", onMessage);
+    return s;
+  });
+  console.log(`${system}: ${subs.length} subscribers connected over ${NODES} nodes, ${ROOMS} rooms; publisher on ${nodes[0].nodeId}`);
+
+  const steps = [];
+  let seq = 0;
+  for (const rate of RATES) {
+    const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq: () => ++seq });
+    steps.push(step);
+    printStep(system, step);
+    if (step.aborted) {
+      console.log(`${system}: step ${rate}/s aborted (${step.aborted}); skipping higher rates`);
+      break;
+    }
+  }
+
+  // final REST check of one room's history with a service token (Switchboard only)
+  let restHistory = null;
+  if (isSb) {
+    const svc = await token("bench-svc", ["service"]);
+    const room = roomIds[0];
+    // page newest-first through the room's history over REST (bounded to 10 pages of 500)
+    const ids = new Set();
+    let res;
+    let body = {};
+    let before;
+    for (let page = 0; page < 10; page++) {
+      const qs = `limit=500${before === undefined ? "" : `&before=${encodeURIComponent(before)}`}`;
+      res = await fetch(`${nodes[1].url}/v1/rooms/${encodeURIComponent(room)}/messages?${qs}`, { headers: { authorization: `Bearer ${svc}` } });
+      body = await res.json();
+      const msgs = body.messages || [];
+      for (const m of msgs) ids.add(m.id);
+      if (!res.ok || !body.hasMore || msgs.length === 0) break;
+      before = msgs[0].id;
+    }
+    const last = steps[steps.length - 1];
+    const expectIds = (last && last.ackIdsByRoom && last.ackIdsByRoom[0]) || [];
+    const present = expectIds.filter((id) => ids.has(id)).length;
+    restHistory = { room, httpStatus: res.status, returned: ids.size, hasMore: body.hasMore, lastStepAckedInRoom: expectIds.length, lastStepPresent: present };
+    console.log(
+      `${system}: REST GET /v1/rooms/${room}/messages (service token, via ${nodes[1].nodeId}) -> ${res.status}, ${ids.size} messages in history` +
+        `${body.hasMore ? " (more)" : ""} (HISTORY_SIZE=1000); last step's ${expectIds.length} acked publishes to this room: ${present} present`,
+    );
+  }
+  for (const st of steps) delete st.ackIdsByRoom;
+
+  for (const s of sockets) s.disconnect();
+  sockets = [];
+  for (const node of nodes) await stopChild(node.child);
+  await stopChild(redis.child);
+  rmSync(redis.dir, { recursive: true, force: true });
+  return { system, steps, restHistory };
+}
+
+async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
+  const tag = `${system}-${rate}`;
+  const warmTag = `${tag}-warm`;
+  const ackIdsByRoom = roomIds.map(() => []);
+  const counters = { sent: 0, acked: 0, failed: 0, outstanding: 0, maxOutstanding: 0 };
+  let curTag = warmTag;
+  let measuring = false;
+  let aborted = null;
+
+  state.tag = warmTag;
+  state.lat = [];
+  state.recvInWindow = 0;
+  state.recvTotal = 0;
+  state.windowOpen = false;
+  state.maxRecentLat = 0;
+
+  const publishOne = () => {
+    const s = nextSeq();
+    const r = s % roomIds.length;
+    const counted = measuring;
+    if (counted) counters.sent++;
+    counters.outstanding++;
+    if (counters.outstanding > counters.maxOutstanding) counters.maxOutstanding = counters.outstanding;
+    pub.emit("room:publish", { room: roomIds[r], data: { g: curTag, t: performance.now(), s } }, (res) => {
+      counters.outstanding--;
+      if (!counted) return;
+      if (res && res.ok) {
+        counters.acked++;
+        if (isSb) ackIdsByRoom[r].push(res.id);
+      } else counters.failed++;
+    });
+  };
+
+  // timer loop: at each tick send what the target rate says is due (bounded per tick)
+  const runPhase = (durationMs) =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      let sentHere = 0;
+      let lastCheck = t0;
+      const tick = () => {
+        const now = performance.now();
+        const elapsed = now - t0;
+        const due = Math.min(Math.floor((rate * Math.min(elapsed, durationMs)) / 1000), Math.ceil((rate * durationMs) / 1000));
+        let n = 0;
+        while (sentHere < due && n < MAX_PER_TICK) {
+          publishOne();
+          sentHere++;
+          n++;
+        }
+        if (now - lastCheck >= 250) {
+          lastCheck = now;
+          if (state.maxRecentLat > ABORT_LATENCY_MS) aborted = `delivery latency ${state.maxRecentLat.toFixed(0)} ms > ${ABORT_LATENCY_MS} ms`;
+          else if (counters.outstanding > Math.max(500, rate)) aborted = `${counters.outstanding} publishes awaiting ack`;
+          state.maxRecentLat = 0;
+        }
+        if (aborted || elapsed >= durationMs) resolve({ elapsedMs: Math.min(elapsed, durationMs), sent: sentHere });
+        else setTimeout(tick, TICK_MS);
+      };
+      tick();
+    });
+
+  await runPhase(WARMUP_MS);
+  if (!aborted) {
+    await sleep(200); // let warm-up traffic land
+    curTag = tag;
+    state.tag = tag;
+    state.lat = [];
+    state.recvInWindow = 0;
+    state.recvTotal = 0;
+    state.maxRecentLat = 0;
+    measuring = true;
+    state.windowOpen = true;
+    const t0 = performance.now();
+    await runPhase(STEP_MS);
+    state.windowOpen = false;
+    measuring = false;
+    var windowMs = performance.now() - t0; // eslint-disable-line no-var
+    // drain: wait for acks and deliveries of this step, bounded
+    const drainEnd = performance.now() + DRAIN_MS;
+    while (performance.now() < drainEnd && (counters.outstanding > 0 || state.recvTotal < counters.acked * PER_ROOM)) await sleep(50);
+  }
+
+  const lat = Float64Array.from(state.lat).sort();
+  const windowSec = (windowMs || 1) / 1000;
+  const expected = counters.acked * PER_ROOM;
+  const step = {
+    targetRate: rate,
+    windowMs: Math.round(windowMs || 0),
+    published: counters.sent,
+    acked: counters.acked,
+    failedPublishes: counters.failed,
+    unackedPublishes: Math.max(0, counters.sent - counters.acked - counters.failed),
+    publishesPerSec: round(counters.sent / windowSec),
+    deliveriesPerSec: round(state.recvInWindow / windowSec),
+    delivered: state.recvTotal,
+    expectedDeliveries: expected,
+    lostDeliveries: Math.max(0, counters.sent * PER_ROOM - state.recvTotal),
+    p50: round(percentile(lat, 50), 2),
+    p95: round(percentile(lat, 95), 2),
+    p99: round(percentile(lat, 99), 2),
+    max: round(lat.length ? lat[lat.length - 1] : NaN, 2),
+    maxOutstandingAcks: counters.maxOutstanding,
+    aborted,
+    ackIdsByRoom,
+  };
+  state.tag = "idle";
+
+  if (isSb && !aborted) step.history = await verifyHistory(pub, roomIds, ackIdsByRoom);
+  return step;
+}
+
+/** Every acked publish of the step must be in its room's history (room:history, paged newest-first). */
+async function verifyHistory(pub, roomIds, ackIdsByRoom) {
+  let checked = 0;
+  let missing = 0;
+  for (let r = 0; r < roomIds.length; r++) {
+    const want = new Set(ackIdsByRoom[r]);
+    checked += want.size;
+    let before;
+    for (let page = 0; page < 10 && want.size > 0; page++) {
+      const res = await ack(pub, "room:history", before === undefined ? { room: roomIds[r], limit: 500 } : { room: roomIds[r], before, limit: 500 });
+      for (const m of res.messages) want.delete(m.id);
+      if (!res.hasMore || res.messages.length === 0) break;
+      before = res.messages[0].id; // oldest first
+    }
+    missing += want.size;
+  }
+  return { checked, missing, ok: missing === 0 };
+}
+
+function round(n, d = 0) {
+  if (!Number.isFinite(n)) return null;
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+const fmt = (v, w) => String(v === null || v === undefined ? "-" : v).padStart(w);
+function printHeader() {
+  console.log(
+    `${"system".padEnd(12)}${fmt("target/s", 9)}${fmt("pub/s", 8)}${fmt("deliv/s", 9)}${fmt("p50 ms", 8)}${fmt("p95 ms", 8)}${fmt("p99 ms", 8)}${fmt("max ms", 8)}${fmt("lost", 6)}${fmt("pubFail", 8)}  history / note`,
+  );
+}
+function stepLine(system, s) {
+  const hist = s.history ? `history ${s.history.checked - s.history.missing}/${s.history.checked}` : "";
+  return `${system.padEnd(12)}${fmt(s.targetRate, 9)}${fmt(s.publishesPerSec, 8)}${fmt(s.deliveriesPerSec, 9)}${fmt(s.p50, 8)}${fmt(s.p95, 8)}${fmt(s.p99, 8)}${fmt(s.max, 8)}${fmt(s.lostDeliveries, 6)}${fmt(s.failedPublishes + s.unackedPublishes, 8)}  ${hist}${s.aborted ? ` ABORTED: ${s.aborted}` : ""}`;
+}
+function printStep(system, s) {
+  console.log(stepLine(system, s));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  console.log(
+    `fan-out bench: ${NODES} nodes, ${SUBSCRIBERS} subscribers in ${ROOMS} rooms of ${PER_ROOM}, 1 publisher; rates ${RATES.join(", ")} publishes/s ` +
+      `(x${PER_ROOM} deliveries); ${WARMUP_MS} ms warm-up + ${STEP_MS} ms measured + <=${DRAIN_MS} ms drain per step; ${os.cpus().length} CPUs`,
+  );
+  printHeader();
+  const started = Date.now();
+  const results = {};
+  for (const system of SYSTEMS) results[system] = await runSystem(system);
+
+  console.log(`\n=== results (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
+  printHeader();
+  for (const system of SYSTEMS) for (const s of results[system].steps) console.log(stepLine(system, s));
+
+  let summary = null;
+  if (results.switchboard && results.bare) {
+    const good = results.bare.steps.filter((s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0);
+    const chosen = good.length ? good[good.length - 1] : null;
+    if (!chosen) {
+      console.log(`\nratio: bare server never kept p99 < ${P99_TARGET_MS} ms; no reference rate`);
+      summary = { referenceRate: null };
+    } else {
+      const sb = results.switchboard.steps.find((s) => s.targetRate === chosen.targetRate);
+      const ratio = sb ? sb.deliveriesPerSec / chosen.deliveriesPerSec : 0;
+      const historyOk = Boolean(sb && sb.history && sb.history.ok);
+      summary = {
+        referenceRate: chosen.targetRate,
+        bare: { deliveriesPerSec: chosen.deliveriesPerSec, p99: chosen.p99 },
+        switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, lostDeliveries: sb.lostDeliveries, history: sb.history, aborted: sb.aborted } : null,
+        ratio: round(ratio, 3),
+        meetsTarget: ratio >= 0.7 && historyOk && !!sb && sb.lostDeliveries === 0,
+      };
+      const sbGood = results.switchboard.steps.filter((s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0);
+      summary.switchboardMaxRateP99Under50 = sbGood.length ? sbGood[sbGood.length - 1].targetRate : null;
+      summary.bareMaxRateP99Under50 = chosen.targetRate;
+      console.log(
+        `\nratio at ${chosen.targetRate} publishes/s (highest rate where bare p99 < ${P99_TARGET_MS} ms, bare p99 ${chosen.p99} ms): ` +
+          `Switchboard ${sb ? sb.deliveriesPerSec : 0} deliveries/s vs bare ${chosen.deliveriesPerSec} deliveries/s = ${ratio.toFixed(3)}x ` +
+          `(target >= 0.7x); Switchboard p99 ${sb ? sb.p99 : "-"} ms, lost ${sb ? sb.lostDeliveries : "-"}, ` +
+          `history ${sb && sb.history ? `${sb.history.checked - sb.history.missing}/${sb.history.checked} acked publishes found` : "not verified"} ` +
+          `-> ${summary.meetsTarget ? "PASS" : "FAIL"}`,
+      );
+      console.log(`highest rate with p99 < ${P99_TARGET_MS} ms and no loss: bare ${chosen.targetRate}/s, Switchboard ${summary.switchboardMaxRateP99Under50 ?? "none"}/s`);
+    }
+  }
+
+  const out = {
+    when: new Date().toISOString(),
+    config: { nodes: NODES, rooms: ROOMS, perRoom: PER_ROOM, subscribers: SUBSCRIBERS, rates: RATES, stepMs: STEP_MS, warmupMs: WARMUP_MS, drainMs: DRAIN_MS, cpus: os.cpus().length },
+    results,
+    summary,
+  };
+  writeFileSync(path.join(__dirname, "results.json"), JSON.stringify(out, null, 2) + "\n");
+  console.log("results written to bench/results.json");
+}
+
+main()
+  .then(() => {
+    killAll();
+    process.exit(0);
+  })
+  .catch((err) => {
+    console.error("bench failed:", err);
+    killAll();
+    process.exit(1);
+  });
