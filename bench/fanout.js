@@ -20,7 +20,6 @@ const { mkdtempSync, rmSync, writeFileSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
-const { performance } = require("node:perf_hooks");
 const { io } = require("socket.io-client");
 const { SignJWT } = require("jose");
 
@@ -414,7 +413,7 @@ async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
     await runPhase(STEP_MS);
     state.windowOpen = false;
     measuring = false;
-    var windowMs = performance.now() - t0; // eslint-disable-line no-var
+    var windowMs = performance.now() - t0;  
     // drain: wait for acks and deliveries of this step, bounded
     const drainEnd = performance.now() + DRAIN_MS;
     while (performance.now() < drainEnd && (counters.outstanding > 0 || state.recvTotal < counters.acked * PER_ROOM)) await sleep(50);
