@@ -10,7 +10,7 @@ export const TEST_SECRET = "switchboard-test-secret-0123456789abcdef";
 export interface TokenOptions {
   sub?: string;
   tenant?: string;
-  roles?: string[];
+  roles?: readonly string[];
   name?: string;
   /** Seconds from now; negative for an expired token. */
   expiresIn?: number;
