@@ -17,13 +17,13 @@ export function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10000, what = "condition", intervalMs = 50): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10000, what = "condition", intervalMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (err) {
       last = err;
     }

@@ -107,7 +107,7 @@ export class SessionManager {
     const userKey = `${data.tenant}|${data.userId}`;
     this.usersOnline.set(userKey, (this.usersOnline.get(userKey) ?? 0) + 1);
     this.updateGauges();
-    void socket.join(tenantRoom(data.tenant, userRoom(data.userId)));
+    const joined = socket.join(tenantRoom(data.tenant, userRoom(data.userId)));
     const session: Session = {
       sessionId: data.sessionId,
       userId: data.userId,
@@ -116,7 +116,11 @@ export class SessionManager {
       serverTime: Date.now(),
     };
     if (data.tenant) session.tenant = data.tenant;
-    emitToSocket(socket, "session", session);
+    // Announced once the user's room is subscribed (asynchronous on a Redis Cluster), so whatever
+    // another node sends to `user:<id>` after the client has its session reaches it.
+    const announce = () => emitToSocket(socket, "session", session);
+    if (joined) void joined.then(announce, announce);
+    else announce();
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
 
     socket.on("disconnect", (reason: string) => {

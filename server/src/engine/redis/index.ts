@@ -8,7 +8,7 @@ import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { Server } from "socket.io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
-import { createRedisClients, isClusterTarget, isReady, type RedisClients, type RedisTarget } from "./clients";
+import { createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
 import { RedisDeviceRegistry } from "./device-registry";
 import { RedisNodeRegistry } from "./node-registry";
 import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
@@ -20,6 +20,41 @@ export interface RedisEngineOptions extends RedisTarget {
   keyPrefix: string;
   /** Told about every client error (the engine keeps running and reconnects by itself). */
   onError?: (client: string, err: Error) => void;
+}
+
+type ShardedAdapter = ReturnType<ReturnType<typeof createShardedAdapter>>;
+
+/**
+ * The sharded adapter subscribes a room's channel when the room first appears on this node,
+ * without waiting for the reply (on a cold shard the SSUBSCRIBE even waits for a connection), so
+ * what another node sends to the room in that window is lost. This makes `socket.join()` resolve
+ * once the channels of the joined rooms are subscribed.
+ */
+function confirmedJoins(factory: (nsp: unknown) => ShardedAdapter, sub: RedisClient): (nsp: unknown) => ShardedAdapter {
+  const pending = new Map<string, Promise<unknown>>();
+  const client = sub as unknown as { ssubscribe: (...channels: string[]) => Promise<unknown> };
+  const ssubscribe = client.ssubscribe.bind(sub);
+  client.ssubscribe = (...channels: string[]) => {
+    // Never rejects: clients.ts reports a failed subscription instead.
+    const reply = ssubscribe(...channels);
+    for (const channel of channels) {
+      pending.set(channel, reply);
+      void reply.finally(() => pending.get(channel) === reply && pending.delete(channel));
+    }
+    return reply;
+  };
+  // A plain function, not an arrow: socket.io calls the adapter factory with `new`.
+  return function ConfirmedJoinAdapter(nsp: unknown) {
+    const adapter = factory(nsp);
+    const channelOf = (room: string) => (adapter as unknown as { dynamicChannel(room: string): string }).dynamicChannel(room);
+    const addAll = adapter.addAll.bind(adapter);
+    adapter.addAll = (id, rooms) => {
+      void addAll(id, rooms);
+      const waits = [...rooms].map((room) => pending.get(channelOf(room))).filter((p) => p !== undefined);
+      return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+    };
+    return adapter;
+  } as unknown as (nsp: unknown) => ShardedAdapter;
 }
 
 export class RedisEngine implements Engine {
@@ -47,7 +82,7 @@ export class RedisEngine implements Engine {
     // The adapter keeps socket.io's default channel prefix so @socket.io/redis-emitter reaches the nodes.
     this.adapter =
       this.kind === "redis-cluster"
-        ? createShardedAdapter(this.clients.pub, this.clients.sub)
+        ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
         : createAdapter(this.clients.pub, this.clients.sub);
     this.nodes = new RedisNodeRegistry(this.clients.data, this.keys);
     this.devices = new RedisDeviceRegistry(this.clients.data, this.keys);
