@@ -4,9 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { CONFLICT_STRATEGIES, type ConflictStrategy } from "@switchboard/shared";
 import Joi from "joi";
 
-export type ConflictStrategy = "lww" | "vector_clock";
+export type { ConflictStrategy };
 
 export interface Config {
   nodeEnv: string;
@@ -91,7 +92,7 @@ const envSchema = Joi.object({
   HISTORY_TTL_S: int(1).default(604800),
   ROOM_IDLE_TTL_S: int(1).default(86400),
   SESSION_TTL_S: int(1).default(3600),
-  CONFLICT_STRATEGY: Joi.string().valid("lww", "vector_clock").default("lww"),
+  CONFLICT_STRATEGY: Joi.string().valid(...CONFLICT_STRATEGIES).default("lww"),
   HEARTBEAT_INTERVAL_MS: int(100, 3_600_000).default(25000),
   HEARTBEAT_TIMEOUT_MS: int(100, 3_600_000).default(20000),
   LOG_LEVEL: Joi.string().valid("error", "warn", "info", "http", "verbose", "debug", "silly").default("info"),

@@ -1,8 +1,11 @@
 export { loadConfig, ConfigError, type Config } from "./config";
 export { SwitchboardNode, startNode, type NodeOptions } from "./node";
-export { createEngine, type Engine, type DeviceSession, type NodeInfo } from "./engine";
+export { createEngine, type AcquireResult, type Engine, type DeviceSession, type NodeInfo, type NotificationEntry, type PresenceRecord, type PushDeviceRecord, type StoredNotification } from "./engine";
 export { MemoryEngine } from "./engine/memory";
 export { RedisEngine } from "./engine/redis";
+export { MemorySyncStore } from "./engine/memory/sync";
+export { RedisSyncStore } from "./engine/redis/sync";
+export * from "./engine/sync-resolver";
 export { TokenVerifier, type Principal } from "./auth/tokens";
 export { createLogger, type Logger } from "./observability/logger";
 export { VERSION } from "./version";

@@ -11,22 +11,31 @@ import { CommandPipeline, type AppSocket } from "./commands";
 import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
+import { agentsFeature } from "./features/agents";
 import { devFeature } from "./features/dev";
+import { notificationsFeature } from "./features/notifications";
+import { presenceFeature } from "./features/presence";
 import { roomsFeature } from "./features/rooms";
+import { syncFeature } from "./features/sync";
 import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
+import { workspacesFeature } from "./features/workspaces";
 import { createApp } from "./http/app";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
+import { NodeEvents } from "./node-events";
+import type { PushTransportOptions } from "./push";
 import { VERSION } from "./version";
 
 export interface NodeOptions {
   logger?: Logger;
   /** How long start() waits for Redis before serving anyway (readiness stays 503 until it comes). */
   engineWaitMs?: number;
+  /** Extra trust for push endpoints (a private CA PEM), for embedding a node in another process. */
+  pushTransport?: PushTransportOptions;
 }
 
-const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature];
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature, syncFeature, presenceFeature, notificationsFeature, workspacesFeature, agentsFeature];
 
 export class SwitchboardNode {
   readonly nodeId: string;
@@ -36,7 +45,9 @@ export class SwitchboardNode {
   readonly io: Server;
   readonly http: HttpServer;
   readonly sessions: SessionManager;
+  readonly events = new NodeEvents();
   private readonly membership: ClusterMembership;
+  private readonly features: Feature[];
   private readonly startedAt = Date.now();
   private serving = true;
   private shutdownPromise?: Promise<void>;
@@ -74,6 +85,8 @@ export class SwitchboardNode {
       logger: this.logger,
       maxConnections: config.maxConnections,
       maxDevicesPerUser: config.maxDevicesPerUser,
+      sessionTtlS: config.sessionTtlS,
+      events: this.events,
     });
     this.membership = new ClusterMembership({
       nodeId: this.nodeId,
@@ -84,6 +97,8 @@ export class SwitchboardNode {
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       connections: () => this.sessions.connections,
       localSessions: () => this.sessions.localSessions(),
+      sessionTtlS: config.sessionTtlS,
+      events: this.events,
     });
 
     const deps: FeatureDeps = {
@@ -94,11 +109,14 @@ export class SwitchboardNode {
       engine: this.engine,
       io: this.io,
       sessions: this.sessions,
+      events: this.events,
+      pushTransport: options.pushTransport,
       logger: this.logger,
       metrics: this.metrics,
       isServing: () => this.serving,
     };
     const features = FEATURES.map((create) => create(deps));
+    this.features = features;
     const pipeline = new CommandPipeline({
       nodeId: this.nodeId,
       engine: this.engine,
@@ -140,6 +158,7 @@ export class SwitchboardNode {
       });
     });
     this.membership.start();
+    for (const feature of this.features) feature.start?.();
     this.logger.info("node started", { event: "start", port: this.port, engine: this.engine.kind, version: VERSION });
     return this;
   }
@@ -168,6 +187,7 @@ export class SwitchboardNode {
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.sessions.disconnectAll();
     await this.membership.leave();
+    await Promise.all(this.features.map((f) => f.stop?.()));
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     this.http.closeAllConnections();
     await httpClosed;

@@ -1,7 +1,19 @@
 /**
  * The typed event maps of the Socket.IO connection, used by nodes, the emitter and clients.
  */
+import type {
+  AgentExecutionCompleteEvent,
+  AgentExecutionFailedEvent,
+  AgentExecutionStartEvent,
+  AgentExecutionUpdateEvent,
+  AgentRefPayload,
+  AgentStatus,
+} from "./agents";
 import type { AckCallback, ErrorBody } from "./errors";
+import type { Notification, NotificationListPayload, NotificationRefPayload, PushRegisterPayload } from "./notifications";
+import type { Presence, PresenceMap, PresenceSetPayload, PresenceUsersPayload } from "./presence";
+import type { SyncDocument, SyncPullPayload, SyncStateEvent, SyncWrite } from "./sync";
+import type { WorkspaceJoinResult, WorkspaceRefPayload, WorkspaceUpdateEvent, WorkspaceUserEvent } from "./workspaces";
 
 export interface Session {
   sessionId: string;
@@ -165,6 +177,23 @@ export interface ClientToServerEvents {
   "room:typing": (payload: RoomTypingPayload, ack: Ack<VolatileResult>) => void;
   "room:cursor": (payload: RoomCursorPayload, ack: Ack<VolatileResult>) => void;
   "message:read": (payload: MessageReadPayload, ack: Ack<Empty>) => void;
+  "presence:set": (payload: PresenceSetPayload, ack: Ack<Empty>) => void;
+  "presence:get": (payload: PresenceUsersPayload, ack: Ack<PresenceMap>) => void;
+  /** Answers the current presence of the watched users. */
+  "presence:watch": (payload: PresenceUsersPayload, ack: Ack<PresenceMap>) => void;
+  "presence:unwatch": (payload: PresenceUsersPayload, ack: Ack<Empty>) => void;
+  "sync:push": (payload: SyncWrite, ack: Ack<SyncDocument>) => void;
+  "sync:pull": (payload: SyncPullPayload, ack: Ack<SyncDocument>) => void;
+  "notification:ack": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
+  "notification:read": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
+  "notification:list": (payload: NotificationListPayload, ack: Ack<{ notifications: Notification[] }>) => void;
+  "push:register": (payload: PushRegisterPayload, ack: Ack<{ id: string }>) => void;
+  "push:unregister": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
+  "workspace:join": (payload: WorkspaceRefPayload, ack: Ack<WorkspaceJoinResult>) => void;
+  "workspace:leave": (payload: WorkspaceRefPayload, ack: Ack<Empty>) => void;
+  /** Answers the agent and its last known execution (a late subscriber starts from there). */
+  "agent:subscribe": (payload: AgentRefPayload, ack: Ack<AgentStatus>) => void;
+  "agent:unsubscribe": (payload: AgentRefPayload, ack: Ack<Empty>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -176,6 +205,16 @@ export interface ServerToClientEvents {
   "room:typing": (event: TypingEvent) => void;
   "room:cursor": (event: CursorEvent) => void;
   "message:receipt": (event: ReceiptEvent) => void;
+  "presence:update": (presence: Presence) => void;
+  "sync:state": (event: SyncStateEvent) => void;
+  notification: (notification: Notification) => void;
+  "workspace:user_joined": (event: WorkspaceUserEvent) => void;
+  "workspace:user_left": (event: WorkspaceUserEvent) => void;
+  "workspace:update": (event: WorkspaceUpdateEvent) => void;
+  "agent:execution_start": (event: AgentExecutionStartEvent) => void;
+  "agent:execution_update": (event: AgentExecutionUpdateEvent) => void;
+  "agent:execution_complete": (event: AgentExecutionCompleteEvent) => void;
+  "agent:execution_failed": (event: AgentExecutionFailedEvent) => void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- nodes talk through the adapter only; no server-side events yet

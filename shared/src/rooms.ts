@@ -15,6 +15,12 @@ export const workspaceRoom = (workspaceId: string): string => `workspace:${works
 export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 export const presenceRoom = (userId: string): string => `presence:${userId}`;
 
+/**
+ * Every socket of a tenant is in this room, so a broadcast reaches the tenant and no other.
+ * `*` never appears in a room id, so no client room can take the name.
+ */
+export const TENANT_WIDE_ROOM = "*";
+
 /** The tenant of tokens without a `tenant` claim. */
 export const DEFAULT_TENANT = "";
 
@@ -25,4 +31,9 @@ export const DEFAULT_TENANT = "";
  */
 export function tenantRoom(tenant: string, room: string): string {
   return tenant === DEFAULT_TENANT ? room : `${tenant}/${room}`;
+}
+
+/** The Socket.IO room holding every socket of `tenant` (the emitter's `broadcast`). */
+export function tenantWideRoom(tenant: string): string {
+  return tenantRoom(tenant, TENANT_WIDE_ROOM);
 }

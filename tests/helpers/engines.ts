@@ -1,7 +1,10 @@
 /**
- * Runs a suite against both engines: `memory` (no Redis) and `redis` (a fresh redis-server).
+ * Engines for tests: fixtures that run a suite against `memory` (no Redis) and `redis` (a fresh
+ * redis-server), and bare engines on memory, Redis or a Redis Cluster for the engine contract.
  */
-import { RedisServer } from "./redis";
+import { createEngine, loadConfig, type Engine } from "@switchboard/server";
+import { RedisClusterServers, RedisServer } from "./redis";
+import { TEST_SECRET } from "./tokens";
 
 export interface EngineFixture {
   name: "memory" | "redis";
@@ -26,4 +29,29 @@ export function engineFixtures(): EngineFixture[] {
     await redis?.destroy();
   });
   return [memory, redisFixture];
+}
+
+export type EngineName = "memory" | "redis" | "redis-cluster";
+
+/** What an engine runs on: nothing, a fresh redis-server, or a fresh three-master Redis Cluster. */
+export interface Backing {
+  env: Record<string, string>;
+  destroy(): Promise<void>;
+}
+
+export async function startBacking(name: EngineName): Promise<Backing> {
+  if (name === "redis") {
+    const redis = await RedisServer.start();
+    return { env: { REDIS_URL: redis.url }, destroy: () => redis.destroy() };
+  }
+  if (name === "redis-cluster") {
+    const cluster = await RedisClusterServers.start(3);
+    return { env: { REDIS_CLUSTER_NODES: cluster.nodesList }, destroy: () => cluster.destroy() };
+  }
+  return { env: {}, destroy: async () => undefined };
+}
+
+/** An engine alone, without a node, on the given backing. */
+export function openEngine(env: Record<string, string>): Engine {
+  return createEngine(loadConfig({ NODE_ENV: "test", JWT_SECRET: TEST_SECRET, ...env }));
 }

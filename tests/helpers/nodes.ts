@@ -30,10 +30,14 @@ export function testEnv(env: Record<string, string | undefined> = {}): Record<st
 }
 
 /** An in-process node; `engineWaitMs` bounds how long start() waits for Redis. */
-export async function startNode(env: Record<string, string | undefined> = {}, options: { engineWaitMs?: number } = {}): Promise<SwitchboardNode> {
+export async function startNode(
+  env: Record<string, string | undefined> = {},
+  options: { engineWaitMs?: number; pushCa?: string } = {},
+): Promise<SwitchboardNode> {
   const config = loadConfig(testEnv(env));
   const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel, silent: !process.env.SB_TEST_LOGS });
-  return new SwitchboardNode(config, { logger, engineWaitMs: options.engineWaitMs ?? 5000 }).start();
+  const pushTransport = options.pushCa === undefined ? undefined : { extraCa: options.pushCa };
+  return new SwitchboardNode(config, { logger, engineWaitMs: options.engineWaitMs ?? 5000, pushTransport }).start();
 }
 
 export class NodeProcess {

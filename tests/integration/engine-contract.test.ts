@@ -2,35 +2,24 @@
  * One contract for every engine implementation, run against the engines directly (no node):
  * the memory engine, the Redis engine on a single redis-server, and the Redis engine on a
  * three-master Redis Cluster (every script must keep its keys on one slot). Node registry,
- * device registry and rate limiter must behave identically, so features cannot tell them apart.
+ * presence registry, room membership index, notification queue, inbox, push devices and rate
+ * limiter must behave identically, so features cannot tell them apart.
  */
-import { createEngine, loadConfig, type DeviceSession, type Engine, type NodeInfo } from "@switchboard/server";
+import { INBOX_SIZE } from "@switchboard/shared";
+import {
+  type AcquireResult,
+  type DeviceSession,
+  type Engine,
+  type NodeInfo,
+  type NotificationEntry,
+  type PresenceRecord,
+  type PushDeviceRecord,
+  type StoredNotification,
+} from "@switchboard/server";
+import { openEngine, startBacking, type Backing } from "../helpers/engines";
 import { sleep } from "../helpers/ports";
-import { RedisClusterServers, RedisServer } from "../helpers/redis";
-import { TEST_SECRET } from "../helpers/tokens";
 
-type EngineName = "memory" | "redis" | "redis-cluster";
 
-interface Backing {
-  env: Record<string, string>;
-  destroy(): Promise<void>;
-}
-
-async function startBacking(name: EngineName): Promise<Backing> {
-  if (name === "redis") {
-    const redis = await RedisServer.start();
-    return { env: { REDIS_URL: redis.url }, destroy: () => redis.destroy() };
-  }
-  if (name === "redis-cluster") {
-    const cluster = await RedisClusterServers.start(3);
-    return { env: { REDIS_CLUSTER_NODES: cluster.nodesList }, destroy: () => cluster.destroy() };
-  }
-  return { env: {}, destroy: async () => undefined };
-}
-
-function openEngine(env: Record<string, string>): Engine {
-  return createEngine(loadConfig({ NODE_ENV: "test", JWT_SECRET: TEST_SECRET, ...env }));
-}
 
 interface Rejection {
   msBeforeNext: number;
@@ -158,8 +147,15 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
     });
   });
 
-  describe("device registry", () => {
+  describe("presence registry", () => {
     const session = (userId: string, deviceId: string, sessionId: string, nodeId: string, tenant = ""): DeviceSession => ({ tenant, userId, deviceId, sessionId, nodeId });
+    const admitted = { ok: true };
+    /** An admission that changed the user's presence to these devices. */
+    const admittedWith = (devices: string[]) => ({ ok: true, changed: expect.objectContaining({ devices, status: "online" }) });
+    const changeOf = (result: AcquireResult): PresenceRecord => {
+      if (!result.ok || !result.changed) throw new Error(`expected a presence change, got ${JSON.stringify(result)}`);
+      return result.changed;
+    };
 
     it("admits distinct devices up to the limit and refuses the next one with the count", async () => {
       const user = unique("user");
@@ -167,59 +163,104 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       const phone = session(user, "phone", "s1", node);
       const laptop = session(user, "laptop", "s2", node);
       const tablet = session(user, "tablet", "s3", node);
-      expect(await engine.devices.acquire(phone, 2)).toEqual({ ok: true });
-      expect(await engine.devices.acquire(laptop, 2)).toEqual({ ok: true });
-      expect(await engine.devices.acquire(tablet, 2)).toEqual({ ok: false, devices: 2 });
-      expect(await engine.devices.devices("", user)).toEqual(["laptop", "phone"]);
+      expect(await engine.presence.acquire(phone, 2)).toEqual(admittedWith(["phone"]));
+      expect(await engine.presence.acquire(laptop, 2)).toEqual(admittedWith(["laptop", "phone"]));
+      expect(await engine.presence.acquire(tablet, 2)).toEqual({ ok: false, devices: 2 });
+      expect(await engine.presence.devices("", user)).toEqual(["laptop", "phone"]);
       // A refused session is not stored anywhere, not even in its node's list.
-      expect((await engine.devices.sessionsOf(node)).sort(byId)).toEqual([phone, laptop]);
+      expect((await engine.presence.sessionsOf(node)).sort(byId)).toEqual([phone, laptop]);
     });
 
-    it("never counts a device twice: more sessions of a connected device are admitted at the limit", async () => {
+    it("never counts a device twice: more sessions of a connected device are admitted at the limit, without a presence change", async () => {
       const user = unique("user");
       const node = unique("node-tabs");
       const tab1 = session(user, "phone", "tab-1", node);
       const tab2 = session(user, "phone", "tab-2", node);
       const tab3 = session(user, "phone", "tab-3", node);
-      expect(await engine.devices.acquire(tab1, 1)).toEqual({ ok: true });
-      expect(await engine.devices.acquire(tab2, 1)).toEqual({ ok: true });
-      expect(await engine.devices.acquire(tab3, 1)).toEqual({ ok: true });
+      expect(await engine.presence.acquire(tab1, 1)).toEqual(admittedWith(["phone"]));
+      expect(await engine.presence.acquire(tab2, 1)).toEqual(admitted);
+      expect(await engine.presence.acquire(tab3, 1)).toEqual(admitted);
       // The same session again (a retried acquire) is not a second one either.
-      expect(await engine.devices.acquire(tab1, 1)).toEqual({ ok: true });
-      expect(await engine.devices.devices("", user)).toEqual(["phone"]);
-      expect(await engine.devices.acquire(session(user, "laptop", "tab-4", node), 1)).toEqual({ ok: false, devices: 1 });
-      expect((await engine.devices.sessionsOf(node)).sort(byId)).toEqual([tab1, tab2, tab3]);
+      expect(await engine.presence.acquire(tab1, 1)).toEqual(admitted);
+      expect(await engine.presence.devices("", user)).toEqual(["phone"]);
+      expect(await engine.presence.acquire(session(user, "laptop", "tab-4", node), 1)).toEqual({ ok: false, devices: 1 });
+      expect((await engine.presence.sessionsOf(node)).sort(byId)).toEqual([tab1, tab2, tab3]);
     });
 
-    it("frees a slot on release, and a device only when its last session goes", async () => {
+    it("frees a slot on release, and changes presence only when a device's last session goes", async () => {
       const user = unique("user");
       const node = unique("node-release");
       const phone1 = session(user, "phone", "p1", node);
       const phone2 = session(user, "phone", "p2", node);
       const laptop = session(user, "laptop", "l1", node);
       const tablet = session(user, "tablet", "t1", node);
-      await engine.devices.acquire(phone1, 2);
-      await engine.devices.acquire(phone2, 2);
-      await engine.devices.acquire(laptop, 2);
-      expect(await engine.devices.acquire(tablet, 2)).toEqual({ ok: false, devices: 2 });
+      await engine.presence.acquire(phone1, 2);
+      await engine.presence.acquire(phone2, 2);
+      await engine.presence.acquire(laptop, 2);
+      expect(await engine.presence.acquire(tablet, 2)).toEqual({ ok: false, devices: 2 });
 
-      expect(await engine.devices.release(laptop)).toBe(true);
-      expect(await engine.devices.release(laptop)).toBe(false);
-      expect(await engine.devices.devices("", user)).toEqual(["phone"]);
-      expect(await engine.devices.acquire(tablet, 2)).toEqual({ ok: true });
+      expect(await engine.presence.release([laptop], 60)).toEqual({ released: 1, changed: expect.objectContaining({ devices: ["phone"] }) });
+      expect(await engine.presence.release([laptop], 60)).toEqual({ released: 0 });
+      expect(await engine.presence.devices("", user)).toEqual(["phone"]);
+      expect(await engine.presence.acquire(tablet, 2)).toEqual(admittedWith(["phone", "tablet"]));
 
-      // One of two phone sessions leaves: the phone is still connected and still counts.
-      expect(await engine.devices.release(phone1)).toBe(true);
-      expect(await engine.devices.devices("", user)).toEqual(["phone", "tablet"]);
-      expect(await engine.devices.acquire(laptop, 2)).toEqual({ ok: false, devices: 2 });
-      expect((await engine.devices.sessionsOf(node)).sort(byId)).toEqual([phone2, tablet]);
+      // One of two phone sessions leaves: the phone is still connected, still counts, nothing changed.
+      expect(await engine.presence.release([phone1], 60)).toEqual({ released: 1 });
+      expect(await engine.presence.devices("", user)).toEqual(["phone", "tablet"]);
+      expect(await engine.presence.acquire(laptop, 2)).toEqual({ ok: false, devices: 2 });
+      expect((await engine.presence.sessionsOf(node)).sort(byId)).toEqual([phone2, tablet]);
 
-      expect(await engine.devices.release(phone2)).toBe(true);
-      expect(await engine.devices.release(tablet)).toBe(true);
-      expect(await engine.devices.devices("", user)).toEqual([]);
-      expect(await engine.devices.sessionsOf(node)).toEqual([]);
+      // Both remaining devices in one release: one change, straight to offline.
+      const last = await engine.presence.release([phone2, tablet], 60);
+      expect(last).toEqual({ released: 2, changed: expect.objectContaining({ devices: [] }) });
+      expect(await engine.presence.devices("", user)).toEqual([]);
+      expect(await engine.presence.sessionsOf(node)).toEqual([]);
       // A session that was never acquired is not released.
-      expect(await engine.devices.release(session(user, "ghost", "g1", node))).toBe(false);
+      expect(await engine.presence.release([session(user, "ghost", "g1", node)], 60)).toEqual({ released: 0 });
+      expect(await engine.presence.release([], 60)).toEqual({ released: 0 });
+    });
+
+    it("reports every change with a larger rev and the time it happened", async () => {
+      const user = unique("user");
+      const node = unique("node-rev");
+      const phone = session(user, "phone", "p1", node);
+      expect(await engine.presence.get("", [user])).toEqual([{ userId: user, status: "online", devices: [], lastSeen: null, rev: 0 }]);
+      const before = Date.now();
+      const onlineRecord = changeOf(await engine.presence.acquire(phone, 5));
+      expect(onlineRecord.lastSeen).toBeGreaterThanOrEqual(before - 1000);
+      expect(onlineRecord.rev).toBeGreaterThan(0);
+
+      const busy = (await engine.presence.setStatus("", user, "busy", "in a meeting", 60))!;
+      expect(busy).toMatchObject({ userId: user, status: "busy", message: "in a meeting", devices: ["phone"] });
+      expect(busy.rev).toBeGreaterThan(onlineRecord.rev);
+      // Setting what is already set is no change.
+      expect(await engine.presence.setStatus("", user, "busy", "in a meeting", 60)).toBeUndefined();
+      // Dropping the message is one.
+      const plain = (await engine.presence.setStatus("", user, "busy", undefined, 60))!;
+      expect(plain.message).toBeUndefined();
+      expect(plain.rev).toBeGreaterThan(busy.rev);
+
+      const offline = (await engine.presence.release([phone], 60)).changed!;
+      expect(offline).toMatchObject({ status: "busy", devices: [] });
+      expect(offline.rev).toBeGreaterThan(plain.rev);
+      expect(await engine.presence.get("", [user, unique("stranger")])).toEqual([offline, expect.objectContaining({ devices: [], lastSeen: null, rev: 0 })]);
+    });
+
+    it("forgets an offline user's presence after the ttl, but keeps a connected user's", async () => {
+      const gone = unique("user");
+      const staying = unique("user");
+      const node = unique("node-ttl");
+      await engine.presence.acquire(session(gone, "d", "g1", node), 5);
+      await engine.presence.acquire(session(staying, "d", "s1", node), 5);
+      await engine.presence.setStatus("", gone, "away", "lunch", 1);
+      await engine.presence.setStatus("", staying, "away", "lunch", 1);
+      const last = (await engine.presence.release([session(gone, "d", "g1", node)], 1)).changed!;
+      expect(await engine.presence.get("", [gone])).toEqual([last]);
+      await sleep(2100);
+      expect(await engine.presence.get("", [gone])).toEqual([{ userId: gone, status: "online", devices: [], lastSeen: null, rev: 0 }]);
+      expect(await engine.presence.get("", [staying])).toEqual([expect.objectContaining({ status: "away", message: "lunch", devices: ["d"] })]);
+      // Coming back later starts a new presence whose rev still exceeds the forgotten one.
+      expect(changeOf(await engine.presence.acquire(session(gone, "d", "g2", node), 5)).rev).toBeGreaterThan(last.rev);
     });
 
     it("keeps users of different tenants apart and lists sessions per node", async () => {
@@ -229,29 +270,346 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       const plain = session(user, "d1", "a1", nodeA);
       const acme = session(user, "d2", "a2", nodeA, "acme");
       const acmeOnB = session(user, "d3", "b1", nodeB, "acme");
-      expect(await engine.devices.acquire(plain, 1)).toEqual({ ok: true });
+      expect(await engine.presence.acquire(plain, 1)).toEqual(admittedWith(["d1"]));
       // The same user id in another tenant is another user with its own limit.
-      expect(await engine.devices.acquire(acme, 1)).toEqual({ ok: true });
-      expect(await engine.devices.acquire(acmeOnB, 1)).toEqual({ ok: false, devices: 1 });
-      expect(await engine.devices.acquire(acmeOnB, 2)).toEqual({ ok: true });
+      expect(await engine.presence.acquire(acme, 1)).toEqual(admittedWith(["d2"]));
+      expect(await engine.presence.acquire(acmeOnB, 1)).toEqual({ ok: false, devices: 1 });
+      expect(await engine.presence.acquire(acmeOnB, 2)).toEqual(admittedWith(["d2", "d3"]));
+      await engine.presence.setStatus("acme", user, "dnd", undefined, 60);
 
-      expect(await engine.devices.devices("", user)).toEqual(["d1"]);
-      expect(await engine.devices.devices("acme", user)).toEqual(["d2", "d3"]);
-      expect(await engine.devices.devices("other", user)).toEqual([]);
-      expect((await engine.devices.sessionsOf(nodeA)).sort(byId)).toEqual([plain, acme]);
-      expect(await engine.devices.sessionsOf(nodeB)).toEqual([acmeOnB]);
-      expect(await engine.devices.sessionsOf(unique("node-empty"))).toEqual([]);
+      expect(await engine.presence.devices("", user)).toEqual(["d1"]);
+      expect(await engine.presence.devices("acme", user)).toEqual(["d2", "d3"]);
+      expect(await engine.presence.devices("other", user)).toEqual([]);
+      expect((await engine.presence.get("", [user]))[0]).toMatchObject({ status: "online", devices: ["d1"] });
+      expect((await engine.presence.get("acme", [user]))[0]).toMatchObject({ status: "dnd", devices: ["d2", "d3"] });
+      expect((await engine.presence.sessionsOf(nodeA)).sort(byId)).toEqual([plain, acme]);
+      expect(await engine.presence.sessionsOf(nodeB)).toEqual([acmeOnB]);
+      expect(await engine.presence.sessionsOf(unique("node-empty"))).toEqual([]);
     });
 
-    it("admits exactly `limit` devices out of many simultaneous acquires", async () => {
+    it("admits exactly `limit` devices out of many simultaneous acquires, each reporting one change", async () => {
       const user = unique("user");
       const node = unique("node-race");
-      const attempts = Array.from({ length: 12 }, (_, i) => engine.devices.acquire(session(user, `dev-${i}`, `race-${i}`, node), 3));
+      const attempts = Array.from({ length: 12 }, (_, i) => engine.presence.acquire(session(user, `dev-${i}`, `race-${i}`, node), 3));
       const results = await Promise.all(attempts);
-      expect(results.filter((r) => r.ok)).toHaveLength(3);
+      const wins = results.filter((r) => r.ok);
+      expect(wins).toHaveLength(3);
+      // Each admitted device saw a different presence: 1, 2 and 3 devices, with growing revs.
+      const changes = wins.map(changeOf).sort((a, b) => a.rev - b.rev);
+      expect(changes.map((c) => c.devices.length)).toEqual([1, 2, 3]);
       expect(results.filter((r) => !r.ok)).toEqual(Array.from({ length: 9 }, () => ({ ok: false, devices: 3 })));
-      expect(await engine.devices.devices("", user)).toHaveLength(3);
-      expect(await engine.devices.sessionsOf(node)).toHaveLength(3);
+      expect(await engine.presence.devices("", user)).toHaveLength(3);
+      expect(await engine.presence.sessionsOf(node)).toHaveLength(3);
+    });
+  });
+
+  describe("room membership index", () => {
+    const room = (id: string, createdBy: string) => ({ tenant: "", id, name: id, type: "chat", visibility: "public" as const, createdBy, createdAt: Date.now(), maxSize: 10 });
+
+    it("lists the rooms a user belongs to, through create, join and leave", async () => {
+      const user = unique("user");
+      const [a, b] = [unique("room"), unique("room")];
+      expect(await engine.rooms.roomsOf("", user)).toEqual([]);
+      await engine.rooms.create(room(a, user), [{ userId: user, joinedAt: 1 }], 60);
+      await engine.rooms.create(room(b, "someone"), [], 60);
+      expect(await engine.rooms.roomsOf("", user)).toEqual([a]);
+      expect(await engine.rooms.addMember("", b, { userId: user, joinedAt: 2 }, 60)).toBe("added");
+      expect(await engine.rooms.roomsOf("", user)).toEqual([a, b].sort());
+      expect(await engine.rooms.roomsOf("other", user)).toEqual([]);
+      await engine.rooms.removeMember("", a, user);
+      expect(await engine.rooms.roomsOf("", user)).toEqual([b]);
+    });
+  });
+
+  describe("notification queue", () => {
+    /** A queue of its own (an engine on its own key prefix), so entries of other tests never mix in. */
+    let own: Engine;
+    let ownCounter = 0;
+    beforeEach(async () => {
+      own = openEngine({ ...backing.env, REDIS_KEY_PREFIX: `q${++ownCounter}-${process.pid}:` });
+      expect(await own.waitUntilAvailable(10000)).toBe(true);
+    });
+    afterEach(async () => {
+      await own.close();
+    });
+    const notification = (id: string, userId = "u1", tenant = ""): StoredNotification => ({
+      tenant,
+      id,
+      userId,
+      type: "peer_message",
+      priority: "normal",
+      title: `title ${id}`,
+      body: "body",
+      data: { n: 1, nested: { list: [] } },
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+    });
+    const ids = (entries: NotificationEntry[]) => entries.map((e) => e.notification.id);
+
+    it("hands each entry to one consumer, in order, with the notification intact", async () => {
+      await own.notifications.enqueue(notification("n1"));
+      await own.notifications.enqueue(notification("n2", "u2", "acme"));
+      const first = await own.notifications.read("node-a", 10, 100);
+      expect(ids(first)).toEqual(["n1", "n2"]);
+      expect(first[1]!.notification).toEqual({ ...notification("n2", "u2", "acme"), createdAt: expect.any(Number), expiresAt: expect.any(Number) });
+      // Nothing new for anyone.
+      expect(await own.notifications.read("node-a", 10, 50)).toEqual([]);
+      expect(await own.notifications.read("node-b", 10, 50)).toEqual([]);
+    });
+
+    it("delivers notifications queued before any node read (the group starts at the beginning)", async () => {
+      for (const id of ["early-1", "early-2"]) await own.notifications.enqueue(notification(id));
+      expect(ids(await own.notifications.read("late-node", 10, 100))).toEqual(["early-1", "early-2"]);
+    });
+
+    it("wakes a blocked read as soon as an entry arrives", async () => {
+      await own.notifications.read("node-a", 1, 10); // the group exists
+      const started = Date.now();
+      const reading = own.notifications.read("node-a", 10, 5000);
+      await sleep(100);
+      await own.notifications.enqueue(notification("wake"));
+      expect(ids(await reading)).toEqual(["wake"]);
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
+
+    it("splits entries between concurrent consumers without overlap", async () => {
+      await own.notifications.read("node-a", 1, 10);
+      for (let i = 0; i < 30; i++) await own.notifications.enqueue(notification(`s${i}`));
+      const seen: Record<string, string[]> = { a: [], b: [], c: [] };
+      await Promise.all(
+        Object.keys(seen).map(async (c) => {
+          for (let round = 0; round < 10; round++) seen[c]!.push(...ids(await own.notifications.read(`node-${c}`, 4, 50)));
+        }),
+      );
+      const all = Object.values(seen).flat();
+      expect(all.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `s${i}`).sort());
+    });
+
+    it("lets another consumer claim entries left idle, but not touched or acked ones", async () => {
+      for (const id of ["c1", "c2", "c3"]) await own.notifications.enqueue(notification(id));
+      const taken = await own.notifications.read("dead-node", 10, 100);
+      expect(ids(taken)).toEqual(["c1", "c2", "c3"]);
+      await own.notifications.ack([taken[0]!.entryId]);
+      expect(await own.notifications.claim("rescuer", 10_000, 10)).toEqual([]);
+      await sleep(250);
+      await own.notifications.touch("dead-node", [taken[2]!.entryId]);
+      const claimed = await own.notifications.claim("rescuer", 200, 10);
+      expect(ids(claimed)).toEqual(["c2"]);
+      expect(claimed[0]!.entryId).toBe(taken[1]!.entryId);
+      // Now the rescuer's: not claimable until idle again, gone once acked.
+      expect(await own.notifications.claim("other", 200, 10)).toEqual([]);
+      await own.notifications.ack([claimed[0]!.entryId, taken[2]!.entryId]);
+      await sleep(250);
+      expect(await own.notifications.claim("other", 200, 10)).toEqual([]);
+    });
+  });
+
+  describe("notification inbox", () => {
+    const at = Date.now();
+    const note = (userId: string, id: string, createdAt: number, ttlMs = 60_000, tenant = ""): StoredNotification => ({
+      tenant,
+      id,
+      userId,
+      type: "review_reminder",
+      priority: "high",
+      title: id,
+      body: "",
+      data: {},
+      createdAt,
+      expiresAt: Date.now() + ttlMs,
+    });
+
+    it("keeps each notification once, newest first, with read flags and unread filtering", async () => {
+      const user = unique("user");
+      expect(await engine.inbox.put(note(user, "a", at))).toBe(true);
+      expect(await engine.inbox.put(note(user, "b", at + 1))).toBe(true);
+      expect(await engine.inbox.put(note(user, "c", at + 2))).toBe(true);
+      expect(await engine.inbox.put(note(user, "b", at + 1))).toBe(false);
+      const list = await engine.inbox.list("", user, { unreadOnly: false, limit: 10 });
+      expect(list.map((n) => n.id)).toEqual(["c", "b", "a"]);
+      expect(list[0]).toEqual({ id: "c", userId: user, type: "review_reminder", priority: "high", title: "c", body: "", data: {}, createdAt: at + 2, expiresAt: expect.any(Number), read: false });
+
+      expect(await engine.inbox.markRead("", user, "b")).toBe(true);
+      expect(await engine.inbox.markRead("", user, "zzz")).toBe(false);
+      expect((await engine.inbox.get("", user, "b"))?.read).toBe(true);
+      expect(await engine.inbox.get("", user, "zzz")).toBeUndefined();
+      expect((await engine.inbox.list("", user, { unreadOnly: true, limit: 10 })).map((n) => n.id)).toEqual(["c", "a"]);
+      expect((await engine.inbox.list("", user, { unreadOnly: false, limit: 2 })).map((n) => n.id)).toEqual(["c", "b"]);
+      expect((await engine.inbox.list("", user, { unreadOnly: true, limit: 1 })).map((n) => n.id)).toEqual(["c"]);
+      // Another tenant's user of the same id has an inbox of their own.
+      expect(await engine.inbox.list("acme", user, { unreadOnly: false, limit: 10 })).toEqual([]);
+    });
+
+    it("drops notifications at their expiry and keeps only the newest INBOX_SIZE", async () => {
+      const user = unique("user");
+      await engine.inbox.put(note(user, "short", at, 300));
+      await engine.inbox.put(note(user, "long", at + 1, 60_000));
+      await sleep(400);
+      expect((await engine.inbox.list("", user, { unreadOnly: false, limit: 10 })).map((n) => n.id)).toEqual(["long"]);
+      expect(await engine.inbox.markAcked("", user, "short")).toBe(false);
+      // Already expired on arrival: not stored.
+      expect(await engine.inbox.put(note(user, "stale", at, -1))).toBe(false);
+
+      const crowded = unique("user");
+      for (let i = 0; i < INBOX_SIZE + 5; i++) await engine.inbox.put(note(crowded, `m${String(i).padStart(4, "0")}`, at + i));
+      const kept = await engine.inbox.list("", crowded, { unreadOnly: false, limit: INBOX_SIZE + 5 });
+      expect(kept).toHaveLength(INBOX_SIZE);
+      expect(kept[kept.length - 1]!.id).toBe("m0005");
+    });
+
+    it("tracks delivery: first emission wins, acks, and one push per device under a lease", async () => {
+      const user = unique("user");
+      await engine.inbox.put(note(user, "d1", at));
+      expect(await engine.inbox.markEmitted("", user, "d1", 1000)).toBe(1000);
+      expect(await engine.inbox.markEmitted("", user, "d1", 2000)).toBe(1000);
+      expect(await engine.inbox.isAcked("", user, "d1")).toBe(false);
+      expect(await engine.inbox.markAcked("", user, "d1")).toBe(true);
+      expect(await engine.inbox.isAcked("", user, "d1")).toBe(true);
+      expect(await engine.inbox.markAcked("", user, "unknown")).toBe(false);
+
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("claimed");
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("busy");
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("claimed");
+      await engine.inbox.pushSent("", user, "d1", "laptop");
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("sent");
+      // A lease whose owner vanished lapses; a sent push never does.
+      await sleep(400);
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("claimed");
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("sent");
+    });
+  });
+
+  describe("push devices", () => {
+    const fcm = (id: string, token: string, createdAt = 1): PushDeviceRecord => ({ id, platform: "fcm", token, createdAt });
+    const web = (id: string, endpoint: string, createdAt = 1): PushDeviceRecord => ({
+      id,
+      platform: "webpush",
+      subscription: { endpoint, keys: { p256dh: "BPk", auth: "a1" } },
+      createdAt,
+    });
+
+    it("registers each address once, caps the count, lists oldest first and unregisters", async () => {
+      const user = unique("user");
+      expect(await engine.pushDevices.register("", user, fcm("p1", "tok-1", 1), 3)).toEqual({ id: "p1", created: true });
+      expect(await engine.pushDevices.register("", user, fcm("p2", "tok-1", 2), 3)).toEqual({ id: "p1", created: false });
+      expect(await engine.pushDevices.register("", user, { id: "p3", platform: "apns", token: "tok-1", createdAt: 3 }, 3)).toEqual({ id: "p3", created: true });
+      expect(await engine.pushDevices.register("", user, web("p4", "https://push.example/1", 4), 3)).toEqual({ id: "p4", created: true });
+      expect(await engine.pushDevices.register("", user, web("p5", "https://push.example/1", 5), 3)).toEqual({ id: "p4", created: false });
+      expect(await engine.pushDevices.register("", user, web("p6", "https://push.example/2", 6), 3)).toBe("full");
+      expect((await engine.pushDevices.list("", user)).map((d) => d.id)).toEqual(["p1", "p3", "p4"]);
+      expect((await engine.pushDevices.list("", user))[2]).toEqual(web("p4", "https://push.example/1", 4));
+      expect(await engine.pushDevices.list("acme", user)).toEqual([]);
+
+      expect(await engine.pushDevices.unregister("", user, "p1")).toBe(true);
+      expect(await engine.pushDevices.unregister("", user, "p1")).toBe(false);
+      expect(await engine.pushDevices.register("", user, web("p6", "https://push.example/2", 6), 3)).toEqual({ id: "p6", created: true });
+    });
+  });
+
+  describe("workspaces and agents", () => {
+    const workspace = (id: string, tenant = "") => ({ tenant, id, name: `name of ${id}`, createdBy: "svc", createdAt: 1_700_000_000_000 });
+
+    it("creates a workspace once per tenant, with members, and indexes it for its members and tenant", async () => {
+      const id = unique("ws");
+      const [alice, bob] = [unique("alice"), unique("bob")];
+      expect(await engine.workspaces.create(workspace(id), [{ userId: bob, addedAt: 2 }, { userId: alice, addedAt: 1 }])).toBe(true);
+      expect(await engine.workspaces.create(workspace(id), [])).toBe(false);
+      expect(await engine.workspaces.get("", id)).toEqual({ ...workspace(id), memberCount: 2 });
+      expect(await engine.workspaces.members("", id)).toEqual([
+        { userId: alice, addedAt: 1 },
+        { userId: bob, addedAt: 2 },
+      ]);
+      expect(await engine.workspaces.isMember("", id, alice)).toBe(true);
+      expect(await engine.workspaces.isMember("", id, "stranger")).toBe(false);
+      expect(await engine.workspaces.workspacesOf("", alice)).toEqual([id]);
+      expect(await engine.workspaces.list("")).toContain(id);
+
+      // Another tenant has a workspace of its own under the same id.
+      expect(await engine.workspaces.get("acme", id)).toBeUndefined();
+      expect(await engine.workspaces.isMember("acme", id, alice)).toBe(false);
+      expect(await engine.workspaces.create(workspace(id, "acme"), [])).toBe(true);
+      expect(await engine.workspaces.list("acme")).toContain(id);
+      expect(await engine.workspaces.workspacesOf("acme", alice)).toEqual([]);
+    });
+
+    it("adds and removes members and keeps the user's index in step", async () => {
+      const [a, b] = [unique("ws"), unique("ws")];
+      const carol = unique("carol");
+      await engine.workspaces.create(workspace(a), []);
+      await engine.workspaces.create(workspace(b), [{ userId: carol, addedAt: 1 }]);
+      expect(await engine.workspaces.addMember("", a, { userId: carol, addedAt: 5 })).toBe("added");
+      expect(await engine.workspaces.addMember("", a, { userId: carol, addedAt: 6 })).toBe("present");
+      expect(await engine.workspaces.addMember("", unique("missing"), { userId: carol, addedAt: 7 })).toBe("missing");
+      expect(await engine.workspaces.members("", a)).toEqual([{ userId: carol, addedAt: 5 }]);
+      expect(await engine.workspaces.workspacesOf("", carol)).toEqual([a, b].sort());
+      expect(await engine.workspaces.removeMember("", a, carol)).toBe(true);
+      expect(await engine.workspaces.removeMember("", a, carol)).toBe(false);
+      expect(await engine.workspaces.workspacesOf("", carol)).toEqual([b]);
+      expect((await engine.workspaces.get("", a))?.memberCount).toBe(0);
+    });
+
+    it("registers agents, moves them between workspaces and changes owner and name", async () => {
+      const [w1, w2] = [unique("ws"), unique("ws")];
+      const agent = unique("agent");
+      const first = await engine.agents.register("", agent, { workspaceId: w1, ownerId: "owner-1", name: "Builder" });
+      expect(first).toEqual({ agent: { id: agent, workspaceId: w1, ownerId: "owner-1", name: "Builder", createdAt: expect.any(Number), updatedAt: expect.any(Number) }, created: true });
+      expect(Math.abs(first.agent.createdAt - Date.now())).toBeLessThan(2000);
+      expect(await engine.agents.get("", agent)).toEqual(first.agent);
+      expect(await engine.agents.agentsOf("", w1)).toEqual([agent]);
+
+      await sleep(5);
+      const moved = await engine.agents.register("", agent, { workspaceId: w2 });
+      expect(moved.created).toBe(false);
+      expect(moved.agent).toEqual({ id: agent, workspaceId: w2, createdAt: first.agent.createdAt, updatedAt: expect.any(Number) });
+      expect(moved.agent.updatedAt).toBeGreaterThanOrEqual(first.agent.updatedAt);
+      expect(await engine.agents.agentsOf("", w1)).toEqual([]);
+      expect(await engine.agents.agentsOf("", w2)).toEqual([agent]);
+      expect(await engine.agents.get("acme", agent)).toBeUndefined();
+      expect(await engine.agents.get("", unique("nobody"))).toBeUndefined();
+    });
+
+    it("records an execution's lifecycle as the agent's last known state", async () => {
+      const ws = unique("ws");
+      const agent = unique("agent");
+      expect(await engine.agents.record("", agent, "start", { executionId: "e1" })).toBeUndefined();
+      expect(await engine.agents.execution("", agent)).toBeUndefined();
+      await engine.agents.register("", agent, { workspaceId: ws });
+      expect(await engine.agents.execution("", agent)).toBeUndefined();
+
+      const task = { repo: "x", list: [], nested: { empty: {} }, n: 1.5 };
+      const started = await engine.agents.record("", agent, "start", { executionId: "e1", task });
+      expect(started).toEqual({
+        state: { agentId: agent, executionId: "e1", workspaceId: ws, status: "running", progress: 0, task, startedAt: expect.any(Number), updatedAt: expect.any(Number) },
+        ts: expect.any(Number),
+      });
+      expect(started!.state.startedAt).toBe(started!.ts);
+
+      const progressed = await engine.agents.record("", agent, "update", { executionId: "e1", progress: 40, currentStep: "tests" });
+      expect(progressed!.state).toMatchObject({ executionId: "e1", status: "running", progress: 40, currentStep: "tests", task, startedAt: started!.state.startedAt });
+      const stepOnly = await engine.agents.record("", agent, "update", { executionId: "e1", status: "waiting" });
+      expect(stepOnly!.state).toMatchObject({ status: "waiting", progress: 40, currentStep: "tests" });
+
+      const done = await engine.agents.record("", agent, "complete", { executionId: "e1", result: { ok: [1, 2] } });
+      expect(done!.state).toMatchObject({ status: "completed", progress: 100, result: { ok: [1, 2] }, completedAt: done!.ts });
+      expect(await engine.agents.execution("", agent)).toEqual(done!.state);
+
+      // A new execution starts over; one whose start was missed begins with its first event.
+      const next = await engine.agents.record("", agent, "start", { executionId: "e2" });
+      expect(next!.state).toEqual({ agentId: agent, executionId: "e2", workspaceId: ws, status: "running", progress: 0, startedAt: next!.ts, updatedAt: next!.ts });
+      const failed = await engine.agents.record("", agent, "fail", { executionId: "e3", error: { code: "E_TIMEOUT", message: "took too long" } });
+      expect(failed!.state).toEqual({
+        agentId: agent,
+        executionId: "e3",
+        workspaceId: ws,
+        status: "failed",
+        progress: 0,
+        error: { code: "E_TIMEOUT", message: "took too long" },
+        startedAt: failed!.ts,
+        updatedAt: failed!.ts,
+        completedAt: failed!.ts,
+      });
+      expect(await engine.agents.execution("", agent)).toEqual(failed!.state);
+      expect(await engine.agents.execution("acme", agent)).toBeUndefined();
     });
   });
 
@@ -306,10 +664,12 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
         expect((await engine.nodes.live(60_000)).find((n) => n.nodeId === nodeId)).toMatchObject({ nodeId, connections: 3 });
 
         const user = unique("user");
-        expect(await engine.devices.acquire(session(user, "a", "sa", "node-1"), 2)).toEqual({ ok: true });
-        expect(await peer.devices.acquire(session(user, "b", "sb", nodeId), 2)).toEqual({ ok: true });
-        expect(await engine.devices.acquire(session(user, "c", "sc", "node-1"), 2)).toEqual({ ok: false, devices: 2 });
-        expect(await engine.devices.sessionsOf(nodeId)).toEqual([session(user, "b", "sb", nodeId)]);
+        expect(await engine.presence.acquire(session(user, "a", "sa", "node-1"), 2)).toMatchObject({ ok: true, changed: { devices: ["a"] } });
+        expect(await peer.presence.acquire(session(user, "b", "sb", nodeId), 2)).toMatchObject({ ok: true, changed: { devices: ["a", "b"] } });
+        expect(await engine.presence.acquire(session(user, "c", "sc", "node-1"), 2)).toEqual({ ok: false, devices: 2 });
+        expect(await engine.presence.sessionsOf(nodeId)).toEqual([session(user, "b", "sb", nodeId)]);
+        await peer.presence.setStatus("", user, "in_call", undefined, 60);
+        expect((await engine.presence.get("", [user]))[0]).toMatchObject({ status: "in_call", devices: ["a", "b"] });
 
         const limiterName = unique("shared");
         const mine = engine.createRateLimiter({ name: limiterName, points: 2, durationS: 60 });

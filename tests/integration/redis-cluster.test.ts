@@ -125,13 +125,13 @@ describe("nodes on a Redis Cluster", () => {
     expect(refusal.data).toMatchObject({ code: "DEVICE_LIMIT" });
     // The same device on another node (a second tab) does not take a slot.
     await connect(nodes[2]!.url, { token, deviceId: "phone" });
-    expect(await nodes[2]!.engine.devices.devices("", "multi")).toEqual(["laptop", "phone"]);
+    expect(await nodes[2]!.engine.presence.devices("", "multi")).toEqual(["laptop", "phone"]);
 
     laptop.close();
-    await waitFor(async () => (await nodes[0]!.engine.devices.devices("", "multi")).length === 1, 3000, "laptop released");
+    await waitFor(async () => (await nodes[0]!.engine.presence.devices("", "multi")).length === 1, 3000, "laptop released");
     const tablet = await connect(nodes[2]!.url, { token, deviceId: "tablet" });
     expect(tablet.session!.nodeId).toBe("rc-c");
-    expect(await nodes[1]!.engine.devices.devices("", "multi")).toEqual(["phone", "tablet"]);
+    expect(await nodes[1]!.engine.presence.devices("", "multi")).toEqual(["phone", "tablet"]);
   });
 
   it("lets exactly MAX_DEVICES_PER_USER of many simultaneous devices in, across three nodes", async () => {
@@ -146,7 +146,7 @@ describe("nodes on a Redis Cluster", () => {
     );
     expect(outcomes.filter((o) => o === "ok")).toHaveLength(2);
     expect(outcomes.filter((o) => o === "DEVICE_LIMIT")).toHaveLength(10);
-    expect(await nodes[0]!.engine.devices.devices("", "racer")).toHaveLength(2);
+    expect(await nodes[0]!.engine.presence.devices("", "racer")).toHaveLength(2);
   });
 
   it("stores a room message and delivers it with the stored id to members on other nodes", async () => {

@@ -6,6 +6,7 @@
 import type { DeviceSession, Engine } from "../engine";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
+import type { NodeEvents, PresenceChangeReason } from "../node-events";
 
 export interface MembershipDeps {
   nodeId: string;
@@ -17,8 +18,10 @@ export interface MembershipDeps {
   heartbeatTimeoutMs: number;
   connections: () => number;
   localSessions: () => DeviceSession[];
-  /** Told about every session released because its node died. */
-  onSessionSwept?: (session: DeviceSession) => void | Promise<void>;
+  /** How long an offline user's presence is remembered (SESSION_TTL_S). */
+  sessionTtlS: number;
+  /** Told of the presence changes a sweep or a reconciliation makes. */
+  events: NodeEvents;
 }
 
 export class ClusterMembership {
@@ -63,7 +66,7 @@ export class ClusterMembership {
   /** Releases the sessions of every node whose heartbeat expired. Returns the nodes swept. */
   async sweep(): Promise<string[]> {
     if (this.stopped || !this.deps.engine.isAvailable()) return [];
-    const { nodes, devices } = this.deps.engine;
+    const { nodes } = this.deps.engine;
     const swept: string[] = [];
     try {
       const live = await nodes.live(this.deps.heartbeatTimeoutMs);
@@ -71,10 +74,8 @@ export class ClusterMembership {
       for (const nodeId of await nodes.expired(this.deps.heartbeatTimeoutMs)) {
         if (nodeId === this.deps.nodeId) continue;
         if (!(await nodes.claimSweep(nodeId, this.deps.heartbeatTimeoutMs, this.deps.heartbeatTimeoutMs))) continue;
-        const sessions = await devices.sessionsOf(nodeId);
-        for (const session of sessions) {
-          if (await devices.release(session)) await this.deps.onSessionSwept?.(session);
-        }
+        const sessions = await this.deps.engine.presence.sessionsOf(nodeId);
+        await this.releaseByUser(sessions, "sweep");
         await nodes.remove(nodeId);
         swept.push(nodeId);
         this.deps.logger.warn("swept a dead node", { event: "sweep", deadNodeId: nodeId, sessions: sessions.length });
@@ -91,13 +92,15 @@ export class ClusterMembership {
    */
   async reconcile(): Promise<void> {
     if (!(await this.heartbeat())) return;
-    const { devices } = this.deps.engine;
+    const { presence } = this.deps.engine;
     try {
       const local = new Map(this.deps.localSessions().map((s) => [s.sessionId, s]));
-      for (const stored of await devices.sessionsOf(this.deps.nodeId)) {
-        if (!local.delete(stored.sessionId)) await devices.release(stored);
+      const gone = (await presence.sessionsOf(this.deps.nodeId)).filter((stored) => !local.delete(stored.sessionId));
+      await this.releaseByUser(gone, "reconcile");
+      for (const missing of local.values()) {
+        const acquired = await presence.acquire(missing, Number.MAX_SAFE_INTEGER);
+        if (acquired.ok && acquired.changed) this.deps.events.emit("presence", missing.tenant, acquired.changed, "reconcile");
       }
-      for (const missing of local.values()) await devices.acquire(missing, Number.MAX_SAFE_INTEGER);
       this.deps.logger.info("re-announced to the cluster", { event: "reconcile", restored: local.size });
     } catch (err) {
       this.deps.logger.warn("reconcile failed", { event: "reconcile", error: String(err) });
@@ -109,10 +112,23 @@ export class ClusterMembership {
     this.stop();
     if (!this.deps.engine.isAvailable()) return;
     try {
-      for (const session of await this.deps.engine.devices.sessionsOf(this.deps.nodeId)) await this.deps.engine.devices.release(session);
+      await this.releaseByUser(await this.deps.engine.presence.sessionsOf(this.deps.nodeId), "disconnect");
       await this.deps.engine.nodes.remove(this.deps.nodeId);
     } catch (err) {
       this.deps.logger.warn("deregistration failed", { event: "shutdown", error: String(err) });
+    }
+  }
+
+  /** Releases sessions a user at a time, so each user's presence changes (and is announced) once. */
+  private async releaseByUser(sessions: readonly DeviceSession[], reason: PresenceChangeReason): Promise<void> {
+    const byUser = new Map<string, DeviceSession[]>();
+    for (const s of sessions) {
+      const key = `${s.tenant}|${s.userId}`;
+      byUser.set(key, [...(byUser.get(key) ?? []), s]);
+    }
+    for (const userSessions of byUser.values()) {
+      const { changed } = await this.deps.engine.presence.release(userSessions, this.deps.sessionTtlS);
+      if (changed) this.deps.events.emit("presence", userSessions[0]!.tenant, changed, reason);
     }
   }
 

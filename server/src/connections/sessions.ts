@@ -9,6 +9,7 @@ import {
   handshakeAuth,
   PAYLOAD_OPTIONS,
   tenantRoom,
+  tenantWideRoom,
   userRoom,
   type Session,
   type SocketData,
@@ -20,6 +21,7 @@ import type { DeviceSession, Engine } from "../engine";
 import { toAppError } from "../errors";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
+import type { NodeEvents } from "../node-events";
 
 export interface SessionDeps {
   nodeId: string;
@@ -29,6 +31,9 @@ export interface SessionDeps {
   logger: Logger;
   maxConnections: number;
   maxDevicesPerUser: number;
+  /** How long an offline user's presence is remembered (SESSION_TTL_S). */
+  sessionTtlS: number;
+  events: NodeEvents;
 }
 
 export class SessionManager {
@@ -88,13 +93,14 @@ export class SessionManager {
         tokenExp: principal.exp,
       };
       if (principal.name !== undefined) data.name = principal.name;
-      const acquired = await this.deps.engine.devices.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser);
+      const acquired = await this.deps.engine.presence.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser);
       if (!acquired.ok) {
         throw new AppError("DEVICE_LIMIT", `the user already has ${acquired.devices} devices connected (limit ${this.deps.maxDevicesPerUser})`, {
           limit: this.deps.maxDevicesPerUser,
         });
       }
       socket.data = data;
+      if (acquired.changed) this.deps.events.emit("presence", data.tenant, acquired.changed, "connect");
     } finally {
       this.reserved--;
     }
@@ -107,7 +113,8 @@ export class SessionManager {
     const userKey = `${data.tenant}|${data.userId}`;
     this.usersOnline.set(userKey, (this.usersOnline.get(userKey) ?? 0) + 1);
     this.updateGauges();
-    const joined = socket.join(tenantRoom(data.tenant, userRoom(data.userId)));
+    // The user's room, and the tenant-wide room that the emitter's broadcast reaches.
+    const joined = socket.join([tenantRoom(data.tenant, userRoom(data.userId)), tenantWideRoom(data.tenant)]);
     const session: Session = {
       sessionId: data.sessionId,
       userId: data.userId,
@@ -130,10 +137,13 @@ export class SessionManager {
       else this.usersOnline.delete(userKey);
       this.updateGauges();
       this.deps.logger.info("disconnected", { event: "disconnect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, reason });
-      const release = this.deps.engine.devices.release(this.deviceSession(data)).catch((err: unknown) => {
-        // Left for reconciliation when the store is back (see ClusterMembership).
-        this.deps.logger.warn("device release failed", { event: "disconnect", sessionId: data.sessionId, error: String(err) });
-      });
+      const release = this.deps.engine.presence.release([this.deviceSession(data)], this.deps.sessionTtlS).then(
+        ({ changed }) => changed && this.deps.events.emit("presence", data.tenant, changed, "disconnect"),
+        (err: unknown) => {
+          // Left for reconciliation when the store is back (see ClusterMembership).
+          this.deps.logger.warn("device release failed", { event: "disconnect", sessionId: data.sessionId, error: String(err) });
+        },
+      );
       this.releases.add(release);
       void release.finally(() => this.releases.delete(release));
     });

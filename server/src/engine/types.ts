@@ -4,7 +4,25 @@
  * runs against both (tests/contract), so they cannot drift.
  */
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
-import type { HistoryQuery, Message, MessagePriority, MessageSender, RoomVisibility } from "@switchboard/shared";
+import type {
+  AgentEventInput,
+  AgentEventKind,
+  AgentExecutionState,
+  AgentInfo,
+  AgentRegistration,
+  ConflictStrategy,
+  HistoryQuery,
+  Message,
+  MessagePriority,
+  MessageSender,
+  Notification,
+  PresenceStatus,
+  QueuedNotification,
+  RoomVisibility,
+  SyncDocument,
+  SyncWrite,
+  WebPushSubscription,
+} from "@switchboard/shared";
 import type { Server, ServerOptions } from "socket.io";
 
 export type EngineKind = "memory" | "redis" | "redis-cluster";
@@ -43,17 +61,48 @@ export interface DeviceSession {
   nodeId: string;
 }
 
-export type AcquireResult = { ok: true } | { ok: false; devices: number };
+/** A user's presence as stored: `status` is the one they chose; `devices` empty means offline. */
+export interface PresenceRecord {
+  userId: string;
+  status: PresenceStatus;
+  message?: string;
+  /** Distinct connected device ids, sorted. */
+  devices: string[];
+  /** ms since the epoch of the last change (connect, disconnect, status); null: never seen. */
+  lastSeen: number | null;
+  /** Counts the user's presence changes: a larger rev is a later state. */
+  rev: number;
+}
 
-/** Connected devices per user across the cluster, and which node holds each session. */
-export interface DeviceRegistry {
+/** `changed` is the new presence when the acquire made a visible change (a new device). */
+export type AcquireResult = { ok: true; changed?: PresenceRecord } | { ok: false; devices: number };
+
+/** `changed` is the new presence when a device disappeared with the released sessions. */
+export interface ReleaseResult {
+  released: number;
+  changed?: PresenceRecord;
+}
+
+/**
+ * Presence across the cluster: connected devices per user (and which node holds each session),
+ * the status a user chose, and when they were last seen. Every change is one atomic step that
+ * reports the resulting presence once, so exactly one node announces each change.
+ */
+export interface PresenceRegistry {
   /**
    * Registers a session atomically unless it would bring the user's distinct devices above
    * `limit`. A device that already has a session is never refused (reconnects, several tabs).
    */
   acquire(session: DeviceSession, limit: number): Promise<AcquireResult>;
-  /** Removes a session; true when it was there. */
-  release(session: DeviceSession): Promise<boolean>;
+  /**
+   * Removes sessions of ONE user in one step. When the user has no device left, their presence
+   * is kept for `ttlS` seconds (status, message, lastSeen), then forgotten.
+   */
+  release(sessions: readonly DeviceSession[], ttlS: number): Promise<ReleaseResult>;
+  /** Sets the chosen status and message (undefined: none); undefined when nothing changed. */
+  setStatus(tenant: string, userId: string, status: PresenceStatus, message: string | undefined, ttlS: number): Promise<PresenceRecord | undefined>;
+  /** The presence of each user, in the order asked. */
+  get(tenant: string, userIds: readonly string[]): Promise<PresenceRecord[]>;
   /** Distinct device ids of a user with at least one session. */
   devices(tenant: string, userId: string): Promise<string[]>;
   /** Every session a node holds. */
@@ -94,6 +143,8 @@ export interface RoomRegistry {
   removeMember(tenant: string, id: string, userId: string): Promise<boolean>;
   member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined>;
   members(tenant: string, id: string): Promise<RoomMemberRecord[]>;
+  /** Ids of the rooms a user is a member of (rooms that expired may linger until rejoined or left). */
+  roomsOf(tenant: string, userId: string): Promise<string[]>;
 }
 
 /** A message as stored: the id is the history offset and the room is the key. */
@@ -146,6 +197,172 @@ export interface RoomHistory {
   message(tenant: string, room: string, id: string): Promise<Message | undefined>;
 }
 
+/** What a sync push asks of the store: one user's document, resolved atomically. */
+export interface SyncPush extends SyncWrite {
+  tenant: string;
+  userId: string;
+  /** The writing device: the tie-breaker of lww and its own entry in a vector clock. */
+  deviceId: string;
+  strategy: ConflictStrategy;
+  /** The document expires this long after its last write. */
+  ttlS: number;
+  /** The most bytes the document's values may take together. */
+  maxBytes: number;
+}
+
+export type SyncPushOutcome = { status: "ok"; document: SyncDocument } | { status: "too_large"; bytes: number; limit: number };
+
+/**
+ * Per-user synced documents. A push reads, resolves (lww or vector clocks) and writes in one
+ * atomic step, so two nodes writing one key at once never lose an update.
+ */
+export interface SyncStore {
+  push(push: SyncPush): Promise<SyncPushOutcome>;
+  /** The document as stored (empty when absent or expired). */
+  get(tenant: string, userId: string, key: string, strategy: ConflictStrategy): Promise<SyncDocument>;
+}
+
+/** A notification as queued and kept in the inbox (its `read` flag lives beside it). */
+export type StoredNotification = QueuedNotification;
+
+/** A queue entry handed to one node: the node owns the notification until it acks the entry. */
+export interface NotificationEntry {
+  entryId: string;
+  notification: StoredNotification;
+}
+
+/**
+ * The cluster's notification queue: one entry per notification, read by every node through one
+ * consumer group, so exactly one node owns each; entries of a node that stopped acking (it died)
+ * are claimed by another after `minIdleMs`.
+ */
+export interface NotificationQueue {
+  /** Appends durably, whether or not a node is reading at this moment. */
+  enqueue(notification: StoredNotification): Promise<void>;
+  /** New entries for `consumer`, waiting up to `blockMs` for the first. */
+  read(consumer: string, count: number, blockMs: number): Promise<NotificationEntry[]>;
+  /** Entries idle on any consumer for at least `minIdleMs`, now owned by `consumer`. */
+  claim(consumer: string, minIdleMs: number, count: number): Promise<NotificationEntry[]>;
+  /** Marks entries `consumer` is still working on as fresh, so nobody claims them. */
+  touch(consumer: string, entryIds: readonly string[]): Promise<void>;
+  /** The entries are done with. */
+  ack(entryIds: readonly string[]): Promise<void>;
+}
+
+export interface InboxQuery {
+  unreadOnly: boolean;
+  limit: number;
+}
+
+/** The answer of a push claim: send now, already sent, or another owner is sending right now. */
+export type PushClaim = "claimed" | "sent" | "busy";
+
+/**
+ * Each user's notifications (newest first, each until its `expiresAt`, at most INBOX_SIZE) and
+ * the delivery state of each: emitted to sockets, acked by a device, pushed to which devices.
+ */
+export interface NotificationInbox {
+  /** Stores a notification unless it is there already; true when it was new. */
+  put(notification: StoredNotification): Promise<boolean>;
+  get(tenant: string, userId: string, id: string): Promise<Notification | undefined>;
+  list(tenant: string, userId: string, query: InboxQuery): Promise<Notification[]>;
+  /** False when the notification is not (or no longer) in the inbox. */
+  markRead(tenant: string, userId: string, id: string): Promise<boolean>;
+  /** A device confirmed delivery. False when the notification is not in the inbox. */
+  markAcked(tenant: string, userId: string, id: string): Promise<boolean>;
+  isAcked(tenant: string, userId: string, id: string): Promise<boolean>;
+  /** Records the first emission to sockets; answers when that was (an earlier owner's time, if any). */
+  markEmitted(tenant: string, userId: string, id: string, at: number): Promise<number>;
+  /**
+   * Takes the right to push this notification to one device for `leaseMs`, unless it was pushed
+   * there already (`sent`) or another owner holds the lease (`busy`).
+   */
+  claimPush(tenant: string, userId: string, id: string, deviceId: string, leaseMs: number): Promise<PushClaim>;
+  /** The push to the device succeeded: never again. */
+  pushSent(tenant: string, userId: string, id: string, deviceId: string): Promise<void>;
+}
+
+/** A registered push device of a user. */
+export type PushDeviceRecord =
+  | { id: string; platform: "fcm" | "apns"; token: string; createdAt: number }
+  | { id: string; platform: "webpush"; subscription: WebPushSubscription; createdAt: number };
+
+/** Where a push device is reached: two registrations with the same address are one device. */
+export function pushAddress(device: PushDeviceRecord): string {
+  return device.platform === "webpush" ? `webpush|${device.subscription.endpoint}` : `${device.platform}|${device.token}`;
+}
+
+/** Each user's push devices (FCM and APNs tokens, Web Push subscriptions). */
+export interface PushDeviceRegistry {
+  /**
+   * Registers a device, or answers the id it already has (same token or endpoint);
+   * `full` when the user has `max` devices.
+   */
+  register(tenant: string, userId: string, device: PushDeviceRecord, max: number): Promise<{ id: string; created: boolean } | "full">;
+  unregister(tenant: string, userId: string, id: string): Promise<boolean>;
+  list(tenant: string, userId: string): Promise<PushDeviceRecord[]>;
+}
+
+export interface WorkspaceRecord {
+  tenant: string;
+  id: string;
+  name: string;
+  createdBy: string;
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
+export interface WorkspaceMemberRecord {
+  userId: string;
+  /** ms since the epoch. */
+  addedAt: number;
+}
+
+export type AddWorkspaceMemberResult = "added" | "present" | "missing";
+
+/**
+ * Workspaces of every tenant: metadata and members. Unlike rooms they do not expire; membership
+ * is managed by services (REST), and the index of a user's workspaces follows it.
+ */
+export interface WorkspaceRegistry {
+  /** Creates a workspace with its first members; false when the id is taken in the tenant. */
+  create(workspace: WorkspaceRecord, members: WorkspaceMemberRecord[]): Promise<boolean>;
+  get(tenant: string, id: string): Promise<(WorkspaceRecord & { memberCount: number }) | undefined>;
+  /** Ids of every workspace of the tenant, sorted. */
+  list(tenant: string): Promise<string[]>;
+  /** Ids of the workspaces a user is a member of, sorted. */
+  workspacesOf(tenant: string, userId: string): Promise<string[]>;
+  addMember(tenant: string, id: string, member: WorkspaceMemberRecord): Promise<AddWorkspaceMemberResult>;
+  /** True when the user was a member. */
+  removeMember(tenant: string, id: string, userId: string): Promise<boolean>;
+  isMember(tenant: string, id: string, userId: string): Promise<boolean>;
+  /** Members sorted by user id. */
+  members(tenant: string, id: string): Promise<WorkspaceMemberRecord[]>;
+}
+
+/** What recording an execution event left: the agent's execution state and the store's time of it. */
+export interface AgentExecutionRecord {
+  state: AgentExecutionState;
+  ts: number;
+}
+
+/**
+ * Registered agents (agent -> workspace, owner) and the last known execution of each. The Redis
+ * implementation runs the scripts the emitter runs (AGENT_REGISTER, AGENT_EXECUTION), so agents
+ * registered and executions reported by a backend service are the ones nodes read.
+ */
+export interface AgentRegistry {
+  /** Registers an agent, or moves it / changes its owner and name; the workspace is checked by the caller. */
+  register(tenant: string, id: string, registration: AgentRegistration): Promise<{ agent: AgentInfo; created: boolean }>;
+  get(tenant: string, id: string): Promise<AgentInfo | undefined>;
+  /** Ids of the agents registered in a workspace, sorted. */
+  agentsOf(tenant: string, workspaceId: string): Promise<string[]>;
+  /** Records an execution event as the agent's state; undefined when the agent is not registered. */
+  record<K extends AgentEventKind>(tenant: string, agentId: string, kind: K, input: AgentEventInput[K]): Promise<AgentExecutionRecord | undefined>;
+  /** The agent's last known execution, if any. */
+  execution(tenant: string, agentId: string): Promise<AgentExecutionState | undefined>;
+}
+
 export interface RateLimiterOptions {
   name: string;
   points: number;
@@ -157,9 +374,15 @@ export interface Engine {
   /** The Socket.IO adapter for this engine (undefined: Socket.IO's in-memory adapter). */
   readonly adapter: ServerOptions["adapter"] | undefined;
   readonly nodes: NodeRegistry;
-  readonly devices: DeviceRegistry;
+  readonly presence: PresenceRegistry;
+  readonly sync: SyncStore;
+  readonly notifications: NotificationQueue;
+  readonly inbox: NotificationInbox;
+  readonly pushDevices: PushDeviceRegistry;
   readonly rooms: RoomRegistry;
   readonly history: RoomHistory;
+  readonly workspaces: WorkspaceRegistry;
+  readonly agents: AgentRegistry;
   /** Gives the engine the node's Socket.IO server, through which it delivers what it stores. */
   attach(io: Server): void;
   createRateLimiter(options: RateLimiterOptions): RateLimiterAbstract;

@@ -10,6 +10,8 @@ import type { Route } from "../http/routes";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { SessionManager } from "../connections/sessions";
+import type { NodeEvents } from "../node-events";
+import type { PushTransportOptions } from "../push";
 
 export interface FeatureDeps {
   config: Config;
@@ -19,8 +21,11 @@ export interface FeatureDeps {
   engine: Engine;
   io: Server;
   sessions: SessionManager;
+  events: NodeEvents;
   logger: Logger;
   metrics: Metrics;
+  /** Extra trust for push endpoints (a private CA), on top of NODE_EXTRA_CA_CERTS. */
+  pushTransport?: PushTransportOptions;
   /** False once shutdown began. */
   isServing: () => boolean;
 }
@@ -28,4 +33,8 @@ export interface FeatureDeps {
 export interface Feature {
   commands?: readonly CommandDefinition[];
   routes?: readonly Route[];
+  /** Background work that runs while the node serves (after it listens). */
+  start?(): void;
+  /** Ends that work at shutdown, before the engine closes. */
+  stop?(): Promise<void>;
 }

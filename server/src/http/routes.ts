@@ -30,6 +30,8 @@ export interface RouteResult {
   /** An object is sent as JSON, a string as text. */
   body: unknown;
   contentType?: string;
+  /** Extra response headers (cache policy, content security policy, …). */
+  headers?: Record<string, string>;
 }
 
 export interface RouteDefinition<P = unknown, Q = unknown, B = unknown> {
@@ -128,6 +130,7 @@ async function handle(route: Route, req: Request, res: Response, deps: RouteDeps
     };
     const result = await route.handler(ctx);
     const status = result.status ?? 200;
+    if (result.headers) res.set(result.headers);
     if (typeof result.body === "string") res.status(status).type(result.contentType ?? "text/plain").send(result.body);
     else res.status(status).json(result.body);
   } catch (err) {

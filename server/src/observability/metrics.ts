@@ -17,6 +17,9 @@ export interface Metrics {
   redisUp: Gauge;
   clusterNodes: Gauge;
   messagesPublished: Counter<"kind">;
+  syncWrites: Counter<"strategy" | "outcome">;
+  presenceUpdates: Counter<"reason">;
+  notifications: Counter<"channel" | "outcome">;
 }
 
 export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
@@ -75,6 +78,24 @@ export function createMetrics(labels: { nodeId: string; version: string }): Metr
       name: "switchboard_messages_published_total",
       help: "Room messages stored and fanned out by this node, by kind",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    syncWrites: new Counter({
+      name: "switchboard_sync_writes_total",
+      help: "Sync pushes by conflict strategy and outcome (applied, conflict: contested fields remain, too_large)",
+      labelNames: ["strategy", "outcome"],
+      registers: [registry],
+    }),
+    presenceUpdates: new Counter({
+      name: "switchboard_presence_updates_total",
+      help: "Presence changes this node announced, by reason (connect, disconnect, status, sweep)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: "switchboard_notifications_total",
+      help: "Notification deliveries by channel and outcome",
+      labelNames: ["channel", "outcome"],
       registers: [registry],
     }),
   };

@@ -5,18 +5,27 @@ import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server } from "socket.io";
 import type { Engine, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
-import { MemoryDeviceRegistry } from "./device-registry";
+import { MemoryPresenceRegistry } from "./presence";
 import { MemoryNodeRegistry } from "./node-registry";
+import { MemoryNotificationInbox, MemoryNotificationQueue, MemoryPushDevices } from "./notifications";
 import { MemoryRooms } from "./rooms";
+import { MemorySyncStore } from "./sync";
+import { MemoryAgents, MemoryWorkspaces } from "./workspaces";
 
 export class MemoryEngine implements Engine {
   readonly kind = "memory" as const;
   readonly adapter = undefined;
   readonly nodes = new MemoryNodeRegistry();
-  readonly devices = new MemoryDeviceRegistry();
+  readonly presence = new MemoryPresenceRegistry();
+  readonly sync = new MemorySyncStore();
+  readonly notifications = new MemoryNotificationQueue();
+  readonly inbox = new MemoryNotificationInbox();
+  readonly pushDevices = new MemoryPushDevices();
   private readonly roomStore = new MemoryRooms();
   readonly rooms = this.roomStore;
   readonly history = this.roomStore;
+  readonly workspaces = new MemoryWorkspaces();
+  readonly agents = new MemoryAgents();
   private readonly availability = new Availability(true);
 
   attach(io: Server): void {
@@ -41,6 +50,8 @@ export class MemoryEngine implements Engine {
 
   async close(): Promise<void> {
     this.roomStore.close();
+    this.presence.close();
+    this.notifications.close();
     this.availability.set(false);
   }
 }

@@ -38,6 +38,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 export class MemoryRooms implements RoomRegistry, RoomHistory {
   private readonly rooms = new Map<string, RoomState>();
+  /** `tenant|userId` -> ids of rooms the user joined (checked against the rooms on read). */
+  private readonly userRooms = new Map<string, Set<string>>();
   private readonly ids = new MessageIdClock();
   private io?: Server;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
@@ -60,6 +62,7 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
       historyExpiresAt: 0,
       once: new Map(),
     });
+    for (const m of members) this.indexMember(room.tenant, room.id, m.userId);
     return true;
   }
 
@@ -75,11 +78,30 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     if (state.members.has(member.userId)) return "present";
     if (state.members.size >= state.record.maxSize) return "full";
     state.members.set(member.userId, { ...member });
+    this.indexMember(tenant, id, member.userId);
     return "added";
   }
 
   async removeMember(tenant: string, id: string, userId: string): Promise<boolean> {
+    const rooms = this.userRooms.get(key(tenant, userId));
+    rooms?.delete(id);
+    if (rooms?.size === 0) this.userRooms.delete(key(tenant, userId));
     return this.state(tenant, id)?.members.delete(userId) ?? false;
+  }
+
+  async roomsOf(tenant: string, userId: string): Promise<string[]> {
+    const rooms = this.userRooms.get(key(tenant, userId));
+    if (!rooms) return [];
+    for (const id of rooms) if (!this.state(tenant, id)?.members.has(userId)) rooms.delete(id);
+    if (rooms.size === 0) this.userRooms.delete(key(tenant, userId));
+    return [...rooms].sort();
+  }
+
+  private indexMember(tenant: string, roomId: string, userId: string): void {
+    const userKey = key(tenant, userId);
+    const rooms = this.userRooms.get(userKey) ?? new Set<string>();
+    rooms.add(roomId);
+    this.userRooms.set(userKey, rooms);
   }
 
   async member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined> {

@@ -1,5 +1,5 @@
 /**
- * The three Redis connections of a node: `data` for stores (fails fast while Redis is away, so
+ * The Redis connections of a node: `data` for stores (fails fast while Redis is away, so
  * commands answer UNAVAILABLE instead of queueing), and `pub`/`sub` for the Socket.IO adapter
  * (`sub` queues its subscriptions and re-subscribes by itself after a reconnect).
  */
@@ -60,6 +60,14 @@ export function createRedisClients(target: RedisTarget, onAdapterError: (err: Er
   reportRejections(pub, ["publish", "spublish"], onAdapterError);
   reportRejections(sub, ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"], onAdapterError);
   return { data, pub, sub, all: () => [data, pub, sub] };
+}
+
+/**
+ * A connection for blocking reads (XREADGROUP BLOCK holds it until data or timeout), which must
+ * not share the `data` connection or its command timeout.
+ */
+export function createBlockingClient(target: RedisTarget): RedisClient {
+  return connect(target, { connectTimeout: 5000, retryStrategy: (times) => Math.min(50 * times, 2000), maxRetriesPerRequest: 1 });
 }
 
 export function isReady(client: RedisClient): boolean {

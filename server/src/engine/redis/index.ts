@@ -8,10 +8,13 @@ import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { Server } from "socket.io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
-import { createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
-import { RedisDeviceRegistry } from "./device-registry";
+import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
+import { RedisPresenceRegistry } from "./presence";
 import { RedisNodeRegistry } from "./node-registry";
+import { RedisNotificationInbox, RedisNotificationQueue, RedisPushDevices } from "./notifications";
 import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
+import { RedisSyncStore } from "./sync";
+import { RedisAgents, RedisWorkspaces } from "./workspaces";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
@@ -63,9 +66,15 @@ export class RedisEngine implements Engine {
   readonly keys: KeyLayout;
   readonly clients: RedisClients;
   readonly nodes: RedisNodeRegistry;
-  readonly devices: RedisDeviceRegistry;
+  readonly presence: RedisPresenceRegistry;
+  readonly sync: RedisSyncStore;
+  readonly notifications: RedisNotificationQueue;
+  readonly inbox: RedisNotificationInbox;
+  readonly pushDevices: RedisPushDevices;
   readonly rooms: RedisRoomRegistry;
   readonly history: RedisRoomHistory;
+  readonly workspaces: RedisWorkspaces;
+  readonly agents: RedisAgents;
   private readonly availability = new Availability(false);
   private closed = false;
 
@@ -85,9 +94,15 @@ export class RedisEngine implements Engine {
         ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
         : createAdapter(this.clients.pub, this.clients.sub);
     this.nodes = new RedisNodeRegistry(this.clients.data, this.keys);
-    this.devices = new RedisDeviceRegistry(this.clients.data, this.keys);
+    this.presence = new RedisPresenceRegistry(this.clients.data, this.keys);
+    this.sync = new RedisSyncStore(this.clients.data, this.keys);
+    this.notifications = new RedisNotificationQueue(this.clients.data, this.keys, () => createBlockingClient(options));
+    this.inbox = new RedisNotificationInbox(this.clients.data, this.keys);
+    this.pushDevices = new RedisPushDevices(this.clients.data, this.keys);
     this.rooms = new RedisRoomRegistry(this.clients.data, this.keys);
     this.history = new RedisRoomHistory(this.clients.data, this.keys, this.kind === "redis-cluster");
+    this.workspaces = new RedisWorkspaces(this.clients.data, this.keys);
+    this.agents = new RedisAgents(this.clients.data, this.keys);
   }
 
   attach(io: Server): void {
@@ -125,6 +140,7 @@ export class RedisEngine implements Engine {
     if (this.closed) return;
     this.closed = true;
     this.refresh();
+    this.notifications.close();
     await Promise.all(
       this.clients.all().map(async (client) => {
         // QUIT only reaches a connected server, and must not hold shutdown up: a client that is

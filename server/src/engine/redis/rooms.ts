@@ -39,7 +39,9 @@ export class RedisRoomRegistry implements RoomRegistry {
       [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id), this.keys.roomHistory(tenant, id)],
       [idleTtlS, JSON.stringify(room), ...pairs],
     );
-    return Number(created) === 1;
+    if (Number(created) !== 1) return false;
+    await Promise.all(members.map((m) => this.indexMember(tenant, id, m.userId, idleTtlS)));
+    return true;
   }
 
   async get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined> {
@@ -51,12 +53,28 @@ export class RedisRoomRegistry implements RoomRegistry {
   }
 
   async addMember(tenant: string, id: string, member: RoomMemberRecord, idleTtlS: number): Promise<AddMemberResult> {
-    const outcome = await addMember.run(this.redis, [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id)], [member.userId, memberJson(member), idleTtlS]);
-    return String(outcome) as AddMemberResult;
+    const outcome = String(await addMember.run(this.redis, [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id)], [member.userId, memberJson(member), idleTtlS])) as AddMemberResult;
+    if (outcome === "added" || outcome === "present") await this.indexMember(tenant, id, member.userId, idleTtlS);
+    return outcome;
   }
 
   async removeMember(tenant: string, id: string, userId: string): Promise<boolean> {
-    return (await this.redis.hdel(this.keys.roomMembers(tenant, id), userId)) === 1;
+    const removed = (await this.redis.hdel(this.keys.roomMembers(tenant, id), userId)) === 1;
+    await this.redis.srem(this.keys.userRooms(tenant, userId), id);
+    return removed;
+  }
+
+  async roomsOf(tenant: string, userId: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.userRooms(tenant, userId))).sort();
+  }
+
+  /**
+   * The user's side of a membership, on the user's slot (the room's keys live on another), so it
+   * is written after the room's script; it lives as long as the rooms it names stay in use.
+   */
+  private async indexMember(tenant: string, roomId: string, userId: string, idleTtlS: number): Promise<void> {
+    const key = this.keys.userRooms(tenant, userId);
+    await this.redis.multi().sadd(key, roomId).expire(key, idleTtlS).exec();
   }
 
   async member(tenant: string, id: string, userId: string): Promise<RoomMemberRecord | undefined> {

@@ -1,14 +1,13 @@
 import { createHash } from "node:crypto";
+import { NOW_MS, PUBLISH_MESSAGE } from "@switchboard/shared";
 import type { RedisClient } from "./clients";
 
 /**
  * Lua scripts of the Redis engine. Each runs atomically on one slot: the keys it touches share
- * a hash tag. Times come from the Redis clock so nodes with skewed clocks agree.
+ * a hash tag. Times come from the Redis clock so nodes with skewed clocks agree. Scripts the
+ * emitter runs as well (NOW_MS, PUBLISH_MESSAGE) live in @switchboard/shared.
  */
-export const NOW_MS = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
+export { NOW_MS, PUBLISH_MESSAGE };
 
 /** KEYS: nodes zset, node-info hash. ARGV: nodeId, info JSON. Returns now. */
 export const HEARTBEAT = `${NOW_MS}
@@ -40,23 +39,86 @@ return 0
 `;
 
 /**
- * KEYS: user devices hash. ARGV: deviceId, sessionId, nodeId, limit.
- * Returns -1 when the session was added, else the number of distinct devices (refused).
+ * Presence scripts share KEYS: user devices hash (`deviceId|sessionId` -> nodeId), user presence
+ * hash (status, message, lastSeen, rev). A change raises rev and answers the new presence as
+ * {rev, status, message, lastSeen, device...}; no change answers nothing, so each change is
+ * announced exactly once, by the node that made it.
  */
-export const ACQUIRE_DEVICE = `
-local fields = redis.call('HKEYS', KEYS[1])
-local seen = {}
-local count = 0
-for _, field in ipairs(fields) do
-  local device = string.match(field, '^([^|]+)|')
-  if device and not seen[device] then
-    seen[device] = true
-    count = count + 1
+const PRESENCE_LIB = `${NOW_MS}
+local function distinct_devices()
+  local seen, list = {}, {}
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    local device = string.match(field, '^([^|]+)|')
+    if device and not seen[device] then
+      seen[device] = true
+      list[#list + 1] = device
+    end
+  end
+  return seen, list
+end
+local function snapshot()
+  local _, list = distinct_devices()
+  local p = redis.call('HMGET', KEYS[2], 'rev', 'status', 'message', 'lastSeen')
+  local out = { tonumber(p[1]) or 0, p[2] or 'online', p[3] or '', p[4] or '' }
+  for _, device in ipairs(list) do out[#out + 1] = device end
+  return out
+end
+local function changed(ttl)
+  redis.call('HSET', KEYS[2], 'lastSeen', now)
+  -- rev follows the clock, so it keeps growing even after an expired presence starts over.
+  local rev = math.max((tonumber(redis.call('HGET', KEYS[2], 'rev')) or 0) + 1, now)
+  redis.call('HSET', KEYS[2], 'rev', rev)
+  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
+  return snapshot()
+end
+`;
+
+/**
+ * ARGV: deviceId, sessionId, nodeId, limit. Refused: {0, distinct devices}. Added: {1} when the
+ * device was already connected, else {1, presence...}.
+ */
+export const ACQUIRE_DEVICE = `${PRESENCE_LIB}
+local seen, list = distinct_devices()
+if not seen[ARGV[1]] and #list >= tonumber(ARGV[4]) then return { 0, #list } end
+redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
+if seen[ARGV[1]] then return { 1 } end
+local out = changed(0)
+table.insert(out, 1, 1)
+return out
+`;
+
+/**
+ * ARGV: ttlS, then `deviceId|sessionId` fields. Answers {released} when no device went away,
+ * else {released, presence...}.
+ */
+export const RELEASE_DEVICES = `${PRESENCE_LIB}
+local before = distinct_devices()
+local released = 0
+for i = 2, #ARGV do released = released + redis.call('HDEL', KEYS[1], ARGV[i]) end
+if released == 0 then return { 0 } end
+local after = distinct_devices()
+for device in pairs(before) do
+  if not after[device] then
+    local out = changed(tonumber(ARGV[1]))
+    table.insert(out, 1, released)
+    return out
   end
 end
-if not seen[ARGV[1]] and count >= tonumber(ARGV[4]) then return count end
-redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
-return -1
+return { released }
+`;
+
+/** ARGV: status, message ('' = none), ttlS. Answers {} when nothing changed, else the presence. */
+export const SET_STATUS = `${PRESENCE_LIB}
+local current = redis.call('HMGET', KEYS[2], 'status', 'message')
+if (current[1] or 'online') == ARGV[1] and (current[2] or '') == ARGV[2] then return {} end
+redis.call('HSET', KEYS[2], 'status', ARGV[1])
+if ARGV[2] == '' then redis.call('HDEL', KEYS[2], 'message') else redis.call('HSET', KEYS[2], 'message', ARGV[2]) end
+return changed(tonumber(ARGV[3]))
+`;
+
+/** Answers the presence as stored. */
+export const READ_PRESENCE = `${PRESENCE_LIB}
+return snapshot()
 `;
 
 /**
@@ -86,37 +148,6 @@ else
 end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return outcome
-`;
-
-/**
- * Stores a message and publishes it to the Socket.IO adapter's channel in one step.
- * KEYS: room meta, room members, room history, publish-once key (the history key when unused).
- * ARGV: member required ('' = none), stored message JSON, history size, history TTL s, idle TTL s,
- * use publish-once ('1'/'0'), adapter channel ('' = no publish), frame prefix, frame suffix.
- * The frame is the adapter's msgpack packet split where the message id goes; the id made by
- * XADD is spliced in as a msgpack string, so the delivered id is the stored id.
- * Returns { outcome, id? }.
- */
-export const PUBLISH_MESSAGE = `${NOW_MS}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'forbidden'} end
-if ARGV[6] == '1' then
-  local prior = redis.call('GET', KEYS[4])
-  if prior then return {'duplicate', prior} end
-end
-local ttl = tonumber(ARGV[4])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
-redis.call('XTRIM', KEYS[3], 'MINID', '~', now - ttl * 1000)
-redis.call('EXPIRE', KEYS[3], ttl)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[6] == '1' then redis.call('SET', KEYS[4], id, 'EX', ttl) end
-if ARGV[7] ~= '' then
-  local header
-  if #id < 32 then header = string.char(160 + #id) else header = string.char(217, #id) end
-  redis.call('PUBLISH', ARGV[7], ARGV[8] .. header .. id .. ARGV[9])
-end
-return {'published', id}
 `;
 
 /** A script sent once per server and then run by its SHA (EVALSHA, falling back to EVAL). */

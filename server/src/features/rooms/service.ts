@@ -190,7 +190,7 @@ export class RoomService {
 
   private async memberList(actor: Actor, roomId: string): Promise<Member[]> {
     const records = await this.deps.engine.rooms.members(actor.tenant, roomId);
-    const devices = await Promise.all(records.map((m) => this.deps.engine.devices.devices(actor.tenant, m.userId)));
+    const devices = await Promise.all(records.map((m) => this.deps.engine.presence.devices(actor.tenant, m.userId)));
     return records
       .map((m, i) => withName({ userId: m.userId, online: devices[i]!.length > 0, devices: devices[i]! }, m.name))
       .sort((a, b) => a.userId.localeCompare(b.userId));

@@ -2,11 +2,13 @@
  * The node's own surface: liveness, readiness, metrics, status of this node and of the
  * cluster (from the node registry, never by asking every node's sockets), and a ping command.
  */
-import { commandSchemas, type PingPayload, type PingResult } from "@switchboard/shared";
+import { commandSchemas, TENANT_WIDE_ROOM, type PingPayload, type PingResult } from "@switchboard/shared";
 import Joi from "joi";
 import { defineCommand } from "../../commands";
 import { defineRoute, SERVICE_ROLES } from "../../http/routes";
 import type { Feature, FeatureDeps } from "../types";
+
+const isTenantWideRoom = (room: string) => room === TENANT_WIDE_ROOM || room.endsWith(`/${TENANT_WIDE_ROOM}`);
 
 export function systemFeature(deps: FeatureDeps): Feature {
   const { engine, metrics, nodeId } = deps;
@@ -21,7 +23,8 @@ export function systemFeature(deps: FeatureDeps): Feature {
   const localRooms = () => {
     const { rooms, sids } = deps.io.of("/").adapter;
     let count = 0;
-    for (const room of rooms.keys()) if (!sids.has(room)) count++;
+    // Per-socket rooms and the tenant-wide broadcast rooms are not rooms anybody created.
+    for (const room of rooms.keys()) if (!sids.has(room) && !isTenantWideRoom(room)) count++;
     return count;
   };
 

@@ -1,0 +1,83 @@
+import type { KeyLayout, PresenceStatus } from "@switchboard/shared";
+import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSession, type PresenceRecord, type PresenceRegistry, type ReleaseResult } from "../types";
+import type { RedisClient } from "./clients";
+import { ACQUIRE_DEVICE, LuaScript, READ_PRESENCE, RELEASE_DEVICES, SET_STATUS } from "./scripts";
+
+const acquireDevice = new LuaScript(ACQUIRE_DEVICE);
+const releaseDevices = new LuaScript(RELEASE_DEVICES);
+const setStatus = new LuaScript(SET_STATUS);
+const readPresence = new LuaScript(READ_PRESENCE);
+
+type Reply = (string | number)[];
+
+/**
+ * A user's devices live in one hash (`deviceId|sessionId` -> nodeId) beside their presence hash,
+ * so the device limit and every presence change are one atomic script. Each node also lists its
+ * sessions in a set, written BEFORE the hash, so a node that dies can always be swept: at worst
+ * the set names a session the hash never got.
+ */
+export class RedisPresenceRegistry implements PresenceRegistry {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+  ) {}
+
+  async acquire(session: DeviceSession, limit: number): Promise<AcquireResult> {
+    const member = sessionMember(session);
+    await this.redis.sadd(this.keys.nodeSessions(session.nodeId), member);
+    const reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), [session.deviceId, session.sessionId, session.nodeId, limit])) as Reply;
+    if (reply[0] === 1) return reply.length > 1 ? { ok: true, changed: toRecord(session.userId, reply.slice(1)) } : { ok: true };
+    await this.redis.srem(this.keys.nodeSessions(session.nodeId), member);
+    return { ok: false, devices: Number(reply[1]) };
+  }
+
+  async release(sessions: readonly DeviceSession[], ttlS: number): Promise<ReleaseResult> {
+    const first = sessions[0];
+    if (!first) return { released: 0 };
+    if (sessions.some((s) => s.tenant !== first.tenant || s.userId !== first.userId)) throw new Error("release takes the sessions of one user");
+    const fields = sessions.map((s) => `${s.deviceId}|${s.sessionId}`);
+    const reply = (await releaseDevices.run(this.redis, this.userKeys(first.tenant, first.userId), [ttlS, ...fields])) as Reply;
+    await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
+    const released = Number(reply[0]);
+    return reply.length > 1 ? { released, changed: toRecord(first.userId, reply.slice(1)) } : { released };
+  }
+
+  async setStatus(tenant: string, userId: string, status: PresenceStatus, message: string | undefined, ttlS: number): Promise<PresenceRecord | undefined> {
+    const reply = (await setStatus.run(this.redis, this.userKeys(tenant, userId), [status, message ?? "", ttlS])) as Reply;
+    return reply.length > 0 ? toRecord(userId, reply) : undefined;
+  }
+
+  async get(tenant: string, userIds: readonly string[]): Promise<PresenceRecord[]> {
+    // One script per user: each user's keys live on their own slot of a Redis Cluster.
+    return Promise.all(userIds.map(async (userId) => toRecord(userId, (await readPresence.run(this.redis, this.userKeys(tenant, userId), [])) as Reply)));
+  }
+
+  async devices(tenant: string, userId: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(this.keys.userDevices(tenant, userId));
+    return [...new Set(fields.map((f) => f.split("|")[0]!))].sort();
+  }
+
+  async sessionsOf(nodeId: string): Promise<DeviceSession[]> {
+    const members = await this.redis.smembers(this.keys.nodeSessions(nodeId));
+    return members.map((m) => parseSessionMember(m, nodeId)).filter((s): s is DeviceSession => s !== undefined);
+  }
+
+  private userKeys(tenant: string, userId: string): string[] {
+    return [this.keys.userDevices(tenant, userId), this.keys.userPresence(tenant, userId)];
+  }
+}
+
+/** {rev, status, message, lastSeen, device...} as the scripts answer it. */
+function toRecord(userId: string, reply: Reply): PresenceRecord {
+  const [rev, status, message, lastSeen, ...devices] = reply;
+  const record: PresenceRecord = {
+    userId,
+    status: String(status) as PresenceStatus,
+    // Sorted here: Lua compares strings by the server's locale.
+    devices: devices.map(String).sort(),
+    lastSeen: lastSeen === "" ? null : Number(lastSeen),
+    rev: Number(rev),
+  };
+  if (message !== "") record.message = String(message);
+  return record;
+}

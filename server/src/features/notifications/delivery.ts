@@ -1,0 +1,201 @@
+/**
+ * The node's share of notification delivery. Every node reads the queue through one consumer
+ * group, so each notification has one owner, which:
+ *   1. keeps it in the user's inbox (again, in case its producer stopped after queuing it),
+ *   2. emits `notification` to the user's online devices on every node, once, and waits up to
+ *      NOTIFY_ACK_GRACE_MS for a `notification:ack`,
+ *   3. without an ack (or with the user offline) pushes it to each of the user's push devices that
+ *      has not had it yet, under a per-device lease, and removes devices whose token is dead,
+ *   4. acks the queue entry.
+ * An owner that dies leaves its entries pending; another node claims them once they have been idle
+ * NOTIFY_CLAIM_IDLE_MS (a live owner keeps touching its entries) and resumes where the delivery
+ * state says the first owner stopped: no second emission, no second push to a device that had it.
+ */
+import { tenantRoom, userRoom, type Notification } from "@switchboard/shared";
+import type { Server } from "socket.io";
+import type { Engine, NotificationEntry, PushDeviceRecord, StoredNotification } from "../../engine";
+import type { Logger } from "../../observability/logger";
+import type { Metrics } from "../../observability/metrics";
+import type { PushMessage, PushOutcome } from "../../push/types";
+
+/** Whatever sends one push to one device (the node's PushDispatcher). */
+export interface PushSender {
+  send(device: PushDeviceRecord, message: PushMessage): Promise<PushOutcome>;
+}
+
+export interface DeliveryOptions {
+  ackGraceMs: number;
+  claimIdleMs: number;
+  /** How long one owner may hold a device's push before another may try (covers the retries). */
+  pushLeaseMs: number;
+  /** Entries one read asks for, and how long it waits for the first. */
+  batch?: number;
+  blockMs?: number;
+  /** Entries handled at once; reading pauses at this many. */
+  maxInFlight?: number;
+}
+
+export interface DeliveryDeps {
+  nodeId: string;
+  engine: Engine;
+  io: Server;
+  push: PushSender;
+  logger: Logger;
+  metrics: Metrics;
+  options: DeliveryOptions;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+export class NotificationDelivery {
+  private running = false;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Notification id -> wakes its owner early when a device acks on this node. */
+  private readonly waiting = new Map<string, () => void>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readLoop?: Promise<void>;
+
+  constructor(private readonly deps: DeliveryDeps) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const { claimIdleMs } = this.deps.options;
+    this.timers.push(
+      setInterval(() => void this.touch(), Math.max(50, Math.floor(claimIdleMs / 3))).unref(),
+      setInterval(() => void this.claim(), Math.max(50, Math.floor(claimIdleMs / 2))).unref(),
+    );
+    this.readLoop = this.readForever();
+  }
+
+  /** Stops taking entries; those in flight stay pending for another node to claim. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const wake of this.waiting.values()) wake();
+    await this.readLoop;
+  }
+
+  /** A device acked: an owner waiting on this node pushes nothing. */
+  acked(notificationId: string): void {
+    this.waiting.get(notificationId)?.();
+  }
+
+  private async readForever(): Promise<void> {
+    const { batch = 50, blockMs = 1000, maxInFlight = 1000 } = this.deps.options;
+    while (this.running) {
+      if (!this.deps.engine.isAvailable() || this.inFlight.size >= maxInFlight) {
+        await sleep(100);
+        continue;
+      }
+      try {
+        for (const entry of await this.deps.engine.notifications.read(this.deps.nodeId, batch, blockMs)) this.handle(entry);
+      } catch (err) {
+        if (!this.running) break;
+        this.deps.logger.warn("notification queue read failed", { event: "notify", error: String(err) });
+        await sleep(500);
+      }
+    }
+  }
+
+  private async claim(): Promise<void> {
+    if (!this.running || !this.deps.engine.isAvailable()) return;
+    try {
+      const claimed = await this.deps.engine.notifications.claim(this.deps.nodeId, this.deps.options.claimIdleMs, 100);
+      for (const entry of claimed) {
+        if (this.inFlight.has(entry.entryId)) continue;
+        this.deps.logger.info("claimed a notification", { event: "notify", notificationId: entry.notification.id, entryId: entry.entryId });
+        this.handle(entry);
+      }
+    } catch (err) {
+      this.deps.logger.warn("notification claim failed", { event: "notify", error: String(err) });
+    }
+  }
+
+  private async touch(): Promise<void> {
+    if (!this.running || this.inFlight.size === 0 || !this.deps.engine.isAvailable()) return;
+    try {
+      await this.deps.engine.notifications.touch(this.deps.nodeId, [...this.inFlight.keys()]);
+    } catch (err) {
+      this.deps.logger.warn("notification touch failed", { event: "notify", error: String(err) });
+    }
+  }
+
+  private handle(entry: NotificationEntry): void {
+    const task = this.deliver(entry.notification)
+      .then(() => this.deps.engine.notifications.ack([entry.entryId]))
+      .catch((err: unknown) => {
+        // Left pending: claimed again after NOTIFY_CLAIM_IDLE_MS, by this node or another.
+        this.deps.logger.warn("notification delivery failed", { event: "notify", notificationId: entry.notification.id, error: String(err) });
+      })
+      .finally(() => this.inFlight.delete(entry.entryId));
+    this.inFlight.set(entry.entryId, task);
+  }
+
+  private async deliver(n: StoredNotification): Promise<void> {
+    const { engine, io, metrics } = this.deps;
+    await engine.inbox.put(n);
+    if (n.expiresAt <= Date.now()) {
+      metrics.notifications.inc({ channel: "socket", outcome: "expired" });
+      return;
+    }
+    if ((await engine.presence.devices(n.tenant, n.userId)).length > 0) {
+      const now = Date.now();
+      const emittedAt = await engine.inbox.markEmitted(n.tenant, n.userId, n.id, now);
+      if (emittedAt === now) io.to(tenantRoom(n.tenant, userRoom(n.userId))).emit("notification", toNotification(n));
+      await this.waitForAck(n, emittedAt + this.deps.options.ackGraceMs);
+      if (await engine.inbox.isAcked(n.tenant, n.userId, n.id)) {
+        metrics.notifications.inc({ channel: "socket", outcome: "acked" });
+        return;
+      }
+      metrics.notifications.inc({ channel: "socket", outcome: "unacked" });
+    }
+    await this.pushAll(n);
+  }
+
+  private async waitForAck(n: StoredNotification, deadline: number): Promise<void> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || !this.running) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(n.id);
+        resolve();
+      };
+      const timer = setTimeout(done, remaining);
+      this.waiting.set(n.id, done);
+    });
+    if (!this.running) throw new Error("node stopping: left for another node");
+  }
+
+  private async pushAll(n: StoredNotification): Promise<void> {
+    const { engine, push, logger } = this.deps;
+    const devices = await engine.pushDevices.list(n.tenant, n.userId);
+    const message: PushMessage = {
+      notificationId: n.id,
+      type: n.type,
+      title: n.title,
+      body: n.body,
+      data: n.data,
+      priority: n.priority,
+      ttlS: Math.max(1, Math.ceil((n.expiresAt - Date.now()) / 1000)),
+    };
+    await Promise.all(
+      devices.map(async (device) => {
+        const claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, this.deps.options.pushLeaseMs);
+        if (claim !== "claimed") return;
+        const outcome = await push.send(device, message);
+        if (outcome === "sent") await engine.inbox.pushSent(n.tenant, n.userId, n.id, device.id);
+        if (outcome === "dead") {
+          await engine.pushDevices.unregister(n.tenant, n.userId, device.id);
+          logger.info("removed a dead push device", { event: "notify", userId: n.userId, platform: device.platform, pushDeviceId: device.id });
+        }
+      }),
+    );
+  }
+}
+
+export function toNotification(n: StoredNotification, read = false): Notification {
+  const { tenant: _tenant, ...rest } = n;
+  return { ...rest, read };
+}

@@ -1,0 +1,73 @@
+/**
+ * The REST face of notifications (PROTOCOL §4): services notify; users read their own inbox and
+ * manage their own push devices.
+ */
+import {
+  notificationId,
+  notificationSchemas,
+  notifyRequest,
+  pushRegisterFields,
+  type NotificationListPayload,
+  type NotifyRequest,
+  type PushRegisterPayload,
+} from "@switchboard/shared";
+import Joi from "joi";
+import type { Principal } from "../../auth/tokens";
+import { defineRoute, SERVICE_ROLES, type Route } from "../../http/routes";
+import type { NotificationService } from "./service";
+
+interface IdParams {
+  id: string;
+}
+
+const actorOf = (principal: Principal | undefined) => principal!;
+const idParams = Joi.object<IdParams>({ id: notificationId.required() });
+
+export function notificationRoutes(notifications: NotificationService): Route[] {
+  return [
+    defineRoute<Record<string, never>, Record<string, never>, NotifyRequest>({
+      method: "post",
+      path: "/v1/notify",
+      auth: SERVICE_ROLES,
+      body: notifyRequest,
+      handler: async ({ principal, body }) => ({ status: 202, body: await notifications.notify(actorOf(principal), body) }),
+    }),
+    defineRoute<Record<string, never>, NotificationListPayload>({
+      method: "get",
+      path: "/v1/notifications",
+      auth: "user",
+      query: notificationSchemas["notification:list"],
+      handler: async ({ principal, query }) => ({ body: { notifications: await notifications.list(actorOf(principal), query) } }),
+    }),
+    defineRoute<IdParams>({
+      method: "post",
+      path: "/v1/notifications/:id/read",
+      auth: "user",
+      params: idParams,
+      handler: async ({ principal, params }) => {
+        await notifications.read(actorOf(principal), params.id);
+        return { body: {} };
+      },
+    }),
+    defineRoute<Record<string, never>, Record<string, never>, PushRegisterPayload>({
+      method: "post",
+      path: "/v1/push/devices",
+      auth: "user",
+      body: Joi.object(pushRegisterFields),
+      handler: async ({ principal, body }) => {
+        const { id, created } = await notifications.registerPush(actorOf(principal), body);
+        return { status: created ? 201 : 200, body: { id } };
+      },
+    }),
+    defineRoute<IdParams>({
+      method: "delete",
+      path: "/v1/push/devices/:id",
+      auth: "user",
+      params: Joi.object<IdParams>({ id: notificationSchemas["push:unregister"].extract("id") as Joi.StringSchema }),
+      handler: async ({ principal, params }) => {
+        await notifications.unregisterPush(actorOf(principal), params.id);
+        return { body: {} };
+      },
+    }),
+  ];
+}
