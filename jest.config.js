@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
+  // tests/load has its own node_modules (artillery, ~600 MB, installed by `npm run load`): never crawl it.
+  modulePathIgnorePatterns: ["<rootDir>/tests/load/"],
   transform: {
     "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tests/tsconfig.json" }],
   },

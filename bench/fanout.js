@@ -15,18 +15,13 @@
  * BENCH_SYSTEMS (default "switchboard,bare").
  * Output: tables on stdout and bench/results.json.
  */
-const { spawn } = require("node:child_process");
-const { mkdtempSync, rmSync, writeFileSync } = require("node:fs");
-const net = require("node:net");
+const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { io } = require("socket.io-client");
 const { SignJWT } = require("jose");
 
-const ROOT = path.join(__dirname, "..");
-const SB_MAIN = path.join(ROOT, "server", "dist", "main.js");
 const BARE_MAIN = path.join(__dirname, "bare-server.js");
-const SECRET = "switchboard-bench-secret-0123456789abcdef-xyz";
 
 const NODES = 3;
 const ROOMS = 30;
@@ -42,126 +37,10 @@ const MAX_PER_TICK = 200; // bounds each timer tick's burst
 const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
 const P99_TARGET_MS = 50;
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
-const HOST = "127.0.0.1";
 
-// ---------------------------------------------------------------------------------------------
-// process bookkeeping: everything spawned is killed on exit, error or signal
-const children = new Set();
-let sockets = [];
-function killAll() {
-  for (const s of sockets) {
-    try {
-      s.disconnect();
-    } catch {
-      /* ignore */
-    }
-  }
-  sockets = [];
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        /* ignore */
-      }
-    }
-  }
-  children.clear();
-}
-process.on("exit", killAll);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    console.error(`\n${sig}: stopping`);
-    killAll();
-    process.exit(130);
-  });
-}
-process.on("unhandledRejection", (err) => {
-  console.error("bench failed:", err);
-  killAll();
-  process.exit(1);
-});
-setTimeout(() => {
-  console.error(`bench exceeded ${GLOBAL_TIMEOUT_MS / 1000}s, aborting`);
-  killAll();
-  process.exit(1);
-}, GLOBAL_TIMEOUT_MS).unref();
+const { HOST, SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, freePort, waitFor, spawnChild, stopChild, startRedis } = require("./lib");
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      if (err && err.fatal) throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function spawnChild(args, env, label) {
-  const child = spawn(args[0], args.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-  children.add(child);
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (c) => {
-    if (stderr.length < 4000) stderr += c;
-  });
-  child.on("exit", (code, signal) => {
-    children.delete(child);
-    if (!child.stopping) console.error(`${label} exited unexpectedly (code ${code}, signal ${signal}) ${stderr.trim()}`);
-  });
-  child.label = label;
-  child.stderrText = () => stderr;
-  return child;
-}
-
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.stopping = true;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sb-bench-redis-"));
-  const child = spawnChild(["redis-server", "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir], {}, `redis-server:${port}`);
-  const { Redis } = require("ioredis");
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(`redis-server exited: ${child.stderrText()}`), { fatal: true });
-      const c = new Redis(port, HOST, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-      c.on("error", () => undefined);
-      try {
-        await c.connect();
-        return (await c.ping()) === "PONG";
-      } finally {
-        c.disconnect();
-      }
-    },
-    10000,
-    "redis-server",
-  );
-  return { port, url: `redis://${HOST}:${port}`, child, dir };
-}
+limitRun(GLOBAL_TIMEOUT_MS);
 
 async function startNodes(system, redisUrl) {
   const nodes = [];
@@ -330,7 +209,7 @@ async function runSystem(system) {
   for (const st of steps) delete st.ackIdsByRoom;
 
   for (const s of sockets) s.disconnect();
-  sockets = [];
+  sockets.length = 0;
   for (const node of nodes) await stopChild(node.child);
   await stopChild(redis.child);
   rmSync(redis.dir, { recursive: true, force: true });

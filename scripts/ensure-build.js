@@ -8,8 +8,10 @@ const { join } = require("node:path");
 const root = join(__dirname, "..");
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
 
-if (!existsSync(join(root, "node_modules", "typescript")) || !existsSync(join(root, "node_modules", "@switchboard", "shared"))) {
+if (!existsSync(join(root, "node_modules", "typescript")) || !existsSync(join(root, "node_modules", "@switchboard", "shared")) || !existsSync(join(root, "node_modules", "esbuild"))) {
   console.log("[switchboard] installing dependencies (npm ci)…");
   run("npm ci --no-audit --no-fund");
 }
 run("npx tsc -b");
+// The client SDK's browser bundle (esbuild, well under a second), served by every node at /sdk/.
+run("node client/scripts/bundle.mjs");

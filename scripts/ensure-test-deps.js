@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// The tests start real redis-server and nginx processes (and docker-compose validates the
-// cluster file when it can be installed). Installs what is missing with apt-get when possible,
-// otherwise says exactly what to run.
+// The tests start real redis-server and nginx processes, drive the demo page in Debian's
+// chromium (tests/e2e, through playwright-core), and docker-compose validates the cluster file
+// when it can be installed. Installs what is missing with apt-get when possible, otherwise says
+// exactly what to run. Nothing is run when everything is there already.
 const { execSync, spawnSync } = require("node:child_process");
 const { existsSync } = require("node:fs");
 
 const needed = [
   { bin: "redis-server", pkg: "redis-server", required: true },
   { bin: "nginx", pkg: "nginx", required: true, paths: ["/usr/sbin/nginx"] },
+  // The browser test launches this exact binary (or CHROMIUM_PATH); playwright's own download is not used.
+  { bin: "chromium", pkg: "chromium", required: true, only: process.env.CHROMIUM_PATH || "/usr/bin/chromium" },
   { bin: "docker-compose", pkg: "docker-compose", required: false },
 ];
-const has = (n) => spawnSync("sh", ["-c", `command -v ${n.bin}`]).status === 0 || (n.paths ?? []).some((p) => existsSync(p));
+const has = (n) =>
+  n.only ? existsSync(n.only) : spawnSync("sh", ["-c", `command -v ${n.bin}`]).status === 0 || (n.paths ?? []).some((p) => existsSync(p));
 const aptGet = () => {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   const sudo = !isRoot && spawnSync("sh", ["-c", "command -v sudo"]).status === 0 ? "sudo -n " : "";

@@ -9,6 +9,7 @@ import {
   AGENT_EVENT_NAMES,
   AGENT_EXECUTION,
   AGENT_REGISTER,
+  achievementNotification,
   agentEventSchemas,
   agentExecutionEvent,
   agentExecutionFields,
@@ -17,11 +18,15 @@ import {
   agentRoom,
   customEventName,
   DEFAULT_TENANT,
+  fromStoredScore,
   INBOX_PUT,
   INBOX_SIZE,
   inboxKeys,
   isReservedRoomId,
   keyLayout,
+  LEADERBOARD_SCORE,
+  leaderboardId as leaderboardIdSchema,
+  leaderboardScoreRequest,
   NOTIFICATION_QUEUE_MAX_LEN,
   notifyRequest,
   parseAgent,
@@ -30,7 +35,12 @@ import {
   PUBLISH_MESSAGE,
   publishFields,
   roomId as roomIdSchema,
+  scopedMember,
+  streamAppendSchema,
+  streamEntryFields,
+  streamName as streamNameSchema,
   tenantId,
+  toStoredScore,
   tenantRoom,
   tenantWideRoom,
   userId as userIdSchema,
@@ -49,6 +59,8 @@ import {
   type AgentRegistration,
   type AgentStarted,
   type KeyLayout,
+  type LeaderboardScoreInput,
+  type LeaderboardScoreResult,
   type Message,
   type MessageSender,
   type NotifyDelivery,
@@ -56,6 +68,8 @@ import {
   type NotifyResult,
   type PublishPayload,
   type PublishResult,
+  type QueuedNotification,
+  type StreamAppendResult,
   type WorkspaceUpdateData,
   type WorkspaceUpdateEvent,
 } from "@switchboard/shared";
@@ -63,6 +77,8 @@ import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
 import { checkPayload, EmitterError, validate } from "./errors";
 import { SharedScript } from "./scripts";
+import { docId as docIdSchema } from "@switchboard/shared";
+import { DocTarget } from "./docs";
 import { ClassicTransport, classicMessageFrame, ShardedTransport, type Transport } from "./transport";
 
 export interface EmitterOptions {
@@ -80,6 +96,8 @@ export interface EmitterOptions {
   roomIdleTtlS?: number;
   /** The largest payload (JSON bytes) it sends; the nodes' MAX_MESSAGE_BYTES (default 65536). */
   maxMessageBytes?: number;
+  /** Points kept per live stream; the nodes' STREAM_MAX_LEN (default 10000). */
+  streamMaxLen?: number;
   /** `from` of the room messages it publishes (default `{ userId: "emitter" }`). */
   sender?: MessageSender;
   /** Told when a fire-and-forget emit (`user().emit`, `broadcast`) could not be handed to Redis. */
@@ -103,7 +121,7 @@ export type PublishOptions = Omit<PublishPayload, "data">;
 export type NotifyInput = Omit<NotifyRequest, "userId">;
 
 /** The nodes' defaults (PROTOCOL §1). */
-const DEFAULTS = { historySize: 1000, historyTtlS: 604800, roomIdleTtlS: 86400, maxMessageBytes: 65536 };
+const DEFAULTS = { historySize: 1000, historyTtlS: 604800, roomIdleTtlS: 86400, maxMessageBytes: 65536, streamMaxLen: 10000 };
 const DEFAULT_SENDER: MessageSender = { userId: "emitter" };
 
 const optionsSchema = Joi.object({
@@ -115,6 +133,7 @@ const optionsSchema = Joi.object({
   historyTtlS: Joi.number().integer().min(1),
   roomIdleTtlS: Joi.number().integer().min(1),
   maxMessageBytes: Joi.number().integer().min(256),
+  streamMaxLen: Joi.number().integer().min(100).max(10_000_000),
   sender: Joi.object({ userId: userIdSchema.required(), name: Joi.string().max(128), deviceId: Joi.string().pattern(/^[A-Za-z0-9_-]{1,64}$/) }),
   onError: Joi.function(),
 }).xor("redis", "redisClusterNodes");
@@ -128,6 +147,7 @@ const publishMessage = new SharedScript(PUBLISH_MESSAGE);
 const inboxPut = new SharedScript(INBOX_PUT);
 const agentRegister = new SharedScript(AGENT_REGISTER);
 const agentExecution = new SharedScript(AGENT_EXECUTION);
+const leaderboardScore = new SharedScript(LEADERBOARD_SCORE);
 
 export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEvents> {
   readonly tenant: string;
@@ -153,6 +173,7 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
       historyTtlS: options.historyTtlS ?? DEFAULTS.historyTtlS,
       roomIdleTtlS: options.roomIdleTtlS ?? DEFAULTS.roomIdleTtlS,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      streamMaxLen: options.streamMaxLen ?? DEFAULTS.streamMaxLen,
       sender: options.sender ? normalizedSender(options.sender) : DEFAULT_SENDER,
       onError: options.onError ?? (() => undefined),
     };
@@ -185,9 +206,7 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
     checkPayload(notification, this.settings.maxMessageBytes, "notify");
     const request = validate(notifySchema, { ...notification, userId }, "notify");
     const stored = queuedNotification(this.tenant, randomUUID(), request, Date.now());
-    const json = JSON.stringify(stored);
-    await this.redis.xadd(this.keys.notificationQueue(), "MAXLEN", "~", NOTIFICATION_QUEUE_MAX_LEN, "*", "n", json);
-    await inboxPut.run(this.redis, inboxKeys(this.keys, this.tenant, userId), [stored.id, json, stored.createdAt, stored.expiresAt, INBOX_SIZE]);
+    await this.queueNotification(stored);
     return { id: stored.id, delivery: await this.plannedDelivery(userId) };
   }
 
@@ -207,6 +226,23 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
 
   agent(id: string): AgentTarget {
     return new AgentTarget(this, validate(agentIdSchema.required(), id, "agent id"));
+  }
+
+  /** A leaderboard of the tenant (created by its first score). */
+  leaderboard(id: string): LeaderboardTarget {
+    return new LeaderboardTarget(this, validate(leaderboardIdSchema.required(), id, "leaderboard id"));
+  }
+
+  /** A live data stream of the tenant (created by its first point). */
+  stream(name: string): StreamTarget {
+    return new StreamTarget(this, validate(streamNameSchema.required(), name, "stream name"));
+  }
+
+  /** A collaborative document (`room:<roomId>/<name>` or `workspace:<workspaceId>/<name>`): read it, submit ops. */
+  doc(id: string): DocTarget {
+    const { redis, keys, tenant, sharded, transport, settings } = this;
+    const context = { redis, keys, tenant, sharded, transport, maxMessageBytes: settings.maxMessageBytes, roomIdleTtlS: settings.roomIdleTtlS, sender: settings.sender };
+    return new DocTarget({ ...context, assertOpen: () => this.assertOpen() }, validate(docIdSchema.required(), id, "document id"));
   }
 
   /** Fire-and-forget: a custom event to every connected client of the tenant. */
@@ -310,6 +346,57 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
     return state;
   }
 
+  /** @internal */
+  async writeScore(leaderboard: string, userId: string, input: LeaderboardScoreInput): Promise<LeaderboardScoreResult> {
+    this.assertOpen();
+    const body = typeof input === "number" ? { value: input } : input;
+    checkPayload(body, this.settings.maxMessageBytes, "leaderboard().score");
+    const request = validate(leaderboardScoreRequest, { ...body, userId }, "leaderboard().score");
+    userId = request.userId;
+    const mode = request.inc === undefined ? "set" : "inc";
+    const { achievement } = request;
+    const k = (part: string) => this.keys.leaderboard(this.tenant, leaderboard, part);
+    const [stored, rank, unlocked, previous] = (await leaderboardScore.run(
+      this.redis,
+      [k("scores"), k("dirty"), k("achievements")],
+      [mode, userId, toStoredScore(mode === "inc" ? request.inc! : request.value!), achievement?.id ?? "", achievement?.threshold === undefined ? "" : String(achievement.threshold)],
+    )) as [string, number, number, string];
+    // Due for the nodes' next coalesced leaderboard:update.
+    await this.redis.zadd(this.keys.leaderboardsDue(), "LT", Date.now(), scopedMember(this.tenant, leaderboard));
+    const score = fromStoredScore(stored);
+    const result: LeaderboardScoreResult = { userId, score, rank: Number(rank), previous: previous === "" ? null : fromStoredScore(previous) };
+    if (unlocked === 1 && achievement) {
+      const notification = queuedNotification(this.tenant, randomUUID(), achievementNotification(leaderboard, userId, achievement, score, result.rank), Date.now());
+      await this.queueNotification(notification);
+      result.achievement = { id: achievement.id, notificationId: notification.id };
+    }
+    return result;
+  }
+
+  /** @internal */
+  async appendToStream(name: string, points: readonly Record<string, unknown>[]): Promise<StreamAppendResult> {
+    this.assertOpen();
+    checkPayload(points, this.settings.maxMessageBytes, "stream().append");
+    const input = validate(streamAppendSchema(name), { points }, "stream().append");
+    const key = this.keys.stream(this.tenant, name, "points");
+    const pipeline = this.redis.pipeline();
+    for (const point of input.points) pipeline.xadd(key, "MAXLEN", "~", this.settings.streamMaxLen, "*", ...streamEntryFields(name, point));
+    const ids = ((await pipeline.exec()) ?? []).map(([err, id]) => {
+      if (err) throw err;
+      return String(id);
+    });
+    // The nodes read the streams whose append counter moved.
+    await this.redis.zincrby(this.keys.streamsRegistry(), ids.length, scopedMember(this.tenant, name));
+    return { ids };
+  }
+
+  /** Appends to the nodes' notification stream and files the inbox entry (as a node's notify does). */
+  private async queueNotification(stored: QueuedNotification): Promise<void> {
+    const json = JSON.stringify(stored);
+    await this.redis.xadd(this.keys.notificationQueue(), "MAXLEN", "~", NOTIFICATION_QUEUE_MAX_LEN, "*", "n", json);
+    await inboxPut.run(this.redis, inboxKeys(this.keys, this.tenant, stored.userId), [stored.id, json, stored.createdAt, stored.expiresAt, INBOX_SIZE]);
+  }
+
   private async assertWorkspace(workspaceId: string): Promise<void> {
     if ((await this.redis.exists(this.keys.workspaceMeta(this.tenant, workspaceId))) === 0) {
       throw new EmitterError("NOT_FOUND", `workspace ${workspaceId} does not exist`);
@@ -396,6 +483,38 @@ export class AgentTarget {
   /** `agent:execution_failed` (status `failed`). */
   failed(payload: AgentFailed): Promise<AgentExecutionState> {
     return this.emitter.reportExecution(this.id, "fail", payload, "agent().failed");
+  }
+}
+
+export class LeaderboardTarget {
+  constructor(
+    private readonly emitter: SwitchboardEmitter<CustomEventsMap>,
+    readonly id: string,
+  ) {}
+
+  /**
+   * Sets a user's score (`score(userId, 42)` or `{ value: 42 }`) or adds to it (`{ inc: 5 }`),
+   * optionally with an `achievement` the write may unlock (then an `achievement_unlocked`
+   * notification is queued). Subscribers get it with the nodes' next coalesced `leaderboard:update`.
+   */
+  score(userId: string, input: LeaderboardScoreInput): Promise<LeaderboardScoreResult> {
+    return this.emitter.writeScore(this.id, userId, input);
+  }
+}
+
+export class StreamTarget {
+  constructor(
+    private readonly emitter: SwitchboardEmitter<CustomEventsMap>,
+    readonly name: string,
+  ) {}
+
+  /**
+   * Appends one point or several (at most 500, all or none), validated by the stream's kind
+   * (`metrics`, `feedback`, `model_performance`; other kinds are free-form objects). Each point is
+   * aggregated once by the nodes into the stream's rolling windows.
+   */
+  append(point: Record<string, unknown> | readonly Record<string, unknown>[]): Promise<StreamAppendResult> {
+    return this.emitter.appendToStream(this.name, Array.isArray(point) ? point : [point as Record<string, unknown>]);
   }
 }
 

@@ -8,6 +8,8 @@ export {
   UserTarget,
   WorkspaceTarget,
   AgentTarget,
+  LeaderboardTarget,
+  StreamTarget,
   type EmitterOptions,
   type CustomEventsMap,
   type DefaultCustomEvents,
@@ -15,6 +17,8 @@ export {
   type PublishOptions,
 } from "./emitter";
 export { EmitterError } from "./errors";
+export { DocTarget, type DocSubmitOptions } from "./docs";
+export type { DocOpResult, DocSnapshot, DocType } from "@switchboard/shared";
 export type {
   AgentCompleted,
   AgentExecutionState,
@@ -23,8 +27,12 @@ export type {
   AgentProgress,
   AgentRegistration,
   AgentStarted,
+  LeaderboardScoreInput,
+  LeaderboardScoreResult,
   NotifyResult,
   PublishResult,
+  StreamAppendResult,
+  StreamPoint,
   WorkspaceUpdateData,
   WorkspaceUpdateEvent,
 } from "@switchboard/shared";

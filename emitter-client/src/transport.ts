@@ -40,6 +40,12 @@ export function classicMessageFrame(room: string, event: string, message: object
   return { channel: `${ADAPTER_CHANNEL_PREFIX}#${NSP}#${room}#`, prefix: encoded.subarray(0, at), suffix: encoded.subarray(at + marker.length) };
 }
 
+/** The classic adapter's complete frame of an event to one room, for a script to PUBLISH (see DOC_APPEND). */
+export function classicFrame(room: string, event: string, args: readonly unknown[]): { channel: string; data: Buffer } {
+  const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: NSP };
+  return { channel: `${ADAPTER_CHANNEL_PREFIX}#${NSP}#${room}#`, data: encode([EMITTER_UID, packet, { rooms: [room], except: [], flags: {} }]) };
+}
+
 export class ClassicTransport implements Transport {
   private readonly emitter: Emitter;
   /** The publish the emitter made last: redis-emitter calls publish synchronously and drops its promise. */

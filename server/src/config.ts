@@ -43,6 +43,8 @@ export interface Config {
   rateLimit: { points: number; durationS: number };
   redisKeyPrefix: string;
   notify: { ackGraceMs: number; retryAttempts: number; retryDelayMs: number; claimIdleMs: number };
+  /** Live leaderboards and streams: update intervals (cluster-wide, per leaderboard / stream), stream cap, consumer timing. */
+  live: { leaderboardIntervalMs: number; streamIntervalMs: number; streamMaxLen: number; streamClaimIdleMs: number; streamBatchMs: number };
   push: {
     fcmServiceAccount?: string;
     fcmApiUrl?: string;
@@ -103,6 +105,11 @@ const envSchema = Joi.object({
   NOTIFY_RETRY_ATTEMPTS: int(0, 20).default(3),
   NOTIFY_RETRY_DELAY_MS: int(0, 600_000).default(1000),
   NOTIFY_CLAIM_IDLE_MS: int(100, 86_400_000).default(30000),
+  LEADERBOARD_UPDATE_INTERVAL_MS: int(10, 60_000).default(250),
+  STREAM_UPDATE_INTERVAL_MS: int(10, 60_000).default(1000),
+  STREAM_MAX_LEN: int(100, 10_000_000).default(10000),
+  STREAM_CLAIM_IDLE_MS: int(100, 86_400_000).default(30000),
+  STREAM_BATCH_MS: int(0, 600_000).default(100),
   FCM_SERVICE_ACCOUNT: Joi.string().min(1),
   FCM_API_URL: Joi.string().uri({ scheme: ["https", "http"] }),
   APNS_KEY: Joi.string().min(1),
@@ -209,6 +216,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryAttempts: v.NOTIFY_RETRY_ATTEMPTS,
       retryDelayMs: v.NOTIFY_RETRY_DELAY_MS,
       claimIdleMs: v.NOTIFY_CLAIM_IDLE_MS,
+    },
+    live: {
+      leaderboardIntervalMs: v.LEADERBOARD_UPDATE_INTERVAL_MS,
+      streamIntervalMs: v.STREAM_UPDATE_INTERVAL_MS,
+      streamMaxLen: v.STREAM_MAX_LEN,
+      streamClaimIdleMs: v.STREAM_CLAIM_IDLE_MS,
+      streamBatchMs: v.STREAM_BATCH_MS,
     },
     push: {
       fcmServiceAccount: v.FCM_SERVICE_ACCOUNT,

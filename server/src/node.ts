@@ -2,7 +2,7 @@
  * The composition root of one Switchboard node: HTTP server, express app, Socket.IO server,
  * engine, session handling, cluster membership and the features, wired once here.
  */
-import { createServer, type Server as HttpServer } from "node:http";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { TokenVerifier } from "./auth/tokens";
@@ -12,7 +12,12 @@ import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
 import { agentsFeature } from "./features/agents";
+import { leaderboardsFeature } from "./features/leaderboards";
+import { streamsFeature } from "./features/streams";
+import { demoFeature } from "./features/demo";
+import { sdkFeature } from "./features/sdk";
 import { devFeature } from "./features/dev";
+import { docsFeature } from "./features/docs";
 import { notificationsFeature } from "./features/notifications";
 import { presenceFeature } from "./features/presence";
 import { roomsFeature } from "./features/rooms";
@@ -35,7 +40,7 @@ export interface NodeOptions {
   pushTransport?: PushTransportOptions;
 }
 
-const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature, syncFeature, presenceFeature, notificationsFeature, workspacesFeature, agentsFeature];
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature, syncFeature, presenceFeature, notificationsFeature, workspacesFeature, agentsFeature, leaderboardsFeature, streamsFeature, docsFeature, demoFeature, sdkFeature];
 
 export class SwitchboardNode {
   readonly nodeId: string;
@@ -47,6 +52,8 @@ export class SwitchboardNode {
   readonly sessions: SessionManager;
   readonly events = new NodeEvents();
   private readonly membership: ClusterMembership;
+  /** The express app; set once in the constructor, after the features it routes to. */
+  private app?: (req: IncomingMessage, res: ServerResponse) => void;
   private readonly features: Feature[];
   private readonly startedAt = Date.now();
   private serving = true;
@@ -66,7 +73,10 @@ export class SwitchboardNode {
     const verifier = new TokenVerifier(config.jwt);
     const rateLimiter = this.engine.createRateLimiter({ name: "commands", points: config.rateLimit.points, durationS: config.rateLimit.durationS });
 
-    this.http = createServer();
+    // The express app is built after the features, but it must be the server's request listener
+    // BEFORE Socket.IO attaches: engine.io takes over the listeners present at that moment and
+    // passes them every request that is not its own (/socket.io/ long-polling included).
+    this.http = createServer((req, res) => this.app!(req, res));
     this.io = new Server(this.http, {
       adapter: this.engine.adapter,
       cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: config.corsOrigins !== "*" } : undefined,
@@ -127,7 +137,7 @@ export class SwitchboardNode {
     });
     pipeline.register(features.flatMap((f) => f.commands ?? []));
 
-    const app = createApp({
+    this.app = createApp({
       corsOrigins: config.corsOrigins,
       maxMessageBytes: config.maxMessageBytes,
       routes: features.flatMap((f) => f.routes ?? []),
@@ -136,7 +146,6 @@ export class SwitchboardNode {
       metrics: this.metrics,
       logger: this.logger,
     });
-    this.http.on("request", app);
 
     this.io.use((socket, next) => this.sessions.middleware(socket as AppSocket, next));
     this.io.on("connection", (socket) => {

@@ -11,7 +11,7 @@ export const ADAPTER_CHANNEL_PREFIX = "socket.io";
 
 /** Event names that belong to the protocol or to Socket.IO: the emitter sends them only through their own methods. */
 const PROTOCOL_EVENTS = new Set(["session", "notification", "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "error"]);
-const PROTOCOL_EVENT_PREFIXES = ["room:", "message:", "presence:", "sync:", "notification:", "push:", "workspace:", "agent:", "command:", "system:"];
+const PROTOCOL_EVENT_PREFIXES = ["room:", "message:", "presence:", "sync:", "notification:", "push:", "workspace:", "agent:", "command:", "system:", "leaderboard:", "stream:", "doc:"];
 
 export const CUSTOM_EVENT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 

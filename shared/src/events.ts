@@ -9,9 +9,12 @@ import type {
   AgentRefPayload,
   AgentStatus,
 } from "./agents";
+import type { DocCursorEvent, DocCursorPayload, DocOpenPayload, DocOpenResult, DocOpEvent, DocOpPayload, DocOpResult, DocRefPayload } from "./docs";
 import type { AckCallback, ErrorBody } from "./errors";
+import type { LeaderboardRefPayload, LeaderboardSubscribePayload, LeaderboardUpdateEvent, LeaderboardView } from "./leaderboards";
 import type { Notification, NotificationListPayload, NotificationRefPayload, PushRegisterPayload } from "./notifications";
 import type { Presence, PresenceMap, PresenceSetPayload, PresenceUsersPayload } from "./presence";
+import type { StreamRefPayload, StreamSubscribePayload, StreamUpdateEvent, StreamView } from "./streams";
 import type { SyncDocument, SyncPullPayload, SyncStateEvent, SyncWrite } from "./sync";
 import type { WorkspaceJoinResult, WorkspaceRefPayload, WorkspaceUpdateEvent, WorkspaceUserEvent } from "./workspaces";
 
@@ -194,6 +197,17 @@ export interface ClientToServerEvents {
   /** Answers the agent and its last known execution (a late subscriber starts from there). */
   "agent:subscribe": (payload: AgentRefPayload, ack: Ack<AgentStatus>) => void;
   "agent:unsubscribe": (payload: AgentRefPayload, ack: Ack<Empty>) => void;
+  /** Subscribes to a collaborative document: its snapshot, or the ops since `version`. */
+  "doc:open": (payload: DocOpenPayload, ack: Ack<DocOpenResult>) => void;
+  "doc:op": (payload: DocOpPayload, ack: Ack<DocOpResult>) => void;
+  "doc:close": (payload: DocRefPayload, ack: Ack<Empty>) => void;
+  "doc:cursor": (payload: DocCursorPayload, ack: Ack<VolatileResult>) => void;
+  /** Answers the top as of the last update (`seq`) and the caller's live rank (and neighbours). */
+  "leaderboard:subscribe": (payload: LeaderboardSubscribePayload, ack: Ack<LeaderboardView>) => void;
+  "leaderboard:unsubscribe": (payload: LeaderboardRefPayload, ack: Ack<Empty>) => void;
+  /** Answers the window's tail and the current aggregates. */
+  "stream:subscribe": (payload: StreamSubscribePayload, ack: Ack<StreamView>) => void;
+  "stream:unsubscribe": (payload: StreamRefPayload, ack: Ack<Empty>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -215,6 +229,10 @@ export interface ServerToClientEvents {
   "agent:execution_update": (event: AgentExecutionUpdateEvent) => void;
   "agent:execution_complete": (event: AgentExecutionCompleteEvent) => void;
   "agent:execution_failed": (event: AgentExecutionFailedEvent) => void;
+  "doc:op": (event: DocOpEvent) => void;
+  "doc:cursor": (event: DocCursorEvent) => void;
+  "leaderboard:update": (event: LeaderboardUpdateEvent) => void;
+  "stream:update": (event: StreamUpdateEvent) => void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- nodes talk through the adapter only; no server-side events yet

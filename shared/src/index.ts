@@ -11,3 +11,7 @@ export * from "./workspaces";
 export * from "./agents";
 export * from "./emitter";
 export * from "./redis-scripts";
+export * from "./docs";
+export * from "./doc-types";
+export * from "./leaderboards";
+export * from "./streams";

@@ -3,6 +3,8 @@
  * Keys that one script touches together share a hash tag (`{...}`), so the layout also
  * works on a Redis Cluster.
  */
+import { parseDocId, type DocScope } from "./docs";
+
 export interface KeyLayout {
   readonly prefix: string;
   /** Sorted set nodeId -> last heartbeat (ms, Redis clock). */
@@ -59,6 +61,36 @@ export interface KeyLayout {
   agent(tenant: string, agentId: string): string;
   /** Hash: the agent's last known execution (see AGENT_EXECUTION). Shares the agent's hash tag. */
   agentExecution(tenant: string, agentId: string): string;
+  /**
+   * Hash type, version, logStart, snapshotVersion: a collaborative document. A document's keys
+   * share its room's or workspace's hash tag, so one script checks membership and appends.
+   */
+  docMeta(tenant: string, docId: string): string;
+  /** List: the document's op log (entries logStart+1 … version, JSON). */
+  docLog(tenant: string, docId: string): string;
+  /** String: the document's snapshot (JSON) at snapshotVersion. */
+  docSnapshot(tenant: string, docId: string): string;
+  /** String: the version a user's `clientOpId` made, for resends. */
+  docOnce(tenant: string, docId: string, userId: string, clientOpId: string): string;
+  /** Set of the ids of the documents of a room or workspace. */
+  scopeDocs(tenant: string, scope: DocScope): string;
+  /**
+   * A leaderboard's keys, one hash tag: `scores` (zset userId -> -score), `dirty`, `lease`,
+   * `snapshot` (hash userId -> "rank|score" of the last update), `meta` (hash seq, total),
+   * `achievements` (set `userId|achievementId` unlocked).
+   */
+  leaderboard(tenant: string, id: string, part: string): string;
+  /** Zset `tenant/id` -> ms: leaderboards with an update due (see scopedMember). */
+  leaderboardsDue(): string;
+  /**
+   * A live stream's keys, one hash tag: `points` (the Redis Stream), `dirty`, `lease`, `meta`,
+   * `b:<window>:<start>` (bucket hash) and `b:<window>:<start>:v` (its sampled values).
+   */
+  stream(tenant: string, name: string, part: string): string;
+  /** Zset `tenant/name` -> appends so far: the streams nodes read. */
+  streamsRegistry(): string;
+  /** Zset `tenant/name` -> ms: streams with an update due. */
+  streamsDue(): string;
 }
 
 export function keyLayout(prefix = "sb:"): KeyLayout {
@@ -92,6 +124,57 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     tenantWorkspaces: (tenant) => `${prefix}{t:${tenant}}:workspaces`,
     agent: (tenant, agentId) => `${prefix}{a:${tenant}:${agentId}}:agent`,
     agentExecution: (tenant, agentId) => `${prefix}{a:${tenant}:${agentId}}:execution`,
+    // `|` appears in no name, user id or clientOpId, so document keys cannot collide.
+    docMeta: (tenant, docId) => `${docBase(prefix, tenant, docId)}|meta`,
+    docLog: (tenant, docId) => `${docBase(prefix, tenant, docId)}|log`,
+    docSnapshot: (tenant, docId) => `${docBase(prefix, tenant, docId)}|snapshot`,
+    docOnce: (tenant, docId, userId, clientOpId) => `${docBase(prefix, tenant, docId)}|once|${userId}|${clientOpId}`,
+    scopeDocs: (tenant, scope) => `${scopeTag(prefix, tenant, scope)}:docs`,
+    leaderboard: (tenant, id, part) => `${prefix}{lb:${tenant}:${id}}:${part}`,
+    leaderboardsDue: () => `${prefix}{leaderboards}:due`,
+    stream: (tenant, name, part) => `${prefix}{st:${tenant}:${name}}:${part}`,
+    streamsRegistry: () => `${prefix}{streams}:registry`,
+    streamsDue: () => `${prefix}{streams}:due`,
+  };
+}
+
+/** A tenant's leaderboard or stream as a member of a cluster-wide index: `tenant/id` (`/` is in neither). */
+export function scopedMember(tenant: string, id: string): string {
+  return `${tenant}/${id}`;
+}
+
+export function parseScopedMember(member: string): { tenant: string; id: string } {
+  const at = member.indexOf("/");
+  return { tenant: member.slice(0, at), id: member.slice(at + 1) };
+}
+
+/** The hash tag of a room's or a workspace's keys (see roomMeta, workspaceMeta). */
+function scopeTag(prefix: string, tenant: string, scope: DocScope): string {
+  return `${prefix}{${scope.kind === "room" ? "r" : "w"}:${tenant}:${scope.id}}`;
+}
+
+function docBase(prefix: string, tenant: string, docId: string): string {
+  const parsed = parseDocId(docId);
+  if (!parsed) throw new Error(`not a document id: ${docId}`);
+  return `${scopeTag(prefix, tenant, parsed.scope)}:doc|${parsed.name}`;
+}
+
+/**
+ * The keys of the document scripts (DOC_APPEND, DOC_READ take a prefix of them): the scope's
+ * meta and members, then the document's meta, log and snapshot, and the scope's document index.
+ */
+export function docKeys(keys: KeyLayout, tenant: string, docId: string): { scopeMeta: string; scopeMembers: string; meta: string; log: string; snapshot: string; scopeDocs: string } {
+  const parsed = parseDocId(docId);
+  if (!parsed) throw new Error(`not a document id: ${docId}`);
+  const { scope } = parsed;
+  const room = scope.kind === "room";
+  return {
+    scopeMeta: room ? keys.roomMeta(tenant, scope.id) : keys.workspaceMeta(tenant, scope.id),
+    scopeMembers: room ? keys.roomMembers(tenant, scope.id) : keys.workspaceMembers(tenant, scope.id),
+    meta: keys.docMeta(tenant, docId),
+    log: keys.docLog(tenant, docId),
+    snapshot: keys.docSnapshot(tenant, docId),
+    scopeDocs: keys.scopeDocs(tenant, scope),
   };
 }
 

@@ -2,7 +2,7 @@
  * Room names. Clients speak of rooms by id; the server keeps reserved prefixes for rooms it
  * manages, and scopes every Socket.IO room by tenant so tenants never share a room.
  */
-export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:"] as const;
+export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
 
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -14,6 +14,8 @@ export const userRoom = (userId: string): string => `user:${userId}`;
 export const workspaceRoom = (workspaceId: string): string => `workspace:${workspaceId}`;
 export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 export const presenceRoom = (userId: string): string => `presence:${userId}`;
+export const leaderboardRoom = (leaderboardId: string): string => `leaderboard:${leaderboardId}`;
+export const streamRoom = (streamName: string): string => `stream:${streamName}`;
 
 /**
  * Every socket of a tenant is in this room, so a broadcast reaches the tenant and no other.

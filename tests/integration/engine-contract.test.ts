@@ -3,9 +3,9 @@
  * the memory engine, the Redis engine on a single redis-server, and the Redis engine on a
  * three-master Redis Cluster (every script must keep its keys on one slot). Node registry,
  * presence registry, room membership index, notification queue, inbox, push devices and rate
- * limiter must behave identically, so features cannot tell them apart.
+ * limiter, leaderboards and live streams must behave identically, so features cannot tell them apart.
  */
-import { INBOX_SIZE } from "@switchboard/shared";
+import { emptyStreamAggregates, INBOX_SIZE, percentileOf, STREAM_WINDOW_NAMES, streamBucketStart, streamWindowBuckets, type StreamAggregates, type StreamPoint } from "@switchboard/shared";
 import {
   type AcquireResult,
   type DeviceSession,
@@ -610,6 +610,374 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       });
       expect(await engine.agents.execution("", agent)).toEqual(failed!.state);
       expect(await engine.agents.execution("acme", agent)).toBeUndefined();
+    });
+  });
+
+  describe("leaderboards", () => {
+    const board = () => unique("lb");
+    const set = (tenant: string, id: string, userId: string, value: number, achievement?: { id: string; threshold?: number }) =>
+      engine.leaderboards.score({ tenant, leaderboardId: id, userId, mode: "set", value, achievement });
+    const inc = (tenant: string, id: string, userId: string, value: number, achievement?: { id: string; threshold?: number }) =>
+      engine.leaderboards.score({ tenant, leaderboardId: id, userId, mode: "inc", value, achievement });
+
+    it("ranks the highest score first and ties by user id, through sets and increments", async () => {
+      const id = board();
+      expect(await set("", id, "bob", 20)).toEqual({ score: 20, rank: 1, previous: null, unlocked: false });
+      expect(await set("", id, "amy", 10)).toEqual({ score: 10, rank: 2, previous: null, unlocked: false });
+      expect(await set("", id, "cat", 10)).toEqual({ score: 10, rank: 3, previous: null, unlocked: false });
+      expect(await inc("", id, "cat", 15)).toEqual({ score: 25, rank: 1, previous: 10, unlocked: false });
+      // An increment of a user not on the board starts from 0; scores may be negative or fractional.
+      expect(await inc("", id, "dan", -1.25)).toEqual({ score: -1.25, rank: 4, previous: null, unlocked: false });
+      expect(await inc("", id, "dan", 1.25)).toEqual({ score: 0, rank: 4, previous: -1.25, unlocked: false });
+      expect(Object.is((await engine.leaderboards.standing("", id, "dan"))!.score, 0)).toBe(true);
+
+      expect(await engine.leaderboards.range("", id, 1, 10)).toEqual({
+        total: 4,
+        entries: [
+          { rank: 1, userId: "cat", score: 25 },
+          { rank: 2, userId: "bob", score: 20 },
+          { rank: 3, userId: "amy", score: 10 },
+          { rank: 4, userId: "dan", score: 0 },
+        ],
+      });
+      expect(await engine.leaderboards.range("", id, 2, 2)).toEqual({ total: 4, entries: [{ rank: 2, userId: "bob", score: 20 }, { rank: 3, userId: "amy", score: 10 }] });
+      expect(await engine.leaderboards.standing("", id, "amy")).toEqual({ rank: 3, userId: "amy", score: 10 });
+      expect(await engine.leaderboards.standing("", id, "zed")).toBeUndefined();
+      // Another tenant's board of the same id is another board.
+      expect(await engine.leaderboards.range("acme", id, 1, 10)).toEqual({ total: 0, entries: [] });
+      expect(await set("acme", id, "amy", 1)).toMatchObject({ rank: 1 });
+      expect((await engine.leaderboards.range("", id, 1, 10)).total).toBe(4);
+    });
+
+    it("computes at most one update per interval, as changes against the previous update", async () => {
+      const id = board();
+      const ref = { tenant: "", id };
+      await set("", id, "amy", 10);
+      await set("", id, "bob", 20);
+      expect(await engine.leaderboards.due(1000)).toContainEqual(ref);
+      expect(await engine.leaderboards.snapshot("", id, 10)).toEqual({ seq: 0, total: 0, top: [] });
+
+      const first = await engine.leaderboards.flush(ref, 300, 2);
+      expect(first).toEqual({
+        status: "ok",
+        update: {
+          seq: 1,
+          total: 2,
+          ts: expect.any(Number),
+          changes: [
+            { rank: 1, userId: "bob", score: 20, previousRank: null },
+            { rank: 2, userId: "amy", score: 10, previousRank: null },
+          ],
+          removed: [],
+        },
+      });
+      expect(await engine.leaderboards.due(1000)).not.toContainEqual(ref);
+      // Until it was sent, and then within the interval, nobody computes another, written to or not.
+      await set("", id, "cat", 15);
+      expect(await engine.leaderboards.flush(ref, 300, 2)).toEqual({ status: "busy" });
+      expect(await engine.leaderboards.due(1000)).toContainEqual(ref);
+      await sleep(350);
+      expect(await engine.leaderboards.flush(ref, 300, 2)).toEqual({ status: "busy" });
+      await engine.leaderboards.sent(ref, (first as { update: { ts: number } }).update.ts, 300);
+      expect(await engine.leaderboards.flush(ref, 300, 2)).toEqual({
+        status: "ok",
+        update: { seq: 2, total: 3, ts: expect.any(Number), changes: [{ rank: 2, userId: "cat", score: 15, previousRank: null }], removed: ["amy"] },
+      });
+      expect(await engine.leaderboards.snapshot("", id, 10)).toEqual({ seq: 2, total: 3, top: [{ rank: 1, userId: "bob", score: 20 }, { rank: 2, userId: "cat", score: 15 }] });
+      expect(await engine.leaderboards.snapshot("", id, 1)).toEqual({ seq: 2, total: 3, top: [{ rank: 1, userId: "bob", score: 20 }] });
+
+      // Nothing written: nothing to send. Written without a visible change: no update either.
+      await engine.leaderboards.sent(ref, Date.now() - 1000, 300);
+      expect(await engine.leaderboards.flush(ref, 300, 2)).toEqual({ status: "clean" });
+      await set("", id, "bob", 20);
+      expect(await engine.leaderboards.flush(ref, 300, 2)).toEqual({ status: "same" });
+      expect((await engine.leaderboards.snapshot("", id, 10)).seq).toBe(2);
+    });
+
+    it("gives the update of an interval to exactly one of many concurrent flushes", async () => {
+      const id = board();
+      await set("", id, "amy", 1);
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => engine.leaderboards.flush({ tenant: "", id }, 500, 10)));
+      expect(outcomes.filter((o) => o.status === "ok")).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === "busy")).toHaveLength(7);
+    });
+
+    it("unlocks an achievement once per user, when a write takes the score across its threshold", async () => {
+      const id = board();
+      const gold = { id: "gold", threshold: 100 };
+      expect((await set("", id, "amy", 50, gold)).unlocked).toBe(false);
+      expect((await inc("", id, "amy", 60, gold)).unlocked).toBe(true);
+      expect((await inc("", id, "amy", 10, gold)).unlocked).toBe(false);
+      await set("", id, "amy", 0);
+      expect((await set("", id, "amy", 200, gold)).unlocked).toBe(false);
+      // Starting at the threshold crosses it; another user has their own.
+      expect((await set("", id, "bob", 100, gold)).unlocked).toBe(true);
+      // Without a threshold, the first write carrying it unlocks it.
+      expect((await inc("", id, "bob", 1, { id: "first" })).unlocked).toBe(true);
+      expect((await inc("", id, "bob", 1, { id: "first" })).unlocked).toBe(false);
+    });
+  });
+
+  describe("live streams", () => {
+    const stream = () => `metrics:${unique("st")}`;
+    const points = (values: (number | null)[]) => values.map((value) => ({ data: value === null ? { note: "no value" } : { value }, value }));
+    const arrival = (id: string) => Number(id.split("-")[0]);
+
+    /** The aggregates the windows must show at `now`, from the points' arrival times. */
+    function model(all: { id: string; value: number | null }[], now: number): StreamAggregates {
+      const out = emptyStreamAggregates();
+      for (const w of STREAM_WINDOW_NAMES) {
+        const buckets = new Set(streamWindowBuckets(w, now));
+        const values = all.filter((p) => p.value !== null && buckets.has(streamBucketStart(w, arrival(p.id)))).map((p) => p.value!);
+        if (values.length === 0) continue;
+        const sorted = [...values].sort((a, b) => a - b);
+        out[w] = { count: values.length, mean: values.reduce((a, b) => a + b, 0) / values.length, min: sorted[0]!, max: sorted[sorted.length - 1]!, p50: percentileOf(sorted, 50), p95: percentileOf(sorted, 95) };
+      }
+      return out;
+    }
+    const close = (actual: StreamAggregates, expected: StreamAggregates) => {
+      for (const w of STREAM_WINDOW_NAMES) {
+        const { mean, ...rest } = actual[w];
+        const { mean: expectedMean, ...expectedRest } = expected[w];
+        expect({ w, ...rest }).toEqual({ w, ...expectedRest });
+        if (expectedMean === null) expect(mean).toBeNull();
+        else expect(mean).toBeCloseTo(expectedMean, 9);
+      }
+    };
+
+    it("appends in order, answers the tail, and counts appends per stream", async () => {
+      const name = stream();
+      const ids = await engine.streams.append("", name, points([1, 2, null]), 1000);
+      expect(ids).toHaveLength(3);
+      expect([...ids].sort((a, b) => arrival(a) - arrival(b) || Number(a.split("-")[1]) - Number(b.split("-")[1]))).toEqual(ids);
+      const tail = await engine.streams.tail("", name, 0, 10);
+      expect(tail.map((p) => p.id)).toEqual(ids);
+      expect(tail[0]).toEqual({ id: ids[0], ts: arrival(ids[0]!), value: 1, data: { value: 1 } });
+      expect(tail[2]).toMatchObject({ value: null, data: { note: "no value" } });
+      expect((await engine.streams.tail("", name, 0, 2)).map((p) => p.id)).toEqual(ids.slice(1));
+      expect(await engine.streams.tail("", name, arrival(ids[2]!) + 1, 10)).toEqual([]);
+      expect(await engine.streams.tail("acme", name, 0, 10)).toEqual([]);
+      expect(await engine.streams.streams(1000)).toContainEqual({ tenant: "", id: name, appended: 3 });
+      await engine.streams.append("", name, points([4]), 1000);
+      expect(await engine.streams.streams(1000)).toContainEqual({ tenant: "", id: name, appended: 4 });
+    });
+
+    it("hands each point to one of several consumers and aggregates each exactly once", async () => {
+      const name = stream();
+      const ref = { tenant: "", id: name };
+      const values = Array.from({ length: 30 }, (_, i) => (i * 7) % 11);
+      const ids = await engine.streams.append("", name, points(values), 1000);
+      const seen: Record<string, StreamPoint[]> = { a: [], b: [], c: [] };
+      await Promise.all(Object.keys(seen).map(async (c) => {
+        for (let round = 0; round < 6; round++) seen[c]!.push(...(await engine.streams.read(ref, `node-${c}`, 4)));
+      }));
+      const all = Object.values(seen).flat();
+      expect(all.map((p) => p.id).sort()).toEqual([...ids].sort());
+      const acked = await Promise.all(Object.values(seen).map((list) => engine.streams.aggregate(ref, list)));
+      expect(acked.reduce((a, b) => a + b, 0)).toBe(30);
+      // Aggregating them again counts nothing.
+      expect(await engine.streams.aggregate(ref, all)).toBe(0);
+      const { ts, windows } = await engine.streams.aggregates(ref);
+      close(windows, model(ids.map((id, i) => ({ id, value: values[i]! })), ts));
+      expect(windows["1h"].count).toBe(30);
+      expect(await engine.streams.read(ref, "node-a", 10)).toEqual([]);
+    });
+
+    it("lets a consumer claim points left idle, not touched ones, and counts a point held twice once", async () => {
+      const name = stream();
+      const ref = { tenant: "", id: name };
+      const ids = await engine.streams.append("", name, points([1, 2, 3, null]), 1000);
+      const taken = await engine.streams.read(ref, "dead-node", 10);
+      expect(taken.map((p) => p.id)).toEqual(ids);
+      expect(await engine.streams.claim(ref, "rescuer", 10_000, 10)).toEqual([]);
+      await sleep(250);
+      await engine.streams.touch(ref, "dead-node", [ids[0]!]);
+      const claimed = await engine.streams.claim(ref, "rescuer", 200, 10);
+      expect(claimed.map((p) => p.id)).toEqual(ids.slice(1));
+      expect(await engine.streams.aggregate(ref, claimed)).toBe(3);
+      // The first holder comes back and aggregates everything it read: only what nobody did counts.
+      expect(await engine.streams.aggregate(ref, taken)).toBe(1);
+      const { windows } = await engine.streams.aggregates(ref);
+      expect(windows["1m"]).toEqual({ count: 3, mean: 2, min: 1, max: 3, p50: 2, p95: 3 });
+      await sleep(250);
+      expect(await engine.streams.claim(ref, "other", 200, 10)).toEqual([]);
+    });
+
+    it("computes at most one update per interval, with the points since the last, and decays an idle stream", async () => {
+      const name = stream();
+      const ref = { tenant: "", id: name };
+      const ids = await engine.streams.append("", name, points([5, 1, 3]), 1000);
+      expect(await engine.streams.aggregate(ref, await engine.streams.read(ref, "n1", 10))).toBe(3);
+      expect(await engine.streams.due(1000)).toContainEqual(ref);
+      const first = await engine.streams.flush(ref, 300, 700);
+      if (first.status !== "ok") throw new Error(`expected an update, got ${first.status}`);
+      expect(first.update).toMatchObject({ seq: 1, truncated: false });
+      expect(first.update.points.map((p) => p.id)).toEqual(ids);
+      close(first.update.windows, model(ids.map((id, i) => ({ id, value: [5, 1, 3][i]! })), first.update.ts));
+      expect(await engine.streams.flush(ref, 300, 700)).toEqual({ status: "busy" });
+      await engine.streams.sent(ref, first.update.ts, 300);
+
+      const more = await engine.streams.append("", name, points([9]), 1000);
+      expect(await engine.streams.aggregate(ref, await engine.streams.read(ref, "n2", 10))).toBe(1);
+      await sleep(350);
+      const second = await engine.streams.flush(ref, 300, 700);
+      if (second.status !== "ok") throw new Error(`expected an update, got ${second.status}`);
+      expect(second.update.seq).toBe(2);
+      expect(second.update.points.map((p) => p.id)).toEqual(more);
+      expect(second.update.windows["1h"]).toMatchObject({ count: 4, min: 1, max: 9 });
+      await engine.streams.sent(ref, second.update.ts, 300);
+
+      // Idle, its windows still full: not before the decay time, then again with no new point.
+      await sleep(350);
+      expect(await engine.streams.flush(ref, 300, 700)).toEqual({ status: "clean" });
+      await sleep(400);
+      expect((await engine.streams.due(1000)).some((r) => r.id === name)).toBe(true);
+      const decayed = await engine.streams.flush(ref, 300, 700);
+      expect(decayed).toMatchObject({ status: "ok", update: { seq: 3, points: [], truncated: false } });
+    });
+  });
+
+  describe("collaborative documents", () => {
+    type Append = Parameters<Engine["docs"]["append"]>[0];
+    const TS = 1_700_000_000_000;
+    const entry = (text: string, userId = "alice", clientOpId?: string) => ({ op: [text], from: { userId }, ...(clientOpId === undefined ? {} : { clientOpId }), ts: TS });
+    type Entry = Append["ops"][number]["entry"];
+    /** One op by `memberRequired` (undefined: a service). */
+    const append = (docId: string, version: number, e: Entry, extra: Partial<Append> & { memberRequired?: string } = {}) => {
+      const { memberRequired, ...rest } = extra;
+      return engine.docs.append({ tenant: "", docId, type: "text", version, ops: [{ entry: e, memberRequired }], logKeep: 1000, onceTtlS: 60, idleTtlS: 0, ...rest });
+    };
+    async function workspaceDoc(members: string[] = ["alice"], tenant = ""): Promise<string> {
+      const ws = unique("ws");
+      await engine.workspaces.create({ tenant, id: ws, name: ws, createdBy: "svc", createdAt: TS }, members.map((userId) => ({ userId, addedAt: 1 })));
+      return `workspace:${ws}/notes`;
+    }
+
+    it("creates a document with its first op, and reads the ops after a version or the snapshot", async () => {
+      const docId = await workspaceDoc();
+      expect(await engine.docs.read("", docId)).toBeUndefined();
+      expect(await append(docId, 0, entry("a"))).toEqual({ status: "appended", version: 1 });
+      expect(await append(docId, 1, entry("b", "bob", "c-1"))).toEqual({ status: "appended", version: 2 });
+      const first = { version: 1, op: ["a"], from: { userId: "alice" }, ts: TS };
+      const second = { version: 2, op: ["b"], from: { userId: "bob" }, clientOpId: "c-1", ts: TS };
+      expect(await engine.docs.read("", docId)).toEqual({ kind: "snapshot", type: "text", version: 2, snapshotVersion: 0, snapshot: undefined, entries: [first, second] });
+      expect(await engine.docs.read("", docId, 0)).toEqual({ kind: "ops", type: "text", version: 2, entries: [first, second] });
+      expect(await engine.docs.read("", docId, 1)).toEqual({ kind: "ops", type: "text", version: 2, entries: [second] });
+      expect(await engine.docs.read("", docId, 2)).toEqual({ kind: "ops", type: "text", version: 2, entries: [] });
+      // Beyond the document: the snapshot, so the caller sees how far it really is.
+      expect(await engine.docs.read("", docId, 9)).toMatchObject({ kind: "snapshot", version: 2 });
+      // Tenants do not share documents.
+      expect(await engine.docs.read("other", docId)).toBeUndefined();
+    });
+
+    it("appends only at the current version: a writer behind gets the entries since, one off the log or ahead is stale", async () => {
+      const docId = await workspaceDoc();
+      await append(docId, 0, entry("a"));
+      await append(docId, 1, entry("b"));
+      expect(await append(docId, 1, entry("late"))).toEqual({ status: "conflict", version: 2, entries: [expect.objectContaining({ version: 2, op: ["b"] })] });
+      const behind = await append(docId, 0, entry("later"));
+      expect(behind).toMatchObject({ status: "conflict", version: 2 });
+      expect((behind as { entries: { version: number }[] }).entries.map((e) => e.version)).toEqual([1, 2]);
+      expect(await append(docId, 5, entry("ahead"))).toEqual({ status: "stale", version: 2 });
+      expect(await append(docId, 2, entry("c"))).toEqual({ status: "appended", version: 3 });
+    });
+
+    it("gives the version to exactly one of many writers appending at once", async () => {
+      const docId = await workspaceDoc();
+      const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => append(docId, 0, entry(`w${i}`))));
+      expect(outcomes.filter((o) => o.status === "appended")).toEqual([{ status: "appended", version: 1 }]);
+      expect(outcomes.filter((o) => o.status === "conflict")).toHaveLength(7);
+      expect((await engine.docs.read("", docId, 0))!.entries).toHaveLength(1);
+    });
+
+    it("applies a user's clientOpId once, whatever version it is resent with", async () => {
+      const docId = await workspaceDoc(["alice", "bob"]);
+      const once = await Promise.all(Array.from({ length: 5 }, () => append(docId, 0, entry("x", "alice", "op-1"))));
+      expect(once.filter((o) => o.status === "appended")).toEqual([{ status: "appended", version: 1 }]);
+      expect(once.filter((o) => o.status === "duplicate")).toEqual(Array.from({ length: 4 }, () => ({ status: "duplicate", index: 0, version: 1 })));
+      await append(docId, 1, entry("y"));
+      expect(await append(docId, 0, entry("x", "alice", "op-1"))).toEqual({ status: "duplicate", index: 0, version: 1 });
+      expect(await engine.docs.opVersion("", docId, "alice", "op-1")).toBe(1);
+      expect(await engine.docs.opVersion("", docId, "bob", "op-1")).toBeUndefined();
+      // The id is the user's own.
+      expect(await append(docId, 2, entry("z", "bob", "op-1"))).toEqual({ status: "appended", version: 3 });
+    });
+
+    it("refuses another type, a room or workspace that does not exist, and non-members", async () => {
+      const docId = await workspaceDoc(["alice"]);
+      await append(docId, 0, entry("a"));
+      expect(await append(docId, 1, { op: null, from: { userId: "alice" }, ts: TS }, { type: "json" })).toEqual({ status: "type", type: "text" });
+      expect(await append(docId, 1, entry("m", "mallory"), { memberRequired: "mallory" })).toEqual({ status: "forbidden", index: 0 });
+      expect(await append(docId, 1, entry("b"), { memberRequired: "alice" })).toEqual({ status: "appended", version: 2 });
+      expect(await append(`workspace:${unique("nowhere")}/notes`, 0, entry("a"))).toEqual({ status: "missing" });
+      expect(await append(docId, 2, entry("a"), { tenant: "other" })).toEqual({ status: "missing" });
+
+      const roomId = unique("room");
+      await engine.rooms.create({ tenant: "", id: roomId, name: roomId, type: "chat", visibility: "public", createdBy: "alice", createdAt: TS, maxSize: 10 }, [{ userId: "alice", joinedAt: 1 }], 60);
+      const roomDoc = `room:${roomId}/agenda`;
+      expect(await append(roomDoc, 0, entry("a"), { memberRequired: "bob" })).toEqual({ status: "forbidden", index: 0 });
+      expect(await append(roomDoc, 0, entry("a"), { memberRequired: "alice" })).toEqual({ status: "appended", version: 1 });
+      expect(await append(`room:${unique("room")}/agenda`, 0, entry("a"))).toEqual({ status: "missing" });
+    });
+
+    it("keeps a snapshot with the op that asks for it and trims the log to the latest ops", async () => {
+      const docId = await workspaceDoc();
+      let text = "";
+      for (let v = 0; v < 7; v++) {
+        text += "a";
+        expect(await append(docId, v, entry("a"), { logKeep: 3, snapshot: v + 1 === 5 ? { version: 5, content: text } : undefined })).toEqual({ status: "appended", version: v + 1 });
+      }
+      // Snapshot at 5, log from 2: ops after 2 are still there; before, the snapshot and what follows it.
+      expect(await engine.docs.read("", docId, 2)).toMatchObject({ kind: "ops", version: 7, entries: [{ version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }] });
+      const old = await engine.docs.read("", docId, 1);
+      expect(old).toMatchObject({ kind: "snapshot", version: 7, snapshotVersion: 5, snapshot: "aaaaa" });
+      expect(old!.entries.map((e) => e.version)).toEqual([6, 7]);
+      expect(await engine.docs.read("", docId)).toMatchObject({ kind: "snapshot", snapshotVersion: 5, snapshot: "aaaaa" });
+      expect(await append(docId, 1, entry("late"))).toEqual({ status: "stale", version: 7 });
+      expect(await append(docId, 2, entry("late"))).toMatchObject({ status: "conflict", version: 7 });
+    });
+
+    it("appends several ops in one step, all or none", async () => {
+      const docId = await workspaceDoc(["alice", "bob"]);
+      const ops = (texts: string[], users: (string | undefined)[] = [], ids: (string | undefined)[] = []) =>
+        texts.map((t, i) => ({ entry: entry(t, users[i] ?? "alice", ids[i]), memberRequired: users[i] }));
+      const batch = (version: number, list: Append["ops"], extra: Partial<Append> = {}) =>
+        engine.docs.append({ tenant: "", docId, type: "text", version, ops: list, logKeep: 2, onceTtlS: 60, idleTtlS: 0, ...extra });
+      expect(await batch(0, ops(["a", "b", "c"], ["alice", "bob", undefined], [undefined, "b-1", undefined]), { snapshot: { version: 2, content: "ab" } })).toEqual({
+        status: "appended",
+        version: 3,
+      });
+      expect(await engine.docs.opVersion("", docId, "bob", "b-1")).toBe(2);
+      expect((await engine.docs.read("", docId))!).toMatchObject({ kind: "snapshot", version: 3, snapshotVersion: 2, snapshot: "ab", entries: [{ version: 3, op: ["c"] }] });
+      // The log keeps 2 ops, never past the snapshot: version 0 fell off, 1 is there.
+      expect(await engine.docs.read("", docId, 0)).toMatchObject({ kind: "snapshot" });
+      expect(await engine.docs.read("", docId, 1)).toMatchObject({ kind: "ops", entries: [{ version: 2 }, { version: 3 }] });
+      // One op refused refuses them all, naming it.
+      expect(await batch(3, ops(["d", "e"], ["alice", "mallory"]))).toEqual({ status: "forbidden", index: 1 });
+      expect(await batch(3, ops(["d", "e"], ["alice", "bob"], ["a-9", "b-1"]))).toEqual({ status: "duplicate", index: 1, version: 2 });
+      expect(await engine.docs.opVersion("", docId, "alice", "a-9")).toBeUndefined();
+      expect(await batch(2, ops(["d"]))).toMatchObject({ status: "conflict", version: 3 });
+      expect(await batch(3, ops(["d", "e"]))).toEqual({ status: "appended", version: 5 });
+    });
+
+    it("lists the documents of a room or workspace", async () => {
+      const ws = unique("ws");
+      await engine.workspaces.create({ tenant: "", id: ws, name: ws, createdBy: "svc", createdAt: TS }, []);
+      for (const name of ["b/readme.md", "a.txt"]) await append(`workspace:${ws}/${name}`, 0, entry("x"));
+      expect(await engine.docs.list("", { kind: "workspace", id: ws })).toEqual([`workspace:${ws}/a.txt`, `workspace:${ws}/b/readme.md`]);
+      expect(await engine.docs.list("other", { kind: "workspace", id: ws })).toEqual([]);
+    });
+
+    it("lets a room document expire after its idle time, and keeps its room alive at least as long", async () => {
+      const roomId = unique("room");
+      await engine.rooms.create({ tenant: "", id: roomId, name: roomId, type: "chat", visibility: "public", createdBy: "alice", createdAt: TS, maxSize: 10 }, [], 60);
+      const docId = `room:${roomId}/scratch`;
+      await append(docId, 0, entry("a"), { idleTtlS: 1 });
+      expect(await engine.docs.read("", docId)).toMatchObject({ version: 1 });
+      await sleep(1300);
+      expect(await engine.docs.read("", docId)).toBeUndefined();
+      expect(await engine.docs.list("", { kind: "room", id: roomId })).toEqual([]);
+      expect(await engine.rooms.get("", roomId)).toBeDefined();
     });
   });
 

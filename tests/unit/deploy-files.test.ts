@@ -177,6 +177,15 @@ describe("docker-compose.cluster.yml", () => {
     expect(nginx.ports).toContain("8080:8080");
     expect(nginx.restart).toBe("unless-stopped");
     expect(conditionsOf(nginx)).toEqual(Object.fromEntries(NODES.map((n) => [n, "service_healthy"])));
+    // Its own health: readiness of a node, asked through nginx (busybox wget: no curl in alpine).
+    expect(list(nginx.healthcheck?.test).join(" ")).toMatch(/wget .*http:\/\/127\.0\.0\.1:8080\/health\/ready/);
+  });
+
+  it("gives every service a health check and a restart policy", () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect([name, service.restart]).toEqual([name, "unless-stopped"]);
+      expect([name, list(service.healthcheck?.test).length > 0]).toEqual([name, true]);
+    }
   });
 
   it("interpolates only variables that .env.example provides", () => {
@@ -242,6 +251,13 @@ describe("nginx.conf (text)", () => {
       expect(seconds(value!)).toBeGreaterThanOrEqual(Math.max(46, heartbeatS + 1));
     }
     expect(nginxConf).toMatch(/map\s+\$http_upgrade\s+\$connection_upgrade\s*\{/);
+  });
+
+  it("fails over passively: quick connect timeout, next node on connect errors only", () => {
+    expect(nginxConf).toMatch(/proxy_connect_timeout\s+\d+s;/);
+    expect(seconds(/proxy_connect_timeout\s+(\S+);/.exec(nginxConf)![1]!)).toBeLessThanOrEqual(10);
+    // Never http_5xx or non_idempotent: a request that reached a node is not replayed elsewhere.
+    expect(/proxy_next_upstream\s+([^;]+);/.exec(nginxConf)?.[1]?.split(/\s+/).sort()).toEqual(["error", "timeout"]);
   });
 
   it("keeps /metrics off the public side", () => {

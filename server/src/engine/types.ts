@@ -23,7 +23,11 @@ import type {
   SyncWrite,
   WebPushSubscription,
 } from "@switchboard/shared";
+import type { DocOpEntry, DocScope, DocType } from "@switchboard/shared";
 import type { Server, ServerOptions } from "socket.io";
+import type { LeaderboardStore, LiveStreamStore } from "./live-types";
+
+export * from "./live-types";
 
 export type EngineKind = "memory" | "redis" | "redis-cluster";
 
@@ -363,6 +367,72 @@ export interface AgentRegistry {
   execution(tenant: string, agentId: string): Promise<AgentExecutionState | undefined>;
 }
 
+/** What a document read found: the ops after the version asked for, or the snapshot and the ops after it. */
+export type DocRead =
+  | { kind: "ops"; type: DocType; version: number; entries: DocOpEntry[] }
+  | { kind: "snapshot"; type: DocType; version: number; snapshotVersion: number; snapshot: unknown; entries: DocOpEntry[] };
+
+/** One op of an append: its log entry and who made it. */
+export interface DocAppendOp {
+  entry: Omit<DocOpEntry, "version">;
+  /** Refuse unless this user is a member of the document's room or workspace (undefined: a service). */
+  memberRequired?: string;
+  /** The socket that submitted the op: it gets no `doc:op` of it. */
+  exceptSocket?: string;
+}
+
+export interface DocAppendRequest {
+  tenant: string;
+  docId: string;
+  /** The document's type; a document that does not exist yet is created with it (at version 0). */
+  type: DocType;
+  /** The version the first op applies to: accepted only while it is the document's version. */
+  version: number;
+  /** The ops, in order, each transformed to follow the one before: appended all or none. */
+  ops: DocAppendOp[];
+  /** The document at one of the new versions, kept as the snapshot (the log is trimmed then). */
+  snapshot?: { version: number; content: unknown };
+  /** At a snapshot, how many of the latest ops the log keeps at least. */
+  logKeep: number;
+  /** How long each op's clientOpId (with its author's user id) is remembered. */
+  onceTtlS: number;
+  /** Room documents expire with their room this long after the last write; 0: never. */
+  idleTtlS: number;
+}
+
+export type DocAppendOutcome =
+  /** The version the last op made. */
+  | { status: "appended"; version: number }
+  /** The clientOpId of op `index` made `version` before: nothing was appended. */
+  | { status: "duplicate"; index: number; version: number }
+  /** The author of op `index` is not a member: nothing was appended. */
+  | { status: "forbidden"; index: number }
+  /** Another writer appended first: the entries after the requested version. */
+  | { status: "conflict"; version: number; entries: DocOpEntry[] }
+  /** The requested version is not in the log (trimmed, or ahead of the document). */
+  | { status: "stale"; version: number }
+  | { status: "type"; type: DocType }
+  /** The room or workspace does not exist. */
+  | { status: "missing" };
+
+export type DocCreateOutcome = { status: "created" } | { status: "exists"; type: DocType } | { status: "missing" } | { status: "forbidden" };
+
+export interface DocStore {
+  /**
+   * Creates an empty document (version 0) unless it exists, for a member of its room or workspace
+   * (`memberRequired`; undefined: a service), and lists it in the scope's document index.
+   */
+  create(request: { tenant: string; docId: string; type: DocType; memberRequired?: string; idleTtlS: number }): Promise<DocCreateOutcome>;
+  /** With `from`: the entries after it while the log holds them, else the snapshot; undefined: no document. */
+  read(tenant: string, docId: string, from?: number): Promise<DocRead | undefined>;
+  /** Appends ops made against the current version, all or none, and delivers them as `doc:op`. */
+  append(request: DocAppendRequest): Promise<DocAppendOutcome>;
+  /** The version a user's clientOpId made, while it is remembered. */
+  opVersion(tenant: string, docId: string, userId: string, clientOpId: string): Promise<number | undefined>;
+  /** Ids of the documents of a room or workspace, sorted. */
+  list(tenant: string, scope: DocScope): Promise<string[]>;
+}
+
 export interface RateLimiterOptions {
   name: string;
   points: number;
@@ -383,6 +453,9 @@ export interface Engine {
   readonly history: RoomHistory;
   readonly workspaces: WorkspaceRegistry;
   readonly agents: AgentRegistry;
+  readonly docs: DocStore;
+  readonly leaderboards: LeaderboardStore;
+  readonly streams: LiveStreamStore;
   /** Gives the engine the node's Socket.IO server, through which it delivers what it stores. */
   attach(io: Server): void;
   createRateLimiter(options: RateLimiterOptions): RateLimiterAbstract;

@@ -20,6 +20,13 @@ export interface Metrics {
   syncWrites: Counter<"strategy" | "outcome">;
   presenceUpdates: Counter<"reason">;
   notifications: Counter<"channel" | "outcome">;
+  leaderboardScores: Counter<"mode">;
+  leaderboardBroadcasts: Counter;
+  streamPointsAppended: Counter;
+  streamPointsAggregated: Counter;
+  streamBroadcasts: Counter;
+  docOps: Counter<"type" | "outcome">;
+  docAppendRetries: Counter<"type">;
 }
 
 export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
@@ -92,11 +99,33 @@ export function createMetrics(labels: { nodeId: string; version: string }): Metr
       labelNames: ["reason"],
       registers: [registry],
     }),
+    docOps: new Counter({
+      name: "switchboard_doc_ops_total",
+      help: "Collaborative document ops by document type and outcome (applied, duplicate, or the error code)",
+      labelNames: ["type", "outcome"],
+      registers: [registry],
+    }),
+    docAppendRetries: new Counter({
+      name: "switchboard_doc_append_retries_total",
+      help: "Document ops transformed again because another writer appended first",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
     notifications: new Counter({
       name: "switchboard_notifications_total",
       help: "Notification deliveries by channel and outcome",
       labelNames: ["channel", "outcome"],
       registers: [registry],
     }),
+    leaderboardScores: new Counter({
+      name: "switchboard_leaderboard_score_updates_total",
+      help: "Leaderboard score writes this node made, by mode (set, inc)",
+      labelNames: ["mode"],
+      registers: [registry],
+    }),
+    leaderboardBroadcasts: new Counter({ name: "switchboard_leaderboard_broadcasts_total", help: "leaderboard:update broadcasts this node sent (one per leaderboard per interval, cluster-wide)", registers: [registry] }),
+    streamPointsAppended: new Counter({ name: "switchboard_stream_points_appended_total", help: "Live stream points this node appended", registers: [registry] }),
+    streamPointsAggregated: new Counter({ name: "switchboard_stream_points_aggregated_total", help: "Live stream points this node aggregated (each point is aggregated by exactly one node)", registers: [registry] }),
+    streamBroadcasts: new Counter({ name: "switchboard_stream_broadcasts_total", help: "stream:update broadcasts this node sent (one per stream per interval, cluster-wide)", registers: [registry] }),
   };
 }

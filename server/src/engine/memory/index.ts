@@ -5,10 +5,13 @@ import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server } from "socket.io";
 import type { Engine, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
+import { MemoryDocStore } from "./docs";
+import { MemoryLeaderboards } from "./leaderboards";
 import { MemoryPresenceRegistry } from "./presence";
 import { MemoryNodeRegistry } from "./node-registry";
 import { MemoryNotificationInbox, MemoryNotificationQueue, MemoryPushDevices } from "./notifications";
 import { MemoryRooms } from "./rooms";
+import { MemoryLiveStreams } from "./streams";
 import { MemorySyncStore } from "./sync";
 import { MemoryAgents, MemoryWorkspaces } from "./workspaces";
 
@@ -26,10 +29,26 @@ export class MemoryEngine implements Engine {
   readonly history = this.roomStore;
   readonly workspaces = new MemoryWorkspaces();
   readonly agents = new MemoryAgents();
+  readonly leaderboards = new MemoryLeaderboards();
+  readonly streams = new MemoryLiveStreams();
+  readonly docs = new MemoryDocStore({
+    check: async (tenant, scope, userId) => {
+      if (scope.kind === "room") {
+        if (!(await this.roomStore.get(tenant, scope.id))) return "missing";
+        return userId === undefined || (await this.roomStore.member(tenant, scope.id, userId)) ? "ok" : "forbidden";
+      }
+      if (!(await this.workspaces.get(tenant, scope.id))) return "missing";
+      return userId === undefined || (await this.workspaces.isMember(tenant, scope.id, userId)) ? "ok" : "forbidden";
+    },
+    touch: (tenant, scope, idleTtlS) => {
+      if (scope.kind === "room") this.roomStore.touch(tenant, scope.id, idleTtlS);
+    },
+  });
   private readonly availability = new Availability(true);
 
   attach(io: Server): void {
     this.roomStore.attach(io);
+    this.docs.attach(io);
   }
 
   createRateLimiter(options: RateLimiterOptions): RateLimiterMemory {
@@ -50,6 +69,7 @@ export class MemoryEngine implements Engine {
 
   async close(): Promise<void> {
     this.roomStore.close();
+    this.docs.close();
     this.presence.close();
     this.notifications.close();
     this.availability.set(false);

@@ -82,6 +82,12 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     return "added";
   }
 
+  /** Restarts a room's idle timer (a write to one of its documents keeps it alive). */
+  touch(tenant: string, id: string, idleTtlS: number): void {
+    const state = this.state(tenant, id);
+    if (state) state.expiresAt = Math.max(state.expiresAt, Date.now() + idleTtlS * 1000);
+  }
+
   async removeMember(tenant: string, id: string, userId: string): Promise<boolean> {
     const rooms = this.userRooms.get(key(tenant, userId));
     rooms?.delete(id);

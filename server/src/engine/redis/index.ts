@@ -9,10 +9,13 @@ import type { Server } from "socket.io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
+import { RedisDocStore } from "./docs";
+import { RedisLeaderboards } from "./leaderboards";
 import { RedisPresenceRegistry } from "./presence";
 import { RedisNodeRegistry } from "./node-registry";
 import { RedisNotificationInbox, RedisNotificationQueue, RedisPushDevices } from "./notifications";
 import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
+import { RedisLiveStreams } from "./streams";
 import { RedisSyncStore } from "./sync";
 import { RedisAgents, RedisWorkspaces } from "./workspaces";
 
@@ -75,6 +78,9 @@ export class RedisEngine implements Engine {
   readonly history: RedisRoomHistory;
   readonly workspaces: RedisWorkspaces;
   readonly agents: RedisAgents;
+  readonly leaderboards: RedisLeaderboards;
+  readonly streams: RedisLiveStreams;
+  readonly docs: RedisDocStore;
   private readonly availability = new Availability(false);
   private closed = false;
 
@@ -103,10 +109,14 @@ export class RedisEngine implements Engine {
     this.history = new RedisRoomHistory(this.clients.data, this.keys, this.kind === "redis-cluster");
     this.workspaces = new RedisWorkspaces(this.clients.data, this.keys);
     this.agents = new RedisAgents(this.clients.data, this.keys);
+    this.leaderboards = new RedisLeaderboards(this.clients.data, this.keys);
+    this.streams = new RedisLiveStreams(this.clients.data, this.keys);
+    this.docs = new RedisDocStore(this.clients.data, this.keys, this.kind === "redis-cluster");
   }
 
   attach(io: Server): void {
     this.history.attach(io);
+    this.docs.attach(io);
   }
 
   private refresh(): void {

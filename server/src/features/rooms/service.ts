@@ -8,6 +8,7 @@ import {
   AppError,
   HISTORY_PAGE_MAX,
   isReservedRoomId,
+  docRoom,
   tenantRoom,
   userRoom,
   type HistoryPage,
@@ -120,7 +121,9 @@ export class RoomService {
     const removed = await this.deps.engine.rooms.removeMember(actor.tenant, roomId, userId);
     // Told first, so the leaving user's devices hear it too; then unsubscribed on every node.
     if (removed) this.emitMemberEvent(actor, roomId, "room:member_left", userId);
-    this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave(this.socketRoom(actor, roomId));
+    // …and from the room's documents, which they may open again only if they may still read them.
+    const docs = (await this.deps.engine.docs.list(actor.tenant, { kind: "room", id: roomId })).map((id) => tenantRoom(actor.tenant, docRoom(id)));
+    this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave([this.socketRoom(actor, roomId), ...docs]);
   }
 
   /** Adds a member without a socket (REST): the creator or a service chooses who belongs. */

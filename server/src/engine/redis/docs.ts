@@ -1,0 +1,139 @@
+/**
+ * Collaborative documents in Redis: a meta hash, an op log (a list), a snapshot string and
+ * clientOpId keys, all under the hash tag of the document's room or workspace, so one script
+ * checks membership, checks the version, appends, trims and publishes (DOC_APPEND, shared with
+ * the emitter).
+ */
+import { DOC_APPEND, DOC_CREATE, DOC_READ, docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
+import { encode } from "notepack.io";
+import type { Server } from "socket.io";
+import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
+import type { RedisClient } from "./clients";
+import { LuaScript } from "./scripts";
+
+const readDoc = new LuaScript(DOC_READ);
+const appendOps = new LuaScript(DOC_APPEND);
+const createDoc = new LuaScript(DOC_CREATE);
+
+/**
+ * With the classic adapter the script PUBLISHes the adapter's own packet of `doc:op` and this
+ * node delivers to its local sockets; with the sharded adapter (Redis Cluster) the adapter's
+ * channel lives on another slot, so the op is stored first and then broadcast through the adapter.
+ */
+export class RedisDocStore implements DocStore {
+  private io?: Server;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+    private readonly sharded: boolean,
+  ) {}
+
+  attach(io: Server): void {
+    this.io = io;
+  }
+
+  async create(request: { tenant: string; docId: string; type: DocType; memberRequired?: string; idleTtlS: number }): Promise<DocCreateOutcome> {
+    const k = docKeys(this.keys, request.tenant, request.docId);
+    const reply = (await createDoc.run(this.redis, [k.scopeMeta, k.scopeMembers, k.meta, k.scopeDocs], [request.memberRequired ?? "", request.type, request.idleTtlS, request.docId])) as string[];
+    const status = reply[0] as DocCreateOutcome["status"];
+    return status === "exists" ? { status, type: reply[1] as DocType } : ({ status } as DocCreateOutcome);
+  }
+
+  async read(tenant: string, docId: string, from?: number): Promise<DocRead | undefined> {
+    const k = docKeys(this.keys, tenant, docId);
+    const reply = (await readDoc.run(this.redis, [k.meta, k.log, k.snapshot], [from ?? -1])) as (string | number)[];
+    if (reply.length === 0) return undefined;
+    const type = String(reply[1]) as DocType;
+    const version = Number(reply[2]);
+    if (reply[0] === "ops") return { kind: "ops", type, version, entries: parseEntries(reply.slice(3), from!) };
+    const snapshotVersion = Number(reply[3]);
+    const json = String(reply[4]);
+    return { kind: "snapshot", type, version, snapshotVersion, snapshot: json === "" ? undefined : JSON.parse(json), entries: parseEntries(reply.slice(5), snapshotVersion) };
+  }
+
+  async append(request: DocAppendRequest): Promise<DocAppendOutcome> {
+    const { tenant, docId } = request;
+    const k = docKeys(this.keys, tenant, docId);
+    const socketRoom = tenantRoom(tenant, docRoom(docId));
+    const keys = [k.scopeMeta, k.scopeMembers, k.meta, k.log, k.snapshot, k.scopeDocs];
+    const events: DocOpEvent[] = [];
+    const perOp: (string | Buffer | number)[] = [];
+    request.ops.forEach(({ entry, memberRequired, exceptSocket }, i) => {
+      const event: DocOpEvent = { docId, version: request.version + i + 1, ...entry };
+      events.push(event);
+      let onceIndex = 0;
+      if (entry.clientOpId !== undefined) onceIndex = keys.push(this.keys.docOnce(tenant, docId, entry.from.userId, entry.clientOpId));
+      const frame = this.sharded ? undefined : this.frame(socketRoom, event, exceptSocket);
+      perOp.push(memberRequired ?? "", JSON.stringify(entry), onceIndex, frame?.channel ?? "", frame?.data ?? "");
+    });
+    const reply = (await appendOps.run(this.redis, keys, [
+      request.version,
+      request.type,
+      request.ops.length,
+      request.snapshot?.version ?? 0,
+      request.snapshot === undefined ? "" : JSON.stringify(request.snapshot.content),
+      request.logKeep,
+      request.onceTtlS,
+      request.idleTtlS,
+      docId,
+      ...perOp,
+    ])) as (string | number)[];
+    const status = String(reply[0]);
+    switch (status) {
+      case "missing":
+        return { status };
+      case "forbidden":
+        return { status, index: Number(reply[1]) - 1 };
+      case "duplicate":
+        return { status, index: Number(reply[1]) - 1, version: Number(reply[2]) };
+      case "type":
+        return { status, type: String(reply[1]) as DocType };
+      case "stale":
+        return { status, version: Number(reply[1]) };
+      case "conflict":
+        return { status, version: Number(reply[1]), entries: parseEntries(reply.slice(2), request.version) };
+      case "appended":
+        break;
+      default:
+        throw new Error(`unexpected append outcome ${status}`);
+    }
+    if (this.io) {
+      events.forEach((event, i) => {
+        // With the classic adapter the script published to the other nodes already.
+        const target = this.sharded ? this.io!.to(socketRoom) : this.io!.local.to(socketRoom);
+        const except = request.ops[i]!.exceptSocket;
+        (except ? target.except(except) : target).emit("doc:op", event);
+      });
+    }
+    return { status: "appended", version: Number(reply[1]) };
+  }
+
+  async opVersion(tenant: string, docId: string, userId: string, clientOpId: string): Promise<number | undefined> {
+    const version = await this.redis.get(this.keys.docOnce(tenant, docId, userId, clientOpId));
+    return version === null ? undefined : Number(version);
+  }
+
+  async list(tenant: string, scope: DocScope): Promise<string[]> {
+    const ids = (await this.redis.smembers(this.keys.scopeDocs(tenant, scope))).sort();
+    if (ids.length === 0) return ids;
+    // A room document can expire before the index does (another document kept it alive).
+    const exists = await Promise.all(ids.map((id) => this.redis.exists(this.keys.docMeta(tenant, id))));
+    return ids.filter((_, i) => exists[i] === 1);
+  }
+
+  /** The adapter's publish frame of `doc:op` (the version is known before the script runs). */
+  private frame(socketRoom: string, event: DocOpEvent, exceptSocket: string | undefined): { channel: string; data: Buffer } | undefined {
+    const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
+    // No server attached (an engine used alone): stored, delivered to nobody.
+    if (!uid) return undefined;
+    const packet = { type: 2, data: ["doc:op", event], nsp: "/" };
+    const data = encode([uid, packet, { rooms: [socketRoom], except: exceptSocket ? [exceptSocket] : [], flags: {} }]);
+    return { channel: `socket.io#/#${socketRoom}#`, data };
+  }
+}
+
+/** Log entries as stored (JSON without the version), numbered from `after + 1`. */
+function parseEntries(raw: (string | number)[], after: number): DocOpEntry[] {
+  return raw.map((json, i) => ({ version: after + i + 1, ...(JSON.parse(String(json)) as Omit<DocOpEntry, "version">) }));
+}
