@@ -45,6 +45,13 @@ export interface DeliveryDeps {
   options: DeliveryOptions;
 }
 
+/** The node stopped while an owned notification waited for its ack. */
+class LeftForAnotherNode extends Error {
+  constructor() {
+    super("node stopping: left for another node");
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class NotificationDelivery {
@@ -125,8 +132,10 @@ export class NotificationDelivery {
     const task = this.deliver(entry.notification)
       .then(() => this.deps.engine.notifications.ack([entry.entryId]))
       .catch((err: unknown) => {
-        // Left pending: claimed again after NOTIFY_CLAIM_IDLE_MS, by this node or another.
-        this.deps.logger.warn("notification delivery failed", { event: "notify", notificationId: entry.notification.id, error: String(err) });
+        // Left pending either way: claimed again after NOTIFY_CLAIM_IDLE_MS, by this node or another.
+        const fields = { event: "notify", notificationId: entry.notification.id };
+        if (err instanceof LeftForAnotherNode) this.deps.logger.info("notification left pending at shutdown", fields);
+        else this.deps.logger.warn("notification delivery failed", { ...fields, error: String(err) });
       })
       .finally(() => this.inFlight.delete(entry.entryId));
     this.inFlight.set(entry.entryId, task);
@@ -165,7 +174,7 @@ export class NotificationDelivery {
       const timer = setTimeout(done, remaining);
       this.waiting.set(n.id, done);
     });
-    if (!this.running) throw new Error("node stopping: left for another node");
+    if (!this.running) throw new LeftForAnotherNode();
   }
 
   private async pushAll(n: StoredNotification): Promise<void> {
