@@ -23,8 +23,6 @@
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { io } = require("socket.io-client");
-const { SignJWT } = require("jose");
 const { type: text, insert, remove } = require("ot-text-unicode");
 
 const NODES = Number(process.env.BENCH_DOC_NODES || 3);
@@ -37,58 +35,15 @@ const PHASES = (process.env.BENCH_DOC_PHASES || "saturate,paced").split(",").map
 const GLOBAL_TIMEOUT_MS = 4 * 60 * 1000;
 const MAX_DOC_CHARS = 20000; // editors delete when the text grows past this, so it stays small
 
-const { HOST, SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, freePort, waitFor, spawnChild, stopChild, startRedis } = require("./lib");
+const { SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, percentile } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
-async function startNodes(redisUrl) {
-  const nodes = [];
-  for (let i = 0; i < NODES; i++) {
-    const port = await freePort();
-    const nodeId = `docs-${i + 1}`;
-    const env = { REDIS_URL: redisUrl, PORT: String(port), HOST, NODE_ID: nodeId, JWT_SECRET: SECRET, LOG_LEVEL: "warn", RATE_LIMIT_POINTS: "1000000" };
-    const child = spawnChild([process.execPath, SB_MAIN], env, nodeId);
-    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
-  }
-  for (const node of nodes) {
-    await waitFor(
-      async () => {
-        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
-        return (await fetch(`${node.url}/health`)).ok;
-      },
-      20000,
-      `${node.nodeId} /health`,
-    );
-  }
-  return nodes;
-}
-
-function token(sub, roles) {
-  return new SignJWT(roles ? { roles } : {})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-    .sign(new TextEncoder().encode(SECRET));
-}
-
-function connect(url, auth) {
-  return new Promise((resolve, reject) => {
-    const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
-    sockets.push(socket);
-    const timer = setTimeout(() => {
-      socket.disconnect();
-      reject(new Error(`no session from ${url} within 10s`));
-    }, 10000);
-    socket.once("session", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error ${url}: ${err.message}`));
-    });
-  });
+function startCluster(redisUrl) {
+  return startNodes(NODES, (i) => ({
+    nodeId: `docs-${i + 1}`,
+    env: { REDIS_URL: redisUrl, JWT_SECRET: SECRET, LOG_LEVEL: "warn", RATE_LIMIT_POINTS: "1000000" },
+  }));
 }
 
 async function rest(url, method, route, body, bearer) {
@@ -98,11 +53,6 @@ async function rest(url, method, route, body, bearer) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 const round = (n) => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);
@@ -305,7 +255,7 @@ function print(results) {
 async function main() {
   console.log(`docs bench: ${EDITORS} editors on one document over ${NODES} nodes, ${WINDOW_MS} ms per phase (${PHASES.join(", ")})`);
   const redis = await startRedis();
-  const nodes = await startNodes(redis.url);
+  const nodes = await startCluster(redis.url);
   const svcToken = await token("bench-svc", ["service"]);
   const workspace = `bench-${Date.now().toString(36)}`;
   const members = Array.from({ length: EDITORS }, (_, i) => `bench-user-${i}`);

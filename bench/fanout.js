@@ -18,8 +18,6 @@
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { io } = require("socket.io-client");
-const { SignJWT } = require("jose");
 
 const BARE_MAIN = path.join(__dirname, "bare-server.js");
 
@@ -38,88 +36,17 @@ const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
 const P99_TARGET_MS = 50;
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 
-const { HOST, SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, freePort, waitFor, spawnChild, stopChild, startRedis } = require("./lib");
+const { SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
-async function startNodes(system, redisUrl) {
-  const nodes = [];
-  for (let i = 0; i < NODES; i++) {
-    const port = await freePort();
-    const nodeId = `${system}-${i + 1}`;
-    const env =
-      system === "switchboard"
-        ? {
-            REDIS_URL: redisUrl,
-            PORT: String(port),
-            HOST,
-            NODE_ID: nodeId,
-            JWT_SECRET: SECRET,
-            LOG_LEVEL: "warn",
-            RATE_LIMIT_POINTS: "1000000",
-            HISTORY_SIZE: "1000",
-          }
-        : { REDIS_URL: redisUrl, PORT: String(port), HOST, NODE_ID: nodeId };
-    const child = spawnChild([process.execPath, system === "switchboard" ? SB_MAIN : BARE_MAIN], env, nodeId);
-    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
-  }
-  for (const node of nodes) {
-    await waitFor(
-      async () => {
-        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
-        return (await fetch(`${node.url}/health`)).ok;
-      },
-      20000,
-      `${node.nodeId} /health`,
-    );
-  }
-  return nodes;
-}
-
-function token(sub, roles) {
-  const claims = roles ? { roles } : {};
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-    .sign(new TextEncoder().encode(SECRET));
-}
-
-function connect(url, auth) {
-  return new Promise((resolve, reject) => {
-    const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
-    sockets.push(socket);
-    const timer = setTimeout(() => {
-      socket.disconnect();
-      reject(new Error(`no session from ${url} within 10s`));
-    }, 10000);
-    socket.once("session", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error ${url}: ${err.message}`));
-    });
-  });
-}
-
-async function ack(socket, event, payload, timeoutMs = 10000) {
-  const res = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  if (!res || res.ok !== true) throw new Error(`${event} ${JSON.stringify(payload)} failed: ${JSON.stringify(res && res.error)}`);
-  return res;
-}
-
-async function inBatches(items, size, fn) {
-  const out = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-  return out;
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+function startSystem(system, redisUrl) {
+  const switchboard = system === "switchboard";
+  return startNodes(NODES, (i) => ({
+    nodeId: `${system}-${i + 1}`,
+    main: switchboard ? SB_MAIN : BARE_MAIN,
+    env: switchboard ? { REDIS_URL: redisUrl, JWT_SECRET: SECRET, LOG_LEVEL: "warn", RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: "1000" } : { REDIS_URL: redisUrl },
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,7 +55,7 @@ function percentile(sorted, p) {
 async function runSystem(system) {
   console.log(`\n=== ${system}: starting redis + ${NODES} nodes ===`);
   const redis = await startRedis();
-  const nodes = await startNodes(system, redis.url);
+  const nodes = await startSystem(system, redis.url);
   const runId = Date.now().toString(36);
   const roomIds = Array.from({ length: ROOMS }, (_, r) => `bench-${runId}-r${r}`);
   const isSb = system === "switchboard";

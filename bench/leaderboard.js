@@ -27,8 +27,6 @@
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { io } = require("socket.io-client");
-const { SignJWT } = require("jose");
 
 
 const NODES = 3;
@@ -47,85 +45,21 @@ const REST_IN_FLIGHT = 64; // REST requests open at once (keep-alive connections
 const MAX_PER_TICK = 400; // bounds each timer tick's burst
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 
-const { HOST, ROOT, SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, freePort, waitFor, spawnChild, stopChild, startRedis } = require("./lib");
+const { ROOT, SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
-async function startNodes(redisUrl) {
-  const nodes = [];
-  for (let i = 0; i < NODES; i++) {
-    const port = await freePort();
-    const nodeId = `lb-bench-${i + 1}`;
-    const env = {
+function startCluster(redisUrl) {
+  return startNodes(NODES, (i) => ({
+    nodeId: `lb-bench-${i + 1}`,
+    env: {
       REDIS_URL: redisUrl,
-      PORT: String(port),
-      HOST,
-      NODE_ID: nodeId,
       JWT_SECRET: SECRET,
       LOG_LEVEL: "warn",
       RATE_LIMIT_POINTS: "1000000",
       LEADERBOARD_UPDATE_INTERVAL_MS: String(INTERVAL_MS),
-    };
-    const child = spawnChild([process.execPath, SB_MAIN], env, nodeId);
-    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
-  }
-  for (const node of nodes) {
-    await waitFor(
-      async () => {
-        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
-        return (await fetch(`${node.url}/health`)).ok;
-      },
-      20000,
-      `${node.nodeId} /health`,
-    );
-  }
-  return nodes;
-}
-
-function token(sub, roles) {
-  const claims = roles ? { roles } : {};
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-    .sign(new TextEncoder().encode(SECRET));
-}
-
-function connect(url, auth) {
-  return new Promise((resolve, reject) => {
-    const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
-    sockets.push(socket);
-    const timer = setTimeout(() => {
-      socket.disconnect();
-      reject(new Error(`no session from ${url} within 10s`));
-    }, 10000);
-    socket.once("session", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error ${url}: ${err.message}`));
-    });
-  });
-}
-
-async function ack(socket, event, payload, timeoutMs = 10000) {
-  const res = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  if (!res || res.ok !== true) throw new Error(`${event} ${JSON.stringify(payload)} failed: ${JSON.stringify(res && res.error)}`);
-  return res;
-}
-
-async function inBatches(items, size, fn) {
-  const out = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-  return out;
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+    },
+  }));
 }
 
 function round(n, d = 0) {
@@ -197,7 +131,7 @@ async function main() {
   );
   const started = Date.now();
   const redis = await startRedis();
-  const nodes = await startNodes(redis.url);
+  const nodes = await startCluster(redis.url);
   const runId = Date.now().toString(36);
   const board = `bench-${runId}`;
   const svc = await token("bench-svc", ["service"]);

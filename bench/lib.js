@@ -8,6 +8,8 @@ const { mkdtempSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
+const { SignJWT } = require("jose");
+const { io } = require("socket.io-client");
 
 const HOST = "127.0.0.1";
 const ROOT = path.join(__dirname, "..");
@@ -136,4 +138,95 @@ async function startRedis() {
 }
 
 
-module.exports = { HOST, ROOT, SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, freePort, waitFor, spawnChild, stopChild, startRedis };
+/**
+ * Starts `count` node processes and waits until each answers /health. `describe(i, port)` gives
+ * each one's `{ nodeId, main, env }` (main: the script to run, Switchboard's by default).
+ */
+async function startNodes(count, describe) {
+  const nodes = [];
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const { nodeId, main = SB_MAIN, env } = describe(i, port);
+    const child = spawnChild([process.execPath, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
+    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
+  }
+  for (const node of nodes) {
+    await waitFor(
+      async () => {
+        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
+        return (await fetch(`${node.url}/health`)).ok;
+      },
+      20000,
+      `${node.nodeId} /health`,
+    );
+  }
+  return nodes;
+}
+
+function token(sub, roles) {
+  const claims = roles ? { roles } : {};
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+function connect(url, auth) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
+    sockets.push(socket);
+    const timer = setTimeout(() => {
+      socket.disconnect();
+      reject(new Error(`no session from ${url} within 10s`));
+    }, 10000);
+    socket.once("session", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`connect_error ${url}: ${err.message}`));
+    });
+  });
+}
+
+async function ack(socket, event, payload, timeoutMs = 10000) {
+  const res = await socket.timeout(timeoutMs).emitWithAck(event, payload);
+  if (!res || res.ok !== true) throw new Error(`${event} ${JSON.stringify(payload)} failed: ${JSON.stringify(res && res.error)}`);
+  return res;
+}
+
+async function inBatches(items, size, fn) {
+  const out = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+module.exports = {
+  HOST,
+  ROOT,
+  SB_MAIN,
+  SECRET,
+  sockets,
+  killAll,
+  limitRun,
+  sleep,
+  freePort,
+  waitFor,
+  spawnChild,
+  stopChild,
+  startRedis,
+  startNodes,
+  token,
+  connect,
+  ack,
+  inBatches,
+  percentile,
+};
