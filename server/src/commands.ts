@@ -84,6 +84,11 @@ export class CommandPipeline {
     }
   }
 
+  /** Every registered command (the fuzzer and the docs enumerate them from here). */
+  get definitions(): readonly CommandDefinition[] {
+    return [...this.commands.values()];
+  }
+
   /** Listens for every registered command on a socket, and answers unknown ones. */
   attach(socket: AppSocket): void {
     for (const def of this.commands.values()) {

@@ -28,6 +28,16 @@ export interface Config {
   corsOrigins: string[] | "*" | false;
   maxConnections: number;
   maxDevicesPerUser: number;
+  /** Sockets one device of a user may hold at once, cluster-wide (tabs, reconnects in flight). */
+  maxConnectionsPerDevice: number;
+  /** Rooms a user may have created that still exist. */
+  maxRoomsPerUser: number;
+  /** Subscriptions (rooms, documents, leaderboards, streams, agents, watched users, …) one socket may hold. */
+  maxSubscriptionsPerSocket: number;
+  /** `POST /dev/token` is served (never in production). */
+  devTokens: boolean;
+  /** Web Push endpoint hosts allowed although they resolve to private, loopback or link-local addresses. */
+  webPushAllowedHosts: string[];
   roomMaxSize: number;
   roomMaxSizeLimit: number;
   maxMessageBytes: number;
@@ -87,6 +97,15 @@ const envSchema = Joi.object({
   CORS_ORIGINS: Joi.string().allow(""),
   MAX_CONNECTIONS: int(1).default(10000),
   MAX_DEVICES_PER_USER: int(1, 1000).default(5),
+  MAX_CONNECTIONS_PER_DEVICE: int(1, 1000).default(4),
+  MAX_ROOMS_PER_USER: int(1, 1_000_000).default(100),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 100_000).default(1000),
+  DEV_TOKENS: Joi.boolean().truthy("1").falsy("0").default(false),
+  WEBPUSH_ALLOWED_HOSTS: Joi.string().custom((value: string) => {
+    const hosts = value.split(",").map((h) => h.trim()).filter(Boolean);
+    if (hosts.some((h) => !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(h))) throw new Error("bad list");
+    return value;
+  }).messages({ "any.custom": "must be a comma list of host names or addresses" }),
   ROOM_MAX_SIZE: int(1).default(50),
   ROOM_MAX_SIZE_LIMIT: int(1).default(10000),
   MAX_MESSAGE_BYTES: int(256, 16 * 1024 * 1024).default(65536),
@@ -155,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Socket.IO tolerates it, but node liveness would then lag far behind socket liveness.
     warnings.push("HEARTBEAT_TIMEOUT_MS is more than 4 x HEARTBEAT_INTERVAL_MS");
   }
+  if (v.DEV_TOKENS && production) throw new ConfigError("DEV_TOKENS", "must not be set in production: it mints tokens for any user");
   if (v.ROOM_MAX_SIZE > v.ROOM_MAX_SIZE_LIMIT) throw new ConfigError("ROOM_MAX_SIZE", "must not exceed ROOM_MAX_SIZE_LIMIT");
 
   const apnsKeys = ["APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC"] as const;
@@ -198,6 +218,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins,
     maxConnections: v.MAX_CONNECTIONS,
     maxDevicesPerUser: v.MAX_DEVICES_PER_USER,
+    maxConnectionsPerDevice: v.MAX_CONNECTIONS_PER_DEVICE,
+    maxRoomsPerUser: v.MAX_ROOMS_PER_USER,
+    maxSubscriptionsPerSocket: v.MAX_SUBSCRIPTIONS_PER_SOCKET,
+    devTokens: v.DEV_TOKENS,
+    webPushAllowedHosts: v.WEBPUSH_ALLOWED_HOSTS
+      ? String(v.WEBPUSH_ALLOWED_HOSTS).split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)
+      : [],
     roomMaxSize: v.ROOM_MAX_SIZE,
     roomMaxSizeLimit: v.ROOM_MAX_SIZE_LIMIT,
     maxMessageBytes: v.MAX_MESSAGE_BYTES,

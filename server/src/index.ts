@@ -9,3 +9,5 @@ export * from "./engine/sync-resolver";
 export { TokenVerifier, type Principal } from "./auth/tokens";
 export { createLogger, type Logger } from "./observability/logger";
 export { VERSION } from "./version";
+export type { CommandDefinition } from "./commands";
+export type { Route, RouteAuth } from "./http/routes";

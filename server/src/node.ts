@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { TokenVerifier } from "./auth/tokens";
 import { ClusterMembership } from "./cluster/membership";
-import { CommandPipeline, type AppSocket } from "./commands";
+import { CommandPipeline, type AppSocket, type CommandDefinition } from "./commands";
 import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
@@ -26,6 +26,7 @@ import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
 import { workspacesFeature } from "./features/workspaces";
 import { createApp } from "./http/app";
+import type { Route } from "./http/routes";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { NodeEvents } from "./node-events";
@@ -51,6 +52,9 @@ export class SwitchboardNode {
   readonly http: HttpServer;
   readonly sessions: SessionManager;
   readonly events = new NodeEvents();
+  /** Every socket command and REST route this node serves, as registered. */
+  readonly commands: readonly CommandDefinition[];
+  readonly routes: readonly Route[];
   private readonly membership: ClusterMembership;
   /** The express app; set once in the constructor, after the features it routes to. */
   private app?: (req: IncomingMessage, res: ServerResponse) => void;
@@ -136,11 +140,13 @@ export class SwitchboardNode {
       rateLimiter,
     });
     pipeline.register(features.flatMap((f) => f.commands ?? []));
+    this.commands = pipeline.definitions;
+    this.routes = features.flatMap((f) => f.routes ?? []);
 
     this.app = createApp({
       corsOrigins: config.corsOrigins,
       maxMessageBytes: config.maxMessageBytes,
-      routes: features.flatMap((f) => f.routes ?? []),
+      routes: this.routes,
       verifier,
       rateLimiter,
       metrics: this.metrics,
