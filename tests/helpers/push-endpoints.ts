@@ -639,6 +639,8 @@ export class PushLab {
       VAPID_PUBLIC_KEY: this.vapid.publicKey,
       VAPID_PRIVATE_KEY: this.vapid.privateKey,
       VAPID_SUBJECT: this.vapid.subject,
+      // The Web Push service here is on a loopback address, which endpoints may not name otherwise.
+      WEBPUSH_ALLOWED_HOSTS: "127.0.0.1,localhost",
       ...overrides,
     };
     return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -2,7 +2,7 @@
  * One push to one device, with the policy around the providers: retries with exponential
  * back-off for retryable failures, one circuit breaker per provider, the outcome metric and a
  * log line. A dead token is an answer, not a failure: it is never retried and never counts
- * toward a breaker.
+ * toward a breaker. Nor does a send the node refused itself (a Web Push endpoint that is not public).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import CircuitBreaker from "opossum";
@@ -58,6 +58,7 @@ interface Result {
 type Breaker = CircuitBreaker<[PushDevice, PushMessage], void>;
 
 const isDead = (err: unknown) => err instanceof PushError && err.kind === "dead";
+const isRefused = (err: unknown) => err instanceof PushError && err.details.refused === true;
 
 export class PushDispatcher {
   private readonly breakers = new Map<PushPlatform, Breaker>();
@@ -74,8 +75,8 @@ export class PushDispatcher {
       const breaker: Breaker = new CircuitBreaker((device: PushDevice, message: PushMessage) => provider.send(device, message), {
         ...breakerOptions,
         name: `push-${platform}`,
-        // a dead token is the provider working correctly
-        errorFilter: isDead,
+        // a dead token is the provider working correctly; a send the node refused never reached it
+        errorFilter: (err: unknown) => isDead(err) || isRefused(err),
       });
       breaker.on("open", () => options.logger.warn("push breaker opened", { event: "push_breaker", platform, state: "open" }));
       breaker.on("halfOpen", () => options.logger.info("push breaker half open", { event: "push_breaker", platform, state: "half_open" }));

@@ -20,7 +20,8 @@ export { PushCredentialError } from "./credentials";
 export type { PushTransportOptions } from "./transport";
 export { FcmProvider, toFcmMessage, fcmData } from "./fcm";
 export { ApnsProvider, toApnsNotification } from "./apns";
-export { WebPushProvider, webPushPayload } from "./webpush";
+export { WebPushProvider, webPushPayload, type WebPushOptions } from "./webpush";
+export { WebPushEndpointPolicy, isPublicAddress, nonPublicRange, type Resolver } from "./endpoint-guard";
 
 /** The first of `variables` that is unset, if any. */
 function firstMissing(values: Record<string, string | undefined>): string | undefined {
@@ -89,7 +90,12 @@ export function createPushProviders(config: Config, logger: Logger, transport: P
   enable(
     "webpush",
     firstMissing({ VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: vapid.subject }),
-    () => WebPushProvider.create({ vapid: { publicKey: vapid.publicKey!, privateKey: vapid.privateKey!, subject: vapid.subject! }, ...transport }),
+    () =>
+      WebPushProvider.create({
+        vapid: { publicKey: vapid.publicKey!, privateKey: vapid.privateKey!, subject: vapid.subject! },
+        allowedHosts: config.webPushAllowedHosts,
+        ...transport,
+      }),
     () => "subscription endpoints",
   );
 

@@ -47,6 +47,8 @@ export class PushError extends Error {
       reason?: string;
       /** A Retry-After the provider asked for, in milliseconds. */
       retryAfterMs?: number;
+      /** The node refused to send (e.g. an endpoint that is not public): no request was made, so it says nothing of the provider. */
+      refused?: boolean;
     },
   ) {
     super(message);

@@ -2,11 +2,13 @@
  * Web Push (RFC 8030) through web-push: aes128gcm-encrypted payloads (RFC 8291) signed with
  * VAPID (RFC 8292). VAPID details are passed per request, never set globally, so several
  * providers (several nodes in one process) never share state; each has its own keep-alive agent.
+ * Endpoints are user-supplied URLs: the agent only connects to public addresses (endpoint-guard).
  */
 import { createECDH, createHash } from "node:crypto";
 import https from "node:https";
 import webpush from "web-push";
 import { PushCredentialError } from "./credentials";
+import { EndpointRefusedError, WebPushEndpointPolicy, type Resolver } from "./endpoint-guard";
 import { DEFAULT_REQUEST_TIMEOUT_MS, trustedCa, type PushTransportOptions } from "./transport";
 import { PushError, type PushDevice, type PushErrorKind, type PushMessage, type PushProvider } from "./types";
 
@@ -18,6 +20,10 @@ export interface VapidDetails {
 
 export interface WebPushOptions extends PushTransportOptions {
   vapid: VapidDetails;
+  /** WEBPUSH_ALLOWED_HOSTS: endpoint hosts exempt from the public-address rule. */
+  allowedHosts?: readonly string[];
+  /** How endpoint host names are resolved; the system resolver (dns.lookup) by default. */
+  resolve?: Resolver;
 }
 
 const unpad = (value: string) => value.replace(/=+$/, "");
@@ -76,6 +82,9 @@ function retryAfterMs(headers: Record<string, string | string[] | undefined> | u
 }
 
 export function classifyWebPushError(err: unknown): PushError {
+  if (err instanceof EndpointRefusedError) {
+    return new PushError("permanent", `Web Push endpoint refused: ${err.message}`, { platform: "webpush", reason: "endpoint_not_public", refused: true });
+  }
   if (err instanceof webpush.WebPushError) {
     const status = err.statusCode;
     let kind: PushErrorKind = "permanent";
@@ -107,13 +116,16 @@ export class WebPushProvider implements PushProvider {
     private readonly vapid: VapidDetails,
     private readonly agent: https.Agent,
     private readonly timeoutMs: number,
+    private readonly endpoints: WebPushEndpointPolicy,
   ) {}
 
   /** Throws PushCredentialError when the VAPID details are unusable. */
   static create(options: WebPushOptions): WebPushProvider {
     const vapid = checkVapid(options.vapid);
-    const agent = new https.Agent({ keepAlive: true, ca: trustedCa(options) });
-    return new WebPushProvider(vapid, agent, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    const endpoints = new WebPushEndpointPolicy(options.allowedHosts);
+    // every connection's address comes from the policy's lookup, which refuses non-public ones
+    const agent = new https.Agent({ keepAlive: true, ca: trustedCa(options), lookup: endpoints.lookup(options.resolve) });
+    return new WebPushProvider(vapid, agent, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, endpoints);
   }
 
   async send(device: PushDevice, message: PushMessage): Promise<void> {
@@ -122,7 +134,13 @@ export class WebPushProvider implements PushProvider {
       throw new PushError("permanent", `not a Web Push device: ${device.platform}`, { platform: "webpush", reason: "wrong_platform" });
     }
     try {
-      await webpush.sendNotification(device.subscription, webPushPayload(message), {
+      // Checked again at send time: devices registered before the check existed, or an
+      // allowance since removed. The URL goes on in WHATWG form, so web-push's own parser
+      // sees the host that was checked.
+      const problem = this.endpoints.problem(device.subscription.endpoint);
+      if (problem !== undefined) throw new EndpointRefusedError(`the endpoint ${problem}`);
+      const endpoint = new URL(device.subscription.endpoint).href;
+      await webpush.sendNotification({ ...device.subscription, endpoint }, webPushPayload(message), {
         vapidDetails: this.vapid,
         TTL: Math.max(0, Math.floor(message.ttlS)),
         urgency: URGENCY[message.priority],

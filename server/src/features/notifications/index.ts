@@ -3,6 +3,7 @@
  * device endpoints). The node reads its share of the cluster's notification queue while it serves.
  */
 import { createPushDispatcher } from "../../push";
+import { WebPushEndpointPolicy } from "../../push/endpoint-guard";
 import type { Feature, FeatureDeps } from "../types";
 import { notificationCommands } from "./commands";
 import { NotificationDelivery } from "./delivery";
@@ -24,7 +25,7 @@ export function notificationsFeature(deps: FeatureDeps): Feature {
     metrics,
     options: { ackGraceMs: config.notify.ackGraceMs, claimIdleMs: config.notify.claimIdleMs, pushLeaseMs },
   });
-  const notifications = new NotificationService({ engine: deps.engine, delivery });
+  const notifications = new NotificationService({ engine: deps.engine, delivery, webPushEndpoints: new WebPushEndpointPolicy(config.webPushAllowedHosts) });
   return {
     commands: notificationCommands(notifications),
     routes: notificationRoutes(notifications),

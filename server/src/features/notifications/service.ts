@@ -17,11 +17,14 @@ import {
 } from "@switchboard/shared";
 import type { Actor } from "../../auth/actor";
 import type { Engine, PushDeviceRecord } from "../../engine";
+import type { WebPushEndpointPolicy } from "../../push/endpoint-guard";
 import type { NotificationDelivery } from "./delivery";
 
 export interface NotificationServiceDeps {
   engine: Engine;
   delivery: NotificationDelivery;
+  /** Which Web Push endpoints may be registered (public https hosts, WEBPUSH_ALLOWED_HOSTS). */
+  webPushEndpoints: WebPushEndpointPolicy;
 }
 
 export class NotificationService {
@@ -51,6 +54,13 @@ export class NotificationService {
   }
 
   async registerPush(actor: Actor, payload: PushRegisterPayload): Promise<{ id: string; created: boolean }> {
+    if (payload.platform === "webpush") {
+      const problem = this.deps.webPushEndpoints.problem(payload.subscription!.endpoint);
+      if (problem !== undefined) {
+        const message = `subscription.endpoint ${problem}`;
+        throw new AppError("VALIDATION_FAILED", `invalid payload: ${message}`, [{ path: "subscription.endpoint", message, type: "webpush.endpoint" }]);
+      }
+    }
     const base = { id: `pd-${randomUUID()}`, createdAt: Date.now() };
     const device: PushDeviceRecord =
       payload.platform === "webpush"
