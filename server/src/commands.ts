@@ -1,9 +1,11 @@
 /**
  * The command pipeline. Every socket command is declared with defineCommand and runs through
- * the same steps: size limit -> rate limit -> schema -> availability -> handler -> ack envelope,
- * with metrics and a log line for each. Handlers return a result or throw; they never ack.
+ * the same steps: rate limit -> known name -> one payload -> depth and size limits -> schema ->
+ * availability -> handler -> ack envelope, with metrics for each and a log line for refusals
+ * (within a budget per device). Handlers return a result or throw; they never ack. No client
+ * input reaches an exception outside this pipeline's catch.
  */
-import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
+import { AppError, nestsDeeperThan, PAYLOAD_DEPTH_MAX, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
 import type Joi from "joi";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterRes } from "rate-limiter-flexible";
@@ -12,6 +14,7 @@ import type { Engine } from "./engine";
 import { toAppError, validationError } from "./errors";
 import type { Logger } from "./observability/logger";
 import type { Metrics } from "./observability/metrics";
+import type { RefusalLog } from "./observability/refusal-log";
 import { ROLE_SERVICE } from "./auth/tokens";
 
 export type AppSocket = Socket<Record<string, (...args: never[]) => void>, Record<string, (...args: never[]) => void>, Record<string, never>, SocketData>;
@@ -68,7 +71,11 @@ export interface PipelineDeps {
   logger: Logger;
   maxMessageBytes: number;
   rateLimiter: RateLimiterAbstract;
+  refusals: RefusalLog;
 }
+
+/** One device of one user: what rate limits and log budgets count per. */
+const deviceKey = (session: SocketData): string => JSON.stringify([session.tenant, session.userId, session.deviceId]);
 
 type AckFn = (ack: Ack<object>) => void;
 
@@ -89,24 +96,28 @@ export class CommandPipeline {
     return [...this.commands.values()];
   }
 
-  /** Listens for every registered command on a socket, and answers unknown ones. */
+  /**
+   * Listens for every event a client sends. One listener takes them all, so each event — known or
+   * not, well-formed or not — passes the rate limit before anything else looks at it.
+   */
   attach(socket: AppSocket): void {
-    for (const def of this.commands.values()) {
-      socket.on(def.name, (...args: unknown[]) => void this.run(def, socket, args));
-    }
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (this.commands.has(event)) return;
-      const ack = typeof args[args.length - 1] === "function" ? (args[args.length - 1] as AckFn) : undefined;
-      this.fail(socket, event, ack, new AppError("NOT_FOUND", `unknown command ${JSON.stringify(event.slice(0, 64))}`), performance.now());
-    });
+    socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(socket, event, args));
   }
 
-  private async run(def: CommandDefinition, socket: AppSocket, args: unknown[]): Promise<void> {
+  private async dispatch(socket: AppSocket, event: unknown, args: unknown[]): Promise<void> {
     const started = performance.now();
     const ack = typeof args[args.length - 1] === "function" ? (args.pop() as AckFn) : undefined;
+    // Socket.IO lets a client name an event with a number too; only strings name commands.
+    const def = typeof event === "string" ? this.commands.get(event) : undefined;
+    const name = def?.name ?? "unknown";
     try {
+      await this.consumeRateLimit(socket.data);
+      if (!def) throw new AppError("NOT_FOUND", `unknown command ${JSON.stringify(String(event).slice(0, 64))}`);
       if (args.length > 1) throw new AppError("VALIDATION_FAILED", "a command takes one payload object");
       const payload = args[0];
+      if (nestsDeeperThan(payload)) {
+        throw new AppError("VALIDATION_FAILED", `the payload nests deeper than ${PAYLOAD_DEPTH_MAX} levels`, { limit: PAYLOAD_DEPTH_MAX });
+      }
       const size = payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload) ?? "");
       if (size > this.deps.maxMessageBytes) {
         throw new AppError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${this.deps.maxMessageBytes}`, {
@@ -114,29 +125,28 @@ export class CommandPipeline {
           limit: this.deps.maxMessageBytes,
         });
       }
-      await this.consumeRateLimit(socket.data);
       const { value, error } = def.schema.validate(payload ?? {}, PAYLOAD_OPTIONS);
       if (error) throw validationError(error);
       if (def.options.needsEngine && !this.deps.engine.isAvailable()) {
         throw new AppError("UNAVAILABLE", "the cluster store is unreachable; retry shortly");
       }
       const result = await def.handler({ socket, session: socket.data, nodeId: this.deps.nodeId }, value);
-      this.observe(def.name, "ok", started);
+      this.observe(name, "ok", started);
       ack?.({ ok: true, ...result });
-      this.deps.logger.debug("command", { event: "command", command: def.name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: "ok" });
+      this.deps.logger.debug("command", { event: "command", command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: "ok" });
     } catch (err) {
       const { error, internal } = toAppError(err);
       if (internal) {
-        this.deps.logger.error("command failed", { event: "command", command: def.name, userId: socket.data.userId, error: err instanceof Error ? err.stack : String(err) });
+        this.deps.logger.error("command failed", { event: "command", command: name, userId: socket.data.userId, error: err instanceof Error ? err.stack : String(err) });
       }
-      this.fail(socket, def.name, ack, error, started);
+      this.fail(socket, name, typeof event === "string" ? event.slice(0, 128) : String(event).slice(0, 128), ack, error, started);
     }
   }
 
   private async consumeRateLimit(session: SocketData): Promise<void> {
     if (session.roles.includes(ROLE_SERVICE)) return;
     try {
-      await this.deps.rateLimiter.consume(`${session.tenant}|${session.userId}|${session.deviceId}`);
+      await this.deps.rateLimiter.consume(deviceKey(session));
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         throw new AppError("RATE_LIMITED", "too many commands; slow down", { retryAfterMs: err.msBeforeNext });
@@ -145,14 +155,14 @@ export class CommandPipeline {
     }
   }
 
-  private fail(socket: AppSocket, event: string, ack: AckFn | undefined, error: AppError, started: number): void {
-    const name = this.commands.has(event) ? event : "unknown";
+  /** Answers a refusal: through the ack, or as `command:error` when the client sent none. */
+  private fail(socket: AppSocket, name: string, event: string, ack: AckFn | undefined, error: AppError, started: number): void {
     this.observe(name, error.code, started);
     const body: ErrorBody = error.toBody();
     if (ack) ack({ ok: false, error: body });
     else emitToSocket(socket, "command:error", { event, error: body });
     if (error.code !== "INTERNAL") {
-      this.deps.logger.info("command refused", { event: "command", command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: error.code });
+      this.deps.refusals.refused(deviceKey(socket.data), "command", "command refused", { command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: error.code });
     }
   }
 

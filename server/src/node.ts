@@ -21,6 +21,7 @@ import { docsFeature } from "./features/docs";
 import { notificationsFeature } from "./features/notifications";
 import { presenceFeature } from "./features/presence";
 import { roomsFeature } from "./features/rooms";
+import { sessionFeature } from "./features/session";
 import { syncFeature } from "./features/sync";
 import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
@@ -29,6 +30,7 @@ import { createApp } from "./http/app";
 import type { Route } from "./http/routes";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
+import { RefusalLog } from "./observability/refusal-log";
 import { NodeEvents } from "./node-events";
 import type { PushTransportOptions } from "./push";
 import { VERSION } from "./version";
@@ -41,7 +43,7 @@ export interface NodeOptions {
   pushTransport?: PushTransportOptions;
 }
 
-const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, devFeature, roomsFeature, syncFeature, presenceFeature, notificationsFeature, workspacesFeature, agentsFeature, leaderboardsFeature, streamsFeature, docsFeature, demoFeature, sdkFeature];
+const FEATURES: readonly ((deps: FeatureDeps) => Feature)[] = [systemFeature, sessionFeature, devFeature, roomsFeature, syncFeature, presenceFeature, notificationsFeature, workspacesFeature, agentsFeature, leaderboardsFeature, streamsFeature, docsFeature, demoFeature, sdkFeature];
 
 export class SwitchboardNode {
   readonly nodeId: string;
@@ -99,6 +101,7 @@ export class SwitchboardNode {
       logger: this.logger,
       maxConnections: config.maxConnections,
       maxDevicesPerUser: config.maxDevicesPerUser,
+      maxConnectionsPerDevice: config.maxConnectionsPerDevice,
       sessionTtlS: config.sessionTtlS,
       events: this.events,
     });
@@ -130,6 +133,7 @@ export class SwitchboardNode {
       isServing: () => this.serving,
     };
     const features = FEATURES.map((create) => create(deps));
+    const refusals = new RefusalLog(this.logger, this.metrics);
     this.features = features;
     const pipeline = new CommandPipeline({
       nodeId: this.nodeId,
@@ -138,6 +142,7 @@ export class SwitchboardNode {
       logger: this.logger,
       maxMessageBytes: config.maxMessageBytes,
       rateLimiter,
+      refusals,
     });
     pipeline.register(features.flatMap((f) => f.commands ?? []));
     this.commands = pipeline.definitions;
@@ -149,6 +154,7 @@ export class SwitchboardNode {
       routes: this.routes,
       verifier,
       rateLimiter,
+      refusals,
       metrics: this.metrics,
       logger: this.logger,
     });

@@ -26,6 +26,25 @@ export interface Session {
   tenant?: string;
   /** ms since the epoch, the node's clock. */
   serverTime: number;
+  /** When the session's token expires (ms since the epoch): the node ends the socket then unless `session:refresh` gave it a newer token. */
+  expiresAt: number;
+}
+
+/** `session:refresh`: a newer token for the same user (and tenant), without reconnecting. */
+export interface SessionRefreshPayload {
+  token: string;
+}
+export interface SessionRefreshResult {
+  /** The new token's expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** Sent right before a node ends a socket whose token expired. */
+export interface SessionExpiredEvent {
+  code: "TOKEN_EXPIRED";
+  message: string;
+  /** ms since the epoch. */
+  expiredAt: number;
 }
 
 export interface CommandErrorEvent {
@@ -171,6 +190,7 @@ type Empty = Record<string, never>;
 
 export interface ClientToServerEvents {
   "system:ping": (payload: PingPayload, ack: AckCallback<PingResult>) => void;
+  "session:refresh": (payload: SessionRefreshPayload, ack: Ack<SessionRefreshResult>) => void;
   "room:create": (payload: RoomCreatePayload, ack: Ack<{ room: RoomInfo }>) => void;
   "room:join": (payload: RoomJoinPayload, ack: Ack<RoomJoinResult>) => void;
   "room:leave": (payload: RoomRefPayload, ack: Ack<Empty>) => void;
@@ -212,6 +232,7 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   session: (session: Session) => void;
+  "session:expired": (event: SessionExpiredEvent) => void;
   "command:error": (event: CommandErrorEvent) => void;
   "room:message": (message: Message) => void;
   "room:member_joined": (event: MemberEvent) => void;

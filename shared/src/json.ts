@@ -32,3 +32,24 @@ export const jsonValue = Joi.any().custom((value: unknown, helpers) => (isJsonVa
 export function jsonBytes(value: unknown): number {
   return new TextEncoder().encode(JSON.stringify(value) ?? "").length;
 }
+
+/** The deepest nesting a payload may have (objects and arrays inside each other). */
+export const PAYLOAD_DEPTH_MAX = 64;
+
+/**
+ * True when objects or arrays nest deeper than `max` in `value`. Walks with its own stack, so a
+ * hostile payload nested thousands deep is measured without recursion (and without a stack
+ * overflow), before anything recursive (validation, serialisation) touches it.
+ */
+export function nestsDeeperThan(value: unknown, max: number = PAYLOAD_DEPTH_MAX): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}

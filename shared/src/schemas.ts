@@ -93,6 +93,7 @@ export const commandSchemas = {
   "system:ping": Joi.object({
     clientTime: Joi.number().integer().min(0),
   }),
+  "session:refresh": Joi.object({ token: Joi.string().max(8192).required() }),
   "room:create": Joi.object(roomCreateFields),
   "room:join": Joi.object({ ...roomRef, since: messageId }),
   "room:leave": Joi.object(roomRef),

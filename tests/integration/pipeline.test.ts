@@ -2,7 +2,9 @@ import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, nextEvent } from "../helpers/clients";
 import { engineFixtures } from "../helpers/engines";
 import { metricValue, scrape } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
+import { NodeProcess, startNode } from "../helpers/nodes";
+import { sleep } from "../helpers/ports";
+import { signToken } from "../helpers/tokens";
 
 const fixtures = engineFixtures();
 
@@ -69,6 +71,55 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
     await expect(error).resolves.toMatchObject({ event: "room:explode", error: { code: "NOT_FOUND" } });
   });
 
+  it("answers an event named by a number with NOT_FOUND and keeps serving", async () => {
+    const client = await connect(node.url, { deviceId: nextDevice() });
+    const error = nextEvent<{ event: string; error: { code: string } }>(client, "command:error");
+    // socket.io-client and the wire format allow numeric event names; they name no command.
+    (client.emit as (ev: unknown, ...args: unknown[]) => void)(42, {});
+    await expect(error).resolves.toMatchObject({ event: "42", error: { code: "NOT_FOUND" } });
+    const acked = (await client.timeout(5000).emitWithAck(7 as unknown as string, {})) as { ok: boolean; error?: { code: string } };
+    expect(acked).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect((await fetch(`${node.url}/health`)).status).toBe(200);
+    expect((await command(client, "system:ping", {})).ok).toBe(true);
+  });
+
+  it("answers a payload nested thousands deep with VALIDATION_FAILED, on sockets and REST", async () => {
+    const client = await connect(node.url, { deviceId: nextDevice() });
+    // Written as text: the client's own JSON.stringify cannot nest this deep, a hostile client's
+    // writer can. Within this node's transport limit (2 x MAX_MESSAGE_BYTES + 16 KiB).
+    const nested = (depth: number, open: string, close: string) => `${open.repeat(depth)}1${close.repeat(depth)}`;
+    for (const deep of [nested(2500, '{"d":', "}"), nested(6000, "[", "]")]) {
+      const error = nextEvent<{ event: string; error: { code: string; details?: unknown } }>(client, "command:error");
+      // An engine.io message carrying a Socket.IO EVENT packet (type 2).
+      (client.io.engine as unknown as { write(data: string): void }).write(`2["system:ping",{"clientTime":1,"deep":${deep}}]`);
+      await expect(error).resolves.toMatchObject({ event: "system:ping", error: { code: "VALIDATION_FAILED", details: { limit: 64 } } });
+    }
+    const token = await signToken({ sub: "deep-rest", roles: ["service"] });
+    const res = await fetch(`${node.url}/v1/notify`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      // Within this node's 1024-byte body limit.
+      body: `{"userId":"u1","type":"t","title":"x","data":{"a":${nested(450, "[", "]")}}}`,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "VALIDATION_FAILED", details: { limit: 64 } });
+    expect((await command(client, "system:ping", {})).ok).toBe(true);
+  });
+
+  it("counts unknown, oversized and malformed commands against the rate limit", async () => {
+    const client = await connect(node.url, { deviceId: nextDevice(), tokenOptions: { sub: "junk-sender" } });
+    const codes: (string | undefined)[] = [];
+    codes.push((await command(client, "no:such", {})).error?.code);
+    codes.push((await command(client, "system:ping", { pad: "x".repeat(1500) })).error?.code);
+    codes.push(((await client.timeout(5000).emitWithAck("system:ping", {}, {})) as { error?: { code: string } }).error?.code);
+    codes.push((await command(client, "system:ping", "not an object")).error?.code);
+    codes.push((await command(client, "no:such", {})).error?.code);
+    // The budget (5 per 60 s) is spent: the next command is refused, even a valid one.
+    codes.push((await command(client, "system:ping", {})).error?.code);
+    codes.push((await command(client, "no:such", {})).error?.code);
+    expect(codes).toEqual(["NOT_FOUND", "PAYLOAD_TOO_LARGE", "VALIDATION_FAILED", "VALIDATION_FAILED", "NOT_FOUND", "RATE_LIMITED", "RATE_LIMITED"]);
+  });
+
   it("rate-limits per device with RATE_LIMITED, across reconnects", async () => {
     const deviceId = nextDevice();
     const first = await connect(node.url, { deviceId, tokenOptions: { sub: "limited" } });
@@ -95,9 +146,38 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
     const text = await scrape(node.url);
     const ping = (outcome: string) => ({ command: "system:ping", outcome });
     expect(metricValue(text, "switchboard_commands_total", ping("ok"))).toBeGreaterThanOrEqual(10);
-    expect(metricValue(text, "switchboard_commands_total", ping("RATE_LIMITED"))).toBe(3);
-    expect(metricValue(text, "switchboard_commands_total", ping("PAYLOAD_TOO_LARGE"))).toBe(1);
-    expect(metricValue(text, "switchboard_commands_total", { command: "unknown", outcome: "NOT_FOUND" })).toBe(2);
+    expect(metricValue(text, "switchboard_commands_total", ping("RATE_LIMITED"))).toBe(4);
+    expect(metricValue(text, "switchboard_commands_total", ping("PAYLOAD_TOO_LARGE"))).toBe(2);
+    expect(metricValue(text, "switchboard_commands_total", { command: "unknown", outcome: "NOT_FOUND" })).toBe(6);
+    expect(metricValue(text, "switchboard_commands_total", { command: "unknown", outcome: "RATE_LIMITED" })).toBe(1);
     expect(metricValue(text, "switchboard_command_duration_seconds_count", ping("ok"))).toBe(metricValue(text, "switchboard_commands_total", ping("ok")));
+  });
+});
+
+describe("refusal logging", () => {
+  let node: NodeProcess;
+
+  beforeAll(async () => {
+    node = await NodeProcess.spawn({ RATE_LIMIT_POINTS: "100", RATE_LIMIT_DURATION_S: "60" });
+  });
+  afterEach(() => closeClients());
+  afterAll(async () => {
+    await node.kill("SIGTERM");
+  });
+
+  it("answers 1000 junk commands but logs only the first few refusals of the device", async () => {
+    const client = await connect(node.url, { deviceId: "junk-device", tokenOptions: { sub: "junk-logger" } });
+    const before = node.lines.length;
+    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => command(client, `junk:${i}`, { i }, 15000)));
+    const codes = new Map<string, number>();
+    for (const a of answers) codes.set(a.error!.code, (codes.get(a.error!.code) ?? 0) + 1);
+    expect(Object.fromEntries(codes)).toEqual({ NOT_FOUND: 100, RATE_LIMITED: 900 });
+    await sleep(200);
+    const refusals = node.lines.slice(before).filter((line) => line.includes('"event":"command"'));
+    // The budget (10 lines a minute per device), then one line saying the rest go unlogged.
+    expect(refusals.length).toBe(11);
+    expect(refusals.at(-1)).toContain("not logged");
+    const metrics = await scrape(node.url);
+    expect(metricValue(metrics, "switchboard_log_lines_suppressed_total", { event: "command" })).toBe(990);
   });
 });

@@ -31,13 +31,20 @@ export interface SessionDeps {
   logger: Logger;
   maxConnections: number;
   maxDevicesPerUser: number;
+  /** Sockets one device may hold at once, cluster-wide (MAX_CONNECTIONS_PER_DEVICE). */
+  maxConnectionsPerDevice: number;
   /** How long an offline user's presence is remembered (SESSION_TTL_S). */
   sessionTtlS: number;
   events: NodeEvents;
 }
 
+/** setTimeout's longest delay; a token living longer is checked again when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class SessionManager {
   private readonly sockets = new Map<string, AppSocket>();
+  /** socket id -> the timer that ends the socket when its token expires. */
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly usersOnline = new Map<string, number>();
   private readonly releases = new Set<Promise<unknown>>();
   private reserved = 0;
@@ -93,7 +100,13 @@ export class SessionManager {
         tokenExp: principal.exp,
       };
       if (principal.name !== undefined) data.name = principal.name;
-      const acquired = await this.deps.engine.presence.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser);
+      const acquired = await this.deps.engine.presence.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser, this.deps.maxConnectionsPerDevice);
+      if (!acquired.ok && acquired.connections !== undefined) {
+        throw new AppError("DEVICE_LIMIT", `device ${data.deviceId} already has ${acquired.connections} connections (limit ${this.deps.maxConnectionsPerDevice})`, {
+          limit: this.deps.maxConnectionsPerDevice,
+          per: "device",
+        });
+      }
       if (!acquired.ok) {
         throw new AppError("DEVICE_LIMIT", `the user already has ${acquired.devices} devices connected (limit ${this.deps.maxDevicesPerUser})`, {
           limit: this.deps.maxDevicesPerUser,
@@ -121,6 +134,7 @@ export class SessionManager {
       deviceId: data.deviceId,
       nodeId: this.deps.nodeId,
       serverTime: Date.now(),
+      expiresAt: data.tokenExp * 1000,
     };
     if (data.tenant) session.tenant = data.tenant;
     // Announced once the user's room is subscribed (asynchronous on a Redis Cluster), so whatever
@@ -129,9 +143,12 @@ export class SessionManager {
     if (joined) void joined.then(announce, announce);
     else announce();
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
+    this.scheduleExpiry(socket);
 
     socket.on("disconnect", (reason: string) => {
       this.sockets.delete(socket.id);
+      clearTimeout(this.expiries.get(socket.id));
+      this.expiries.delete(socket.id);
       const left = (this.usersOnline.get(userKey) ?? 1) - 1;
       if (left > 0) this.usersOnline.set(userKey, left);
       else this.usersOnline.delete(userKey);
@@ -147,6 +164,40 @@ export class SessionManager {
       this.releases.add(release);
       void release.finally(() => this.releases.delete(release));
     });
+  }
+
+  /**
+   * Gives a connected socket a newer token of the same user and tenant (`session:refresh`):
+   * its roles and name follow the new token, and the socket lives until the new `exp`.
+   */
+  async refresh(socket: AppSocket, token: string): Promise<{ expiresAt: number }> {
+    const principal = await this.deps.verifier.verify(token);
+    const data = socket.data;
+    if (principal.userId !== data.userId || principal.tenant !== data.tenant) {
+      throw new AppError("FORBIDDEN", "the token belongs to another user; connect again to change user");
+    }
+    data.tokenExp = principal.exp;
+    data.roles = principal.roles;
+    if (principal.name !== undefined) data.name = principal.name;
+    else delete data.name;
+    this.scheduleExpiry(socket);
+    return { expiresAt: principal.exp * 1000 };
+  }
+
+  /** Ends the socket when its token expires: `session:expired`, then the server closes it. */
+  private scheduleExpiry(socket: AppSocket): void {
+    clearTimeout(this.expiries.get(socket.id));
+    const remaining = socket.data.tokenExp * 1000 - Date.now();
+    const timer = setTimeout(() => {
+      if (!this.sockets.has(socket.id)) return;
+      if (socket.data.tokenExp * 1000 > Date.now()) return this.scheduleExpiry(socket);
+      this.expiries.delete(socket.id);
+      emitToSocket(socket, "session:expired", { code: "TOKEN_EXPIRED", message: "the session's token has expired; reconnect with a new token", expiredAt: socket.data.tokenExp * 1000 });
+      this.deps.logger.info("session expired", { event: "disconnect", userId: socket.data.userId, deviceId: socket.data.deviceId, sessionId: socket.data.sessionId });
+      socket.disconnect(true);
+    }, Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
+    timer.unref();
+    this.expiries.set(socket.id, timer);
   }
 
   /** Stops accepting handshakes (shutdown). */

@@ -78,8 +78,11 @@ export interface PresenceRecord {
   rev: number;
 }
 
-/** `changed` is the new presence when the acquire made a visible change (a new device). */
-export type AcquireResult = { ok: true; changed?: PresenceRecord } | { ok: false; devices: number };
+/**
+ * `changed` is the new presence when the acquire made a visible change (a new device). A refusal
+ * counts the user's devices, and the device's sessions (`connections`) when that limit refused it.
+ */
+export type AcquireResult = { ok: true; changed?: PresenceRecord } | { ok: false; devices: number; connections?: number };
 
 /** `changed` is the new presence when a device disappeared with the released sessions. */
 export interface ReleaseResult {
@@ -95,9 +98,10 @@ export interface ReleaseResult {
 export interface PresenceRegistry {
   /**
    * Registers a session atomically unless it would bring the user's distinct devices above
-   * `limit`. A device that already has a session is never refused (reconnects, several tabs).
+   * `limit`, or the device's sessions (tabs, reconnects in flight) above `perDevice` (no limit
+   * when absent). Together the two cap a user's sockets at `limit` x `perDevice`, cluster-wide.
    */
-  acquire(session: DeviceSession, limit: number): Promise<AcquireResult>;
+  acquire(session: DeviceSession, limit: number, perDevice?: number): Promise<AcquireResult>;
   /**
    * Removes sessions of ONE user in one step. When the user has no device left, their presence
    * is kept for `ttlS` seconds (status, message, lastSeen), then forgotten.

@@ -3,7 +3,7 @@
  * runs through auth (roles) -> rate limit -> validation of params, query and body -> handler,
  * with the protocol's error envelope, metrics and a log line.
  */
-import { AppError, PAYLOAD_OPTIONS, QUERY_OPTIONS, HTTP_STATUS } from "@switchboard/shared";
+import { AppError, HTTP_STATUS, nestsDeeperThan, PAYLOAD_DEPTH_MAX, PAYLOAD_OPTIONS, QUERY_OPTIONS } from "@switchboard/shared";
 import type { Request, Response, Router } from "express";
 import type Joi from "joi";
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
@@ -11,6 +11,7 @@ import { bearerToken, ROLE_ADMIN, ROLE_SERVICE, type Principal, type TokenVerifi
 import { toAppError, validationError } from "../errors";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
+import type { RefusalLog } from "../observability/refusal-log";
 
 /** `public`: no token; `user`: any valid token; a role list: a token holding one of them. */
 export type RouteAuth = "public" | "user" | readonly string[];
@@ -72,6 +73,7 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
 export interface RouteDeps {
   verifier: TokenVerifier;
   rateLimiter: RateLimiterAbstract;
+  refusals: RefusalLog;
   metrics: Metrics;
   logger: Logger;
 }
@@ -101,9 +103,15 @@ function validate<T>(schema: Joi.ObjectSchema<T> | undefined, value: unknown, wh
     if (!empty) throw new AppError("VALIDATION_FAILED", `this endpoint takes no ${what}`);
     return value as T;
   }
+  if (nestsDeeperThan(value)) throw new AppError("VALIDATION_FAILED", `the ${what} nests deeper than ${PAYLOAD_DEPTH_MAX} levels`, { limit: PAYLOAD_DEPTH_MAX });
   const { value: out, error } = schema.validate(value ?? {}, options);
   if (error) throw validationError(error, what);
   return out;
+}
+
+/** Whom a refused request's log budget counts against: the client's address (nginx's, resolved through `trust proxy`). */
+function refusalClient(req: Request): string {
+  return `http:${req.ip ?? "unknown"}`;
 }
 
 async function handle(route: Route, req: Request, res: Response, deps: RouteDeps): Promise<void> {
@@ -141,6 +149,6 @@ async function handle(route: Route, req: Request, res: Response, deps: RouteDeps
     const labels = { route: route.path, method: route.method.toUpperCase() };
     deps.metrics.httpRequests.inc({ ...labels, status: String(res.statusCode) });
     deps.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
-    if (res.statusCode >= 400) deps.logger.info("request refused", { event: "http", ...labels, status: res.statusCode });
+    if (res.statusCode >= 400) deps.refusals.refused(refusalClient(req), "http", "request refused", { ...labels, status: res.statusCode });
   }
 }

@@ -27,6 +27,7 @@ export interface Metrics {
   streamBroadcasts: Counter;
   docOps: Counter<"type" | "outcome">;
   docAppendRetries: Counter<"type">;
+  logLinesSuppressed: Counter<"event">;
 }
 
 export function createMetrics(labels: { nodeId: string; version: string }): Metrics {
@@ -77,6 +78,12 @@ export function createMetrics(labels: { nodeId: string; version: string }): Metr
       name: "switchboard_redis_errors_total",
       help: "Errors reported by Redis clients, by client role",
       labelNames: ["client"],
+      registers: [registry],
+    }),
+    logLinesSuppressed: new Counter({
+      name: "switchboard_log_lines_suppressed_total",
+      help: "Refusal log lines not written because their client was over its log budget (the refusals are still counted in the command and request metrics)",
+      labelNames: ["event"],
       registers: [registry],
     }),
     redisUp: new Gauge({ name: "switchboard_redis_up", help: "1 when every Redis client of this node is ready (always 1 in memory mode)", registers: [registry] }),

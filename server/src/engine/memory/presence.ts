@@ -1,4 +1,4 @@
-import type { PresenceStatus } from "@switchboard/shared";
+import { compositeKey, type PresenceStatus } from "@switchboard/shared";
 import type { AcquireResult, DeviceSession, PresenceRecord, PresenceRegistry, ReleaseResult } from "../types";
 
 interface UserPresence {
@@ -12,7 +12,7 @@ interface UserPresence {
   expiresAt?: number;
 }
 
-const userKey = (tenant: string, userId: string) => `${tenant}|${userId}`;
+const userKey = (tenant: string, userId: string) => compositeKey(tenant, userId);
 const distinctDevices = (p: UserPresence) => [...new Set([...p.sessions.values()].map((s) => s.deviceId))].sort();
 
 /** How often presences of users offline past their ttl are dropped. */
@@ -31,10 +31,12 @@ export class MemoryPresenceRegistry implements PresenceRegistry {
     for (const [key, user] of this.users) if (user.expiresAt !== undefined && user.expiresAt <= now) this.users.delete(key);
   }
 
-  async acquire(session: DeviceSession, limit: number): Promise<AcquireResult> {
+  async acquire(session: DeviceSession, limit: number, perDevice = Number.MAX_SAFE_INTEGER): Promise<AcquireResult> {
     const user = this.user(session.tenant, session.userId, true);
     const devices = distinctDevices(user);
     if (!devices.includes(session.deviceId) && devices.length >= limit) return { ok: false, devices: devices.length };
+    const connections = [...user.sessions.values()].filter((s) => s.deviceId === session.deviceId).length;
+    if (connections > 0 && connections >= perDevice) return { ok: false, devices: devices.length, connections };
     user.sessions.set(session.sessionId, { ...session });
     return devices.includes(session.deviceId) ? { ok: true } : { ok: true, changed: this.changed(user, session.userId, 0) };
   }

@@ -22,13 +22,13 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     private readonly keys: KeyLayout,
   ) {}
 
-  async acquire(session: DeviceSession, limit: number): Promise<AcquireResult> {
+  async acquire(session: DeviceSession, limit: number, perDevice = Number.MAX_SAFE_INTEGER): Promise<AcquireResult> {
     const member = sessionMember(session);
     await this.redis.sadd(this.keys.nodeSessions(session.nodeId), member);
-    const reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), [session.deviceId, session.sessionId, session.nodeId, limit])) as Reply;
+    const reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), [session.deviceId, session.sessionId, session.nodeId, limit, perDevice])) as Reply;
     if (reply[0] === 1) return reply.length > 1 ? { ok: true, changed: toRecord(session.userId, reply.slice(1)) } : { ok: true };
     await this.redis.srem(this.keys.nodeSessions(session.nodeId), member);
-    return { ok: false, devices: Number(reply[1]) };
+    return reply.length > 2 ? { ok: false, devices: Number(reply[1]), connections: Number(reply[2]) } : { ok: false, devices: Number(reply[1]) };
   }
 
   async release(sessions: readonly DeviceSession[], ttlS: number): Promise<ReleaseResult> {

@@ -45,13 +45,14 @@ return 0
  * announced exactly once, by the node that made it.
  */
 const PRESENCE_LIB = `${NOW_MS}
+-- seen: device -> its sessions; list: the distinct devices.
 local function distinct_devices()
   local seen, list = {}, {}
   for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
     local device = string.match(field, '^([^|]+)|')
-    if device and not seen[device] then
-      seen[device] = true
-      list[#list + 1] = device
+    if device then
+      if not seen[device] then list[#list + 1] = device end
+      seen[device] = (seen[device] or 0) + 1
     end
   end
   return seen, list
@@ -74,12 +75,14 @@ end
 `;
 
 /**
- * ARGV: deviceId, sessionId, nodeId, limit. Refused: {0, distinct devices}. Added: {1} when the
- * device was already connected, else {1, presence...}.
+ * ARGV: deviceId, sessionId, nodeId, device limit, sessions-per-device limit. Refused: {0,
+ * distinct devices} or {0, distinct devices, sessions of this device}. Added: {1} when the device
+ * was already connected, else {1, presence...}.
  */
 export const ACQUIRE_DEVICE = `${PRESENCE_LIB}
 local seen, list = distinct_devices()
 if not seen[ARGV[1]] and #list >= tonumber(ARGV[4]) then return { 0, #list } end
+if seen[ARGV[1]] and seen[ARGV[1]] >= tonumber(ARGV[5]) then return { 0, #list, seen[ARGV[1]] } end
 redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
 if seen[ARGV[1]] then return { 1 } end
 local out = changed(0)
