@@ -8,7 +8,8 @@
 // Every line a child prints is prefixed with its name ([node-1], [redis], [nginx]). Ctrl-C or
 // SIGTERM stops nginx, then the nodes (gracefully: they leave the registry), then Redis, and
 // removes the temporary directory; a second Ctrl-C kills whatever is left at once. The rest of
-// the environment (JWT_SECRET, HEARTBEAT_*, LOG_LEVEL, …) is passed to the nodes as is.
+// the environment (JWT_SECRET, HEARTBEAT_*, LOG_LEVEL, …) is passed to the nodes as is; outside
+// production they also get DEV_TOKENS=1 unless it is set, so the demo page can sign in.
 "use strict";
 
 const { spawn } = require("node:child_process");
@@ -199,6 +200,8 @@ async function main() {
 
   const env = { ...process.env };
   env.NODE_ENV = env.NODE_ENV || "development";
+  // The demo page signs in through POST /dev/token; a production node refuses DEV_TOKENS.
+  if (env.NODE_ENV !== "production" && !env.DEV_TOKENS) env.DEV_TOKENS = "1";
   if (!env.JWT_SECRET && !env.JWT_JWKS_URL) {
     env.JWT_SECRET = randomBytes(32).toString("base64url");
     say(`JWT_SECRET is not set: this run uses a random one (export it to sign tokens yourself):`);

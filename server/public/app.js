@@ -102,7 +102,7 @@
 
   // ---- tokens -------------------------------------------------------------------------------
 
-  /** `POST /dev/token`: exists only on development servers (never with NODE_ENV=production). */
+  /** `POST /dev/token`: served only when the server runs with DEV_TOKENS=1 (never in production). */
   async function mintToken(userId, name) {
     const response = await fetch("/dev/token", {
       method: "POST",
@@ -110,7 +110,7 @@
       body: JSON.stringify(name ? { userId, name } : { userId }),
     });
     if (response.status === 404) {
-      throw new Error("This server does not mint tokens (it runs in production). Paste a token from your token service.");
+      throw new Error("This server does not mint tokens (DEV_TOKENS is not set). Paste a token from your token service.");
     }
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error((body.error && body.error.message) || "token request failed: HTTP " + response.status);

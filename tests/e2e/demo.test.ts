@@ -48,7 +48,8 @@ describe("demo page in Chromium through nginx", () => {
     // Fail loudly, never skip: `npm test` installs chromium (scripts/ensure-test-deps.js).
     if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     redis = await RedisServer.start();
-    nodes = await Promise.all([1, 2, 3].map((i) => NodeProcess.spawn({ REDIS_URL: redis.url, NODE_ID: `demo-node-${i}`, LOG_LEVEL: "warn" })));
+    // DEV_TOKENS: the page signs in through POST /dev/token
+    nodes = await Promise.all([1, 2, 3].map((i) => NodeProcess.spawn({ REDIS_URL: redis.url, NODE_ID: `demo-node-${i}`, LOG_LEVEL: "warn", DEV_TOKENS: "1" })));
     nginx = await NginxProcess.start({
       nodes: nodes.map((n) => ({ port: n.port })),
       extraServers: nodes.map((n) => ({ nodes: [{ port: n.port }] })),

@@ -37,7 +37,8 @@ describe("shared text editor of the demo page", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     redis = await RedisServer.start();
-    nodes = await Promise.all([1, 2].map((i) => NodeProcess.spawn({ REDIS_URL: redis.url, NODE_ID: `docs-demo-${i}`, LOG_LEVEL: "warn" })));
+    // DEV_TOKENS: the page signs in through POST /dev/token
+    nodes = await Promise.all([1, 2].map((i) => NodeProcess.spawn({ REDIS_URL: redis.url, NODE_ID: `docs-demo-${i}`, LOG_LEVEL: "warn", DEV_TOKENS: "1" })));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   });
 

@@ -55,7 +55,8 @@ describe("demo page: live leaderboard in Chromium", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     redis = await RedisServer.start();
-    const env = { REDIS_URL: redis.url, NODE_ENV: "development", LEADERBOARD_UPDATE_INTERVAL_MS: "200" };
+    // DEV_TOKENS: the page signs in through POST /dev/token
+    const env = { REDIS_URL: redis.url, NODE_ENV: "development", DEV_TOKENS: "1", LEADERBOARD_UPDATE_INTERVAL_MS: "200" };
     nodes = [await startNode(env), await startNode(env)];
     service = await serviceToken();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });

@@ -1,8 +1,8 @@
 /**
  * The demo page's HTTP side (PROTOCOL §7): `/` serves the page with every test hook, its script
- * and stylesheet, and the socket.io browser client from the node itself; token minting exists in
- * development only. In production the page is still served but `POST /dev/token` is 404 whatever
- * else is set, so the page cannot sign anybody in by itself (it accepts a pasted token).
+ * and stylesheet, and the socket.io browser client from the node itself; token minting exists
+ * only with DEV_TOKENS=1. Without it (and always in production) the page is still served but
+ * `POST /dev/token` is 404, so the page cannot sign anybody in by itself (it accepts a pasted token).
  */
 import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, connect } from "../helpers/clients";
@@ -22,8 +22,8 @@ describe("demo page", () => {
     await Promise.all(nodes.splice(0).map((n) => n.shutdown()));
   });
 
-  it("serves the page, its assets and the socket.io client, with a strict content policy; mints tokens in development", async () => {
-    const node = await startNode({ NODE_ENV: "development" });
+  it("serves the page, its assets and the socket.io client, with a strict content policy; mints tokens with DEV_TOKENS=1", async () => {
+    const node = await startNode({ NODE_ENV: "development", DEV_TOKENS: "1" });
     nodes.push(node);
     const page = await fetch(`${node.url}/?user=alice&room=lobby&anything=else`);
     expect(page.status).toBe(200);

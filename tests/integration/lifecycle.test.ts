@@ -21,8 +21,8 @@ async function clusterNodes(url: string): Promise<string[]> {
 describe("a node process", () => {
   afterEach(() => closeClients());
 
-  it("starts with no configuration at all: memory engine, generated secret, a warning", async () => {
-    const node = await NodeProcess.spawn({ NODE_ENV: undefined, JWT_SECRET: undefined, HEARTBEAT_INTERVAL_MS: undefined, HEARTBEAT_TIMEOUT_MS: undefined });
+  it("starts with no configuration but npm start's DEV_TOKENS=1: memory engine, generated secret, a warning", async () => {
+    const node = await NodeProcess.spawn({ NODE_ENV: undefined, JWT_SECRET: undefined, HEARTBEAT_INTERVAL_MS: undefined, HEARTBEAT_TIMEOUT_MS: undefined, DEV_TOKENS: "1" });
     try {
       const health = await fetch(`${node.url}/health`);
       expect(health.status).toBe(200);

@@ -136,6 +136,11 @@ describe("npm run cluster", () => {
     // JWT_SECRET reached the nodes: a token signed with it is accepted through nginx.
     const client = await connect(state.entry, { tokenOptions: { sub: "cluster-user" } });
     expect(state.nodes.map((n) => n.name)).toContain(client.session!.nodeId);
+    // The demo page signs in: outside production the nodes get DEV_TOKENS=1 and mint tokens.
+    const minted = await fetch(`${state.entry}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "demo-user" }) });
+    expect(minted.status).toBe(200);
+    const demo = await connect(state.entry, { token: ((await minted.json()) as { token: string }).token });
+    expect(demo.session).toMatchObject({ userId: "demo-user" });
   });
 
   it("reports a node that dies and keeps serving with the others", async () => {

@@ -99,6 +99,17 @@ describe("configuration", () => {
     expect(loadConfig({ JWT_SECRET: SECRET, REDIS_URL: "", PORT: "" }).port).toBe(3000);
   });
 
+  it("mints development tokens only with DEV_TOKENS=1, never in production", () => {
+    expect(loadConfig({}).devTokens).toBe(false);
+    expect(loadConfig({ NODE_ENV: "development" }).devTokens).toBe(false);
+    expect(loadConfig({ DEV_TOKENS: "1" }).devTokens).toBe(true);
+    expect(loadConfig({ DEV_TOKENS: "0" }).devTokens).toBe(false);
+    expect(configError({ DEV_TOKENS: "yes" }).variable).toBe("DEV_TOKENS");
+    const error = configError({ NODE_ENV: "production", JWT_SECRET: SECRET, DEV_TOKENS: "1" });
+    expect(error.variable).toBe("DEV_TOKENS");
+    expect(error.message).toBe("Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user");
+  });
+
   describe("the process", () => {
     const run = (env: Record<string, string>) =>
       spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 15000 });
@@ -107,6 +118,13 @@ describe("configuration", () => {
       const result = run({ PORT: "not-a-port", JWT_SECRET: SECRET });
       expect(result.status).toBe(1);
       expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: PORT must be a number"]);
+      expect(result.stdout).toBe("");
+    });
+
+    it("exits 1 with one line when DEV_TOKENS is set in production", () => {
+      const result = run({ NODE_ENV: "production", JWT_SECRET: SECRET, DEV_TOKENS: "1" });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user"]);
       expect(result.stdout).toBe("");
     });
 

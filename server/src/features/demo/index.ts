@@ -1,7 +1,7 @@
 /**
  * The demo page (PROTOCOL §7): `GET /` serves server/public/index.html, its script and its
  * stylesheet. The page signs in through `POST /dev/token`, which only the dev feature provides
- * (never with NODE_ENV=production); without it the page accepts a pasted token instead.
+ * (with DEV_TOKENS=1, never in production); without it the page accepts a pasted token instead.
  *
  * The files are read once at start from server/public, found relative to this file, so the
  * same path works from src/ (tests through ts-jest) and from dist/ (the build copies nothing).

@@ -1,7 +1,8 @@
 /**
  * Development helpers: `POST /dev/token` mints a short-lived user token signed with this node's
  * secret, so the demo page and a fresh `npm start` can connect without a token service.
- * The route does not exist in production, nor when tokens come only from a JWKS.
+ * Anyone who reaches the route can be any user, so it exists only when DEV_TOKENS=1 (which the
+ * configuration refuses in production), and only with an HS256 secret to sign with.
  */
 import { userId } from "@switchboard/shared";
 import Joi from "joi";
@@ -18,9 +19,14 @@ interface DevTokenBody {
 }
 
 export function devFeature(deps: FeatureDeps): Feature {
-  const { jwt, production } = deps.config;
+  const { jwt, devTokens } = deps.config;
   const secret = jwt.secret;
-  if (production || !secret) return {};
+  if (!devTokens) return {};
+  if (!secret) {
+    deps.logger.warn("DEV_TOKENS is set but tokens come from JWT_JWKS_URL only: POST /dev/token is not served", { event: "config" });
+    return {};
+  }
+  deps.logger.warn("DEV_TOKENS is set: POST /dev/token mints a token for any user to anyone who can reach this node", { event: "config" });
   return {
     routes: [
       defineRoute<Record<string, never>, Record<string, never>, DevTokenBody>({
