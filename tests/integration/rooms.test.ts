@@ -36,6 +36,15 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
   const url = (i: number) => nodes[i % nodes.length]!.url;
   const user = (sub: string, i: number, extra: { tenant?: string; deviceId?: string } = {}) =>
     connect(url(i), { tokenOptions: { sub, name: sub.toUpperCase(), tenant: extra.tenant }, deviceId: extra.deviceId });
+  /** A JSON request with a bearer token (a service's unless given). */
+  const rest = async (method: string, path: string, body?: unknown, token?: string, node = 0) => {
+    const res = await fetch(`${url(node)}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token ?? (await serviceToken())}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { room?: { memberCount: number }; added?: boolean; error?: { code: string; details?: unknown } } };
+  };
 
   beforeAll(async () => {
     const env = { ...fixture.env(), ROOM_MAX_SIZE: "3", HISTORY_SIZE: "20", RATE_LIMIT_POINTS: "10000" };
@@ -151,7 +160,8 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
     expect((await command(alice, "room:create", { name: "Huge", maxSize: 10001 })).error).toMatchObject({ code: "VALIDATION_FAILED" });
 
     const secret = unique("secret");
-    await command(alice, "room:create", { id: secret, name: "Secret", visibility: "private", members: ["bob"] });
+    // A private room's members are put there by a service.
+    expect((await rest("POST", "/v1/rooms", { id: secret, name: "Secret", visibility: "private", members: ["alice", "bob"] })).status).toBe(201);
     expect((await command(carol, "room:join", { room: secret })).error).toMatchObject({ code: "FORBIDDEN" });
     expect((await command(carol, "room:history", { room: secret })).error).toMatchObject({ code: "FORBIDDEN" });
     expect((await command(carol, "room:publish", { room: secret, data: 1 })).error).toMatchObject({ code: "FORBIDDEN" });
@@ -253,6 +263,43 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
     expect((await command(alicePhone, "room:members", { room: id })).members).toEqual([
       { userId: "alice", name: "ALICE", online: true, devices: ["laptop", "phone"] },
     ]);
+  });
+
+  it("makes nobody a member without consent: only a service puts another user in a room", async () => {
+    const [mallory, victim] = await Promise.all([user("mallory", 0), user("victim", 1)]);
+    const [malloryToken, victimToken] = await Promise.all([signToken({ sub: "mallory" }), signToken({ sub: "victim" })]);
+    const trap = unique("trap");
+    expect(await command(mallory, "room:create", { id: trap, name: "Trap", visibility: "private", members: ["victim"] })).toEqual({
+      ok: false,
+      error: { code: "FORBIDDEN", message: expect.stringContaining("only a service may add other users") },
+    });
+    expect((await command(mallory, "room:create", { id: trap, name: "Trap", members: ["mallory", "victim"] })).error).toMatchObject({ code: "FORBIDDEN" });
+    expect((await rest("POST", "/v1/rooms", { id: trap, name: "Trap", members: ["victim"] }, malloryToken)).body.error).toMatchObject({ code: "FORBIDDEN" });
+    // Nothing was created.
+    expect((await rest("GET", `/v1/rooms/${trap}`)).status).toBe(404);
+
+    // Listing only oneself is listing nobody: the creator is the first member either way.
+    expect(await command(mallory, "room:create", { id: trap, name: "Trap", members: ["mallory"] })).toMatchObject({ ok: true, room: { memberCount: 1 } });
+    expect((await command(mallory, "room:join", { room: trap })).ok).toBe(true);
+    // Not even the room's creator adds another user over REST.
+    const added = await rest("POST", `/v1/rooms/${trap}/members`, { userId: "victim" }, malloryToken, 1);
+    expect([added.status, added.body.error?.code]).toEqual([403, "FORBIDDEN"]);
+    // So the victim's presence reaches nobody through the room.
+    const heard: unknown[] = [];
+    mallory.on("presence:update", (p: { userId: string }) => heard.push(p.userId));
+    expect((await command(victim, "presence:set", { status: "away" })).ok).toBe(true);
+    await sleep(200);
+    expect(heard).not.toContain("victim");
+
+    // A user joins a public room themselves, by room:join or over REST.
+    expect(await rest("POST", `/v1/rooms/${trap}/members`, { userId: "victim" }, victimToken)).toMatchObject({ status: 201, body: { added: true } });
+    // A private room admits whom a service adds, and nobody by their own hand.
+    const club = unique("club");
+    expect((await command(mallory, "room:create", { id: club, name: "Club", visibility: "private" })).ok).toBe(true);
+    expect(await rest("POST", `/v1/rooms/${club}/members`, { userId: "victim" }, victimToken)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
+    expect((await command(victim, "room:join", { room: club })).error).toMatchObject({ code: "FORBIDDEN" });
+    expect(await rest("POST", `/v1/rooms/${club}/members`, { userId: "victim" })).toMatchObject({ status: 201, body: { added: true } });
+    expect(await command(victim, "room:join", { room: club })).toMatchObject({ ok: true, room: { memberCount: 2 } });
   });
 
   it("serves the same rooms over REST: create, members, service publish, history, presence", async () => {

@@ -55,10 +55,16 @@ export class RoomService {
     if (maxSize > config.roomMaxSizeLimit) {
       throw new AppError("VALIDATION_FAILED", `maxSize may be at most ${config.roomMaxSizeLimit}`, [{ path: "maxSize", type: "number.max", message: `"maxSize" must be less than or equal to ${config.roomMaxSizeLimit}` }]);
     }
+    const privileged = isPrivileged(actor);
+    // Membership is by consent: a user joins a room themselves; only a service puts others in one.
+    const others = (input.members ?? []).filter((userId) => userId !== actor.userId);
+    if (!privileged && others.length > 0) {
+      throw new AppError("FORBIDDEN", "only a service may add other users to a room: list only yourself in members; others join a public room themselves");
+    }
     const now = Date.now();
     // A user creating a room is its first member; a service creates rooms for others.
     const members = new Map<string, RoomMemberRecord>();
-    if (!isPrivileged(actor)) members.set(actor.userId, withName({ userId: actor.userId, joinedAt: now }, actor.name));
+    if (!privileged) members.set(actor.userId, withName({ userId: actor.userId, joinedAt: now }, actor.name));
     for (const userId of input.members ?? []) if (!members.has(userId)) members.set(userId, { userId, joinedAt: now });
     if (members.size > maxSize) throw new AppError("ROOM_FULL", `${members.size} members do not fit a room of ${maxSize}`, { maxSize, members: members.size });
 
@@ -126,10 +132,18 @@ export class RoomService {
     this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave([this.socketRoom(actor, roomId), ...docs]);
   }
 
-  /** Adds a member without a socket (REST): the creator or a service chooses who belongs. */
+  /**
+   * Adds a member without a socket (REST). A service adds anyone; a user only themselves, on the
+   * terms of a join (a private room admits only its members).
+   */
   async addMember(actor: Actor, roomId: string, userId: string, name?: string): Promise<{ room: RoomInfo; added: boolean }> {
     const room = await this.existing(actor, roomId);
-    if (!isPrivileged(actor) && room.createdBy !== actor.userId) throw new AppError("FORBIDDEN", "only the room's creator or a service may add members");
+    if (!isPrivileged(actor)) {
+      if (userId !== actor.userId) throw new AppError("FORBIDDEN", "only a service may add another user to a room; users join rooms themselves");
+      if (room.visibility === "private" && !(await this.deps.engine.rooms.member(actor.tenant, roomId, userId))) {
+        throw new AppError("FORBIDDEN", `room ${roomId} is private`);
+      }
+    }
     const outcome = await this.deps.engine.rooms.addMember(actor.tenant, roomId, withName({ userId, joinedAt: Date.now() }, name), this.deps.config.roomIdleTtlS);
     if (outcome === "missing") throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
     if (outcome === "full") throw new AppError("ROOM_FULL", `room ${roomId} is full (${room.maxSize} members)`, { maxSize: room.maxSize });
