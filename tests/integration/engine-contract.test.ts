@@ -321,6 +321,79 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
     });
   });
 
+  describe("rooms created per user", () => {
+    const room = (id: string, createdBy: string, tenant = "") => ({ tenant, id, name: id, type: "chat", visibility: "public" as const, createdBy, createdAt: Date.now(), maxSize: 10 });
+
+    it("refuses a create past the quota and creates nothing; only the creator's rooms under a quota count", async () => {
+      const user = unique("creator");
+      const [a, b, c] = [unique("room"), unique("room"), unique("room")];
+      expect(await engine.rooms.create(room(a, user), [{ userId: user, joinedAt: 1 }], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(b, user), [], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(c, user), [{ userId: user, joinedAt: 1 }], 60, 2)).toBe("quota");
+      expect(await engine.rooms.get("", c)).toBeUndefined();
+      expect(await engine.rooms.roomsOf("", user)).toEqual([a]);
+      // A taken id is `exists`, the user's own even at the quota.
+      expect(await engine.rooms.create(room(a, user), [], 60, 2)).toBe("exists");
+      // Rooms created without a quota (services), other users' and other tenants' rooms are not counted.
+      expect(await engine.rooms.create(room(unique("room"), user), [], 60)).toBe("created");
+      expect(await engine.rooms.create(room(unique("room"), unique("other")), [], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(unique("room"), user, "acme"), [], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(c, user), [], 60, 2)).toBe("quota");
+      expect(await engine.rooms.create(room(c, user), [], 60, 3)).toBe("created");
+    });
+
+    it("gives a place back when a create finds the id taken by someone else", async () => {
+      const user = unique("creator");
+      const taken = unique("room");
+      expect(await engine.rooms.create(room(taken, unique("other")), [], 60, 1)).toBe("created");
+      expect(await engine.rooms.create(room(taken, user), [], 60, 1)).toBe("exists");
+      expect(await engine.rooms.create(room(unique("room"), user), [], 60, 1)).toBe("created");
+      expect(await engine.rooms.create(room(unique("room"), user), [], 60, 1)).toBe("quota");
+    });
+
+    it("stops counting a room once it expired, or once its id belongs to another creator", async () => {
+      const user = unique("creator");
+      const [a, b, c] = [unique("room"), unique("room"), unique("room")];
+      expect(await engine.rooms.create(room(a, user), [], 1, 2)).toBe("created");
+      expect(await engine.rooms.create(room(b, user), [], 1, 2)).toBe("created");
+      expect(await engine.rooms.create(room(c, user), [], 60, 2)).toBe("quota");
+      await sleep(1200);
+      expect(await engine.rooms.get("", a)).toBeUndefined();
+      // The user takes their own expired id again; someone else takes the other.
+      expect(await engine.rooms.create(room(a, user), [], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(b, unique("other")), [], 60)).toBe("created");
+      expect(await engine.rooms.create(room(c, user), [], 60, 2)).toBe("created");
+      expect(await engine.rooms.create(room(unique("room"), user), [], 60, 2)).toBe("quota");
+    });
+
+    it("admits exactly the quota out of many simultaneous creates, through several nodes", async () => {
+      // Two engines on one store are two nodes (the memory engine serves a single node).
+      const second = name === "memory" ? engine : openEngine(backing.env);
+      try {
+        expect(await second.waitUntilAvailable(10000)).toBe(true);
+        const user = unique("creator");
+        const ids = Array.from({ length: 12 }, () => unique("room"));
+        const results = await Promise.all(ids.map((id, i) => (i % 2 === 0 ? engine : second).rooms.create(room(id, user), [], 60, 5)));
+        expect(results.filter((r) => r === "created")).toHaveLength(5);
+        expect(results.filter((r) => r === "quota")).toHaveLength(7);
+        const stored = await Promise.all(ids.map((id) => engine.rooms.get("", id)));
+        expect(stored.filter(Boolean)).toHaveLength(5);
+
+        // The same id created many times at once: one room, counted once.
+        const other = unique("creator");
+        const same = unique("room");
+        const races = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? engine : second).rooms.create(room(same, other), [], 60, 3)));
+        expect(races.filter((r) => r === "created")).toHaveLength(1);
+        expect(races.filter((r) => r === "exists")).toHaveLength(7);
+        expect(await engine.rooms.create(room(unique("room"), other), [], 60, 3)).toBe("created");
+        expect(await second.rooms.create(room(unique("room"), other), [], 60, 3)).toBe("created");
+        expect(await engine.rooms.create(room(unique("room"), other), [], 60, 3)).toBe("quota");
+      } finally {
+        if (second !== engine) await second.close();
+      }
+    });
+  });
+
   describe("notification queue", () => {
     /** A queue of its own (an engine on its own key prefix), so entries of other tests never mix in. */
     let own: Engine;

@@ -10,6 +10,8 @@ import { sleep } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 
 const fixtures = engineFixtures();
+/** MAX_ROOMS_PER_USER of these nodes. */
+const MAX_ROOMS = 20;
 
 interface Msg {
   id: string;
@@ -47,7 +49,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
   };
 
   beforeAll(async () => {
-    const env = { ...fixture.env(), ROOM_MAX_SIZE: "3", HISTORY_SIZE: "20", RATE_LIMIT_POINTS: "10000" };
+    const env = { ...fixture.env(), ROOM_MAX_SIZE: "3", HISTORY_SIZE: "20", RATE_LIMIT_POINTS: "10000", MAX_ROOMS_PER_USER: String(MAX_ROOMS) };
     nodes = name === "redis" ? await Promise.all([0, 1, 2].map(() => startNode(env))) : [await startNode(env)];
   });
   afterEach(() => closeClients());
@@ -300,6 +302,28 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
     expect((await command(victim, "room:join", { room: club })).error).toMatchObject({ code: "FORBIDDEN" });
     expect(await rest("POST", `/v1/rooms/${club}/members`, { userId: "victim" })).toMatchObject({ status: 201, body: { added: true } });
     expect(await command(victim, "room:join", { room: club })).toMatchObject({ ok: true, room: { memberCount: 2 } });
+  });
+
+  it("caps the rooms a user created that still exist, across nodes and at once; services are not counted", async () => {
+    const clients = await Promise.all([0, 1, 2].map((i) => user("quinn", i, { deviceId: `d${i}` })));
+    const ids = Array.from({ length: MAX_ROOMS + 4 }, () => unique("quota"));
+    const acks = await Promise.all(ids.map((id, i) => command(clients[i % clients.length]!, "room:create", { id, name: id })));
+    expect(acks.filter((a) => a.ok)).toHaveLength(MAX_ROOMS);
+    const refused = acks.filter((a) => !a.ok);
+    expect(refused).toHaveLength(4);
+    for (const ack of refused) expect(ack).toEqual({ ok: false, error: { code: "QUOTA_EXCEEDED", message: expect.any(String), details: { limit: MAX_ROOMS } } });
+    // The refused creates made nothing.
+    const stored = await Promise.all(ids.map(async (id) => (await rest("GET", `/v1/rooms/${id}`)).status));
+    expect(stored.filter((status) => status === 200)).toHaveLength(MAX_ROOMS);
+
+    // REST answers the same, as 403; joining others' rooms is not creating.
+    const quinnToken = await signToken({ sub: "quinn" });
+    expect(await rest("POST", "/v1/rooms", { name: "one more" }, quinnToken, 1)).toMatchObject({ status: 403, body: { error: { code: "QUOTA_EXCEEDED", details: { limit: MAX_ROOMS } } } });
+    const elsewhere = unique("elsewhere");
+    expect((await rest("POST", "/v1/rooms", { id: elsewhere, name: elsewhere })).status).toBe(201);
+    expect((await command(clients[0]!, "room:join", { room: elsewhere })).ok).toBe(true);
+    // Services create as many rooms as their backend needs.
+    for (let i = 0; i < 3; i++) expect((await rest("POST", "/v1/rooms", { name: `svc ${i}`, members: ["quinn"] })).status).toBe(201);
   });
 
   it("serves the same rooms over REST: create, members, service publish, history, presence", async () => {

@@ -137,13 +137,20 @@ export interface RoomMemberRecord {
 
 export type AddMemberResult = "added" | "present" | "full" | "missing";
 
+/** `exists`: the id is taken in the tenant; `quota`: the creator already has their most rooms. */
+export type CreateRoomResult = "created" | "exists" | "quota";
+
 /**
  * Rooms of every tenant: metadata and members. A room not written to (created, joined,
  * published in) for `idleTtlS` seconds disappears with its members.
  */
 export interface RoomRegistry {
-  /** Creates a room with its first members; false when the id is taken in the tenant. */
-  create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean>;
+  /**
+   * Creates a room with its first members. With `maxCreated`, refuses (`quota`) when the room's
+   * creator already created that many rooms that still exist; counting and creating are atomic
+   * across nodes, so concurrent creates never overshoot. Rooms created without it are not counted.
+   */
+  create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number, maxCreated?: number): Promise<CreateRoomResult>;
   get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined>;
   /** Adds a member unless the room is at `maxSize` (atomic across nodes); refreshes the idle timer. */
   addMember(tenant: string, id: string, member: RoomMemberRecord, idleTtlS: number): Promise<AddMemberResult>;

@@ -7,6 +7,7 @@ import type { Server } from "socket.io";
 import { compareMessageIds, MessageIdClock, toMessage } from "../messages";
 import type {
   AddMemberResult,
+  CreateRoomResult,
   PublishOutcome,
   PublishRequest,
   Recovery,
@@ -40,6 +41,8 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
   private readonly rooms = new Map<string, RoomState>();
   /** `tenant|userId` -> ids of rooms the user joined (checked against the rooms on read). */
   private readonly userRooms = new Map<string, Set<string>>();
+  /** Per user: ids of the rooms they created under a quota (checked against the rooms on read). */
+  private readonly created = new Map<string, { tenant: string; userId: string; ids: Set<string> }>();
   private readonly ids = new MessageIdClock();
   private io?: Server;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
@@ -52,8 +55,12 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     clearInterval(this.sweeper);
   }
 
-  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean> {
-    if (this.state(room.tenant, room.id)) return false;
+  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number, maxCreated?: number): Promise<CreateRoomResult> {
+    // The same order of answers as the Redis engine: an id the creator holds is `exists` even at
+    // the quota; any other id is counted first.
+    const mine = maxCreated === undefined ? undefined : this.createdBy(room.tenant, room.createdBy);
+    if (mine && !mine.has(room.id) && mine.size >= maxCreated!) return "quota";
+    if (this.state(room.tenant, room.id)) return "exists";
     this.rooms.set(key(room.tenant, room.id), {
       record: { ...room },
       members: new Map(members.map((m) => [m.userId, { ...m }])),
@@ -63,7 +70,19 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
       once: new Map(),
     });
     for (const m of members) this.indexMember(room.tenant, room.id, m.userId);
-    return true;
+    if (mine) {
+      mine.add(room.id);
+      this.created.set(key(room.tenant, room.createdBy), { tenant: room.tenant, userId: room.createdBy, ids: mine });
+    }
+    return "created";
+  }
+
+  /** Ids of the rooms a user created under a quota that still exist (and are still theirs). */
+  private createdBy(tenant: string, userId: string): Set<string> {
+    const ids = this.created.get(key(tenant, userId))?.ids ?? new Set<string>();
+    for (const id of ids) if (this.state(tenant, id)?.record.createdBy !== userId) ids.delete(id);
+    if (ids.size === 0) this.created.delete(key(tenant, userId));
+    return ids;
   }
 
   async get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined> {
@@ -188,6 +207,7 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
   private sweep(): void {
     const now = Date.now();
     for (const [k, state] of this.rooms) if (state.expiresAt <= now) this.rooms.delete(k);
+    for (const { tenant, userId } of [...this.created.values()]) this.createdBy(tenant, userId);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Server } from "socket.io";
 import { compareMessageIds, toMessage } from "../messages";
 import type {
   AddMemberResult,
+  CreateRoomResult,
   PublishOutcome,
   PublishRequest,
   Recovery,
@@ -19,11 +20,37 @@ import type {
   StoredMessage,
 } from "../types";
 import type { RedisClient } from "./clients";
-import { ADD_MEMBER, CREATE_ROOM, LuaScript, PUBLISH_MESSAGE } from "./scripts";
+import { ADD_MEMBER, CREATE_ROOM, HDEL_IF_EQUAL, LuaScript, PUBLISH_MESSAGE, RESERVE_CREATED_ROOM } from "./scripts";
 
 const createRoom = new LuaScript(CREATE_ROOM);
 const addMember = new LuaScript(ADD_MEMBER);
 const publishMessage = new LuaScript(PUBLISH_MESSAGE);
+const reserveCreatedRoom = new LuaScript(RESERVE_CREATED_ROOM);
+const hdelIfEqual = new LuaScript(HDEL_IF_EQUAL);
+
+/**
+ * How long a reservation for a room being created is safe from pruning: far longer than a create
+ * takes, so only the reservation of a node that died mid-create is ever pruned unconfirmed.
+ */
+const RESERVATION_GRACE_MS = 60_000;
+/** Room metadata reads in flight at once while pruning a user's created rooms. */
+const PRUNE_BATCH = 100;
+
+/** A room id reserved on its creator's slot: the hash, the field and the value written there. */
+interface CreatedReservation {
+  key: string;
+  id: string;
+  token: string;
+  value: string;
+}
+
+/**
+ * Hash room id -> reservation: the rooms a user created under the quota (see RESERVE_CREATED_ROOM).
+ * Built on the user's room index key, so it carries the user's hash tag and lives on their slot.
+ */
+function createdRoomsKey(keys: KeyLayout, tenant: string, userId: string): string {
+  return `${keys.userRooms(tenant, userId)}:created`;
+}
 
 export class RedisRoomRegistry implements RoomRegistry {
   constructor(
@@ -31,17 +58,81 @@ export class RedisRoomRegistry implements RoomRegistry {
     private readonly keys: KeyLayout,
   ) {}
 
-  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number): Promise<boolean> {
+  /**
+   * With a quota, the creator's slot is reserved first (atomically counted there), then the room
+   * is created on its own slot; the reservation is confirmed when the room exists, released when
+   * it does not. Two scripts, as the user's and the room's keys hash to different slots.
+   */
+  async create(room: RoomRecord, members: RoomMemberRecord[], idleTtlS: number, maxCreated?: number): Promise<CreateRoomResult> {
     const { tenant, id } = room;
+    const reservation = maxCreated === undefined ? undefined : await this.reserveCreated(room, maxCreated);
+    if (reservation === "exists" || reservation === "quota") return reservation;
     const pairs = members.flatMap((m) => [m.userId, memberJson(m)]);
-    const created = await createRoom.run(
-      this.redis,
-      [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id), this.keys.roomHistory(tenant, id)],
-      [idleTtlS, JSON.stringify(room), ...pairs],
-    );
-    if (Number(created) !== 1) return false;
+    let created: boolean;
+    try {
+      const reply = await createRoom.run(
+        this.redis,
+        [this.keys.roomMeta(tenant, id), this.keys.roomMembers(tenant, id), this.keys.roomHistory(tenant, id)],
+        [idleTtlS, JSON.stringify(room), ...pairs],
+      );
+      created = Number(reply) === 1;
+    } catch (err) {
+      // Whether the room exists is unknown: a reservation left behind is pruned once it is stale.
+      if (reservation) await this.releaseCreated(reservation).catch(() => undefined);
+      throw err;
+    }
+    if (reservation) {
+      if (!created) await this.releaseCreated(reservation);
+      // Unconfirmed, the entry still counts, and is kept by pruning as long as the room is the user's.
+      else await this.redis.hset(reservation.key, id, `c:${reservation.token}`).catch(() => undefined);
+    }
+    if (!created) return "exists";
     await Promise.all(members.map((m) => this.indexMember(tenant, id, m.userId, idleTtlS)));
-    return true;
+    return "created";
+  }
+
+  /**
+   * Reserves a room id on the creator's slot. Refused, it prunes the entries whose rooms are gone
+   * (expired, or now someone else's) and tries once more.
+   */
+  private async reserveCreated(room: RoomRecord, limit: number): Promise<CreatedReservation | "exists" | "quota"> {
+    const key = createdRoomsKey(this.keys, room.tenant, room.createdBy);
+    const token = randomBytes(8).toString("hex");
+    let stale: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const [outcome, value] = (await reserveCreatedRoom.run(this.redis, [key], [limit, room.id, token, RESERVATION_GRACE_MS, ...stale])) as [string, string | number | undefined];
+      if (outcome === "ok") return { key, id: room.id, token, value: String(value) };
+      const refusal = outcome === "exists" ? "exists" : "quota";
+      if (attempt > 0) return refusal;
+      stale = await this.staleCreated(room.tenant, room.createdBy, key, refusal === "exists" ? room.id : undefined);
+      if (stale.length === 0) return refusal;
+    }
+  }
+
+  /** Entries (id, value pairs) of the user's created rooms whose room is gone or no longer theirs; all, or only `onlyId`. */
+  private async staleCreated(tenant: string, userId: string, key: string, onlyId?: string): Promise<string[]> {
+    let entries: [string, string][];
+    if (onlyId === undefined) entries = Object.entries(await this.redis.hgetall(key));
+    else {
+      const value = await this.redis.hget(key, onlyId);
+      entries = value === null ? [] : [[onlyId, value]];
+    }
+    const stale: string[] = [];
+    for (let i = 0; i < entries.length; i += PRUNE_BATCH) {
+      const batch = entries.slice(i, i + PRUNE_BATCH);
+      // One GET per room: on a Redis Cluster each room's meta is on a slot of its own.
+      const metas = await Promise.all(batch.map(([id]) => this.redis.get(this.keys.roomMeta(tenant, id))));
+      batch.forEach(([id, value], j) => {
+        const meta = metas[j];
+        if (!meta || (JSON.parse(meta) as RoomRecord).createdBy !== userId) stale.push(id, value);
+      });
+    }
+    return stale;
+  }
+
+  /** Gives a reservation back, unless it was pruned and the id reserved again meanwhile. */
+  private async releaseCreated(reservation: CreatedReservation): Promise<void> {
+    await hdelIfEqual.run(this.redis, [reservation.key], [reservation.id, reservation.value]);
   }
 
   async get(tenant: string, id: string): Promise<(RoomRecord & { memberCount: number }) | undefined> {

@@ -153,6 +153,39 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return outcome
 `;
 
+/**
+ * The rooms a user created, counted against their quota: a hash on the user's slot, room id ->
+ * `p:<reservedAt>:<token>` while a create is under way, `c:<token>` once the room exists. The
+ * room's own keys live on another slot, so a create reserves here first, then creates the room.
+ *
+ * KEYS: the user's created-rooms hash. ARGV: limit, room id, token, graceMs, then room id /
+ * value pairs found stale (the room is gone or no longer the user's). A stale entry is dropped
+ * while it still holds that value, unless it is a reservation younger than graceMs (its create
+ * may still be running). Answers {'ok', value}, {'exists'} when the user holds an entry for the
+ * id already, or {'quota', count}.
+ */
+export const RESERVE_CREATED_ROOM = `${NOW_MS}
+for i = 5, #ARGV, 2 do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  if value == ARGV[i + 1] then
+    local reservedAt = string.match(value, '^p:(%d+):')
+    if not reservedAt or tonumber(reservedAt) <= now - tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  end
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'exists'} end
+local count = redis.call('HLEN', KEYS[1])
+if count >= tonumber(ARGV[1]) then return {'quota', count} end
+local value = 'p:' .. now .. ':' .. ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[2], value)
+return {'ok', value}
+`;
+
+/** KEYS: a hash. ARGV: field, value. Deletes the field only while it holds that value. */
+export const HDEL_IF_EQUAL = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+`;
+
 /** A script sent once per server and then run by its SHA (EVALSHA, falling back to EVAL). */
 export class LuaScript {
   private readonly sha: string;

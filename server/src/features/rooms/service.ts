@@ -78,8 +78,12 @@ export class RoomService {
       createdAt: now,
       maxSize,
     };
-    if (!(await engine.rooms.create(record, [...members.values()], config.roomIdleTtlS))) {
-      throw new AppError("CONFLICT", `room ${record.id} already exists`);
+    // Services are not counted: they create rooms for others, as many as their backend needs.
+    const limit = privileged ? undefined : config.maxRoomsPerUser;
+    const outcome = await engine.rooms.create(record, [...members.values()], config.roomIdleTtlS, limit);
+    if (outcome === "exists") throw new AppError("CONFLICT", `room ${record.id} already exists`);
+    if (outcome === "quota") {
+      throw new AppError("QUOTA_EXCEEDED", `a user may have at most ${limit} rooms they created at once; rooms count until they expire`, { limit });
     }
     return toInfo({ ...record, memberCount: members.size });
   }
