@@ -5,6 +5,23 @@
  */
 import { parseDocId, type DocScope } from "./docs";
 
+/**
+ * One variable part of a key (an id, a name): the characters keys use as separators and hash-tag
+ * braces (`:`, `|`, `{`, `}`) and `%` itself are percent-encoded, so two different lists of
+ * parts can never build the same key (`a` + `b:c` and `a:b` + `c` stay apart). Ids without those
+ * characters are left as they are.
+ */
+export function keyPart(value: string): string {
+  return value.replace(/[%:|{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+}
+
+const k = keyPart;
+
+/** In-process map keys built from several parts (the memory engine's), with the same guarantee. */
+export function compositeKey(...parts: readonly string[]): string {
+  return parts.map(keyPart).join(":");
+}
+
 export interface KeyLayout {
   readonly prefix: string;
   /** Sorted set nodeId -> last heartbeat (ms, Redis clock). */
@@ -99,40 +116,39 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     prefix,
     nodes: () => `${cluster}:nodes`,
     nodeInfo: () => `${cluster}:node-info`,
-    nodeSessions: (nodeId) => `${cluster}:node-sessions:${nodeId}`,
-    userDevices: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:devices`,
-    userPresence: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:presence`,
-    userRooms: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:rooms`,
-    syncDocument: (tenant, userId, key) => `${prefix}{u:${tenant}:${userId}}:sync:${key}`,
-    inbox: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:inbox`,
-    inboxOrder: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:inbox:order`,
-    inboxExpiry: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:inbox:expiry`,
-    inboxRead: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:inbox:read`,
-    notificationDelivery: (tenant, userId, id) => `${prefix}{u:${tenant}:${userId}}:delivery:${id}`,
-    notificationPushLease: (tenant, userId, id, deviceId) => `${prefix}{u:${tenant}:${userId}}:delivery:${id}:lease:${deviceId}`,
-    pushDevices: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:push-devices`,
+    nodeSessions: (nodeId) => `${cluster}:node-sessions:${k(nodeId)}`,
+    userDevices: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:devices`,
+    userPresence: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:presence`,
+    userRooms: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:rooms`,
+    syncDocument: (tenant, userId, key) => `${prefix}{u:${k(tenant)}:${k(userId)}}:sync:${k(key)}`,
+    inbox: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:inbox`,
+    inboxOrder: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:inbox:order`,
+    inboxExpiry: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:inbox:expiry`,
+    inboxRead: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:inbox:read`,
+    notificationDelivery: (tenant, userId, id) => `${prefix}{u:${k(tenant)}:${k(userId)}}:delivery:${k(id)}`,
+    notificationPushLease: (tenant, userId, id, deviceId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:delivery:${k(id)}:lease:${k(deviceId)}`,
+    pushDevices: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:push-devices`,
     notificationQueue: () => `${prefix}{notify}:queue`,
-    rateLimit: (name) => `${prefix}rl:${name}`,
-    roomMeta: (tenant, room) => `${prefix}{r:${tenant}:${room}}:meta`,
-    roomMembers: (tenant, room) => `${prefix}{r:${tenant}:${room}}:members`,
-    roomHistory: (tenant, room) => `${prefix}{r:${tenant}:${room}}:history`,
-    roomPublishOnce: (tenant, room, userId, clientMsgId) => `${prefix}{r:${tenant}:${room}}:once:${userId}:${clientMsgId}`,
-    workspaceMeta: (tenant, workspace) => `${prefix}{w:${tenant}:${workspace}}:meta`,
-    workspaceMembers: (tenant, workspace) => `${prefix}{w:${tenant}:${workspace}}:members`,
-    workspaceAgents: (tenant, workspace) => `${prefix}{w:${tenant}:${workspace}}:agents`,
-    userWorkspaces: (tenant, userId) => `${prefix}{u:${tenant}:${userId}}:workspaces`,
-    tenantWorkspaces: (tenant) => `${prefix}{t:${tenant}}:workspaces`,
-    agent: (tenant, agentId) => `${prefix}{a:${tenant}:${agentId}}:agent`,
-    agentExecution: (tenant, agentId) => `${prefix}{a:${tenant}:${agentId}}:execution`,
-    // `|` appears in no name, user id or clientOpId, so document keys cannot collide.
+    rateLimit: (name) => `${prefix}rl:${k(name)}`,
+    roomMeta: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:meta`,
+    roomMembers: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:members`,
+    roomHistory: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:history`,
+    roomPublishOnce: (tenant, room, userId, clientMsgId) => `${prefix}{r:${k(tenant)}:${k(room)}}:once:${k(userId)}:${k(clientMsgId)}`,
+    workspaceMeta: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:meta`,
+    workspaceMembers: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:members`,
+    workspaceAgents: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:agents`,
+    userWorkspaces: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:workspaces`,
+    tenantWorkspaces: (tenant) => `${prefix}{t:${k(tenant)}}:workspaces`,
+    agent: (tenant, agentId) => `${prefix}{a:${k(tenant)}:${k(agentId)}}:agent`,
+    agentExecution: (tenant, agentId) => `${prefix}{a:${k(tenant)}:${k(agentId)}}:execution`,
     docMeta: (tenant, docId) => `${docBase(prefix, tenant, docId)}|meta`,
     docLog: (tenant, docId) => `${docBase(prefix, tenant, docId)}|log`,
     docSnapshot: (tenant, docId) => `${docBase(prefix, tenant, docId)}|snapshot`,
-    docOnce: (tenant, docId, userId, clientOpId) => `${docBase(prefix, tenant, docId)}|once|${userId}|${clientOpId}`,
+    docOnce: (tenant, docId, userId, clientOpId) => `${docBase(prefix, tenant, docId)}|once|${k(userId)}|${k(clientOpId)}`,
     scopeDocs: (tenant, scope) => `${scopeTag(prefix, tenant, scope)}:docs`,
-    leaderboard: (tenant, id, part) => `${prefix}{lb:${tenant}:${id}}:${part}`,
+    leaderboard: (tenant, id, part) => `${prefix}{lb:${k(tenant)}:${k(id)}}:${k(part)}`,
     leaderboardsDue: () => `${prefix}{leaderboards}:due`,
-    stream: (tenant, name, part) => `${prefix}{st:${tenant}:${name}}:${part}`,
+    stream: (tenant, name, part) => `${prefix}{st:${k(tenant)}:${k(name)}}:${k(part)}`,
     streamsRegistry: () => `${prefix}{streams}:registry`,
     streamsDue: () => `${prefix}{streams}:due`,
   };
@@ -150,13 +166,13 @@ export function parseScopedMember(member: string): { tenant: string; id: string 
 
 /** The hash tag of a room's or a workspace's keys (see roomMeta, workspaceMeta). */
 function scopeTag(prefix: string, tenant: string, scope: DocScope): string {
-  return `${prefix}{${scope.kind === "room" ? "r" : "w"}:${tenant}:${scope.id}}`;
+  return `${prefix}{${scope.kind === "room" ? "r" : "w"}:${k(tenant)}:${k(scope.id)}}`;
 }
 
 function docBase(prefix: string, tenant: string, docId: string): string {
   const parsed = parseDocId(docId);
   if (!parsed) throw new Error(`not a document id: ${docId}`);
-  return `${scopeTag(prefix, tenant, parsed.scope)}:doc|${parsed.name}`;
+  return `${scopeTag(prefix, tenant, parsed.scope)}:doc|${k(parsed.name)}`;
 }
 
 /**

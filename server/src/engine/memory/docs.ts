@@ -3,7 +3,7 @@
  * clientOpId, snapshots with log trimming, room documents expiring with their room) in-process.
  * The version check and the append run without an await in between, so they are one step.
  */
-import { docRoom, parseDocId, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType } from "@switchboard/shared";
+import { compositeKey, docRoom, parseDocId, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType } from "@switchboard/shared";
 import type { Server } from "socket.io";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 
@@ -82,7 +82,7 @@ export class MemoryDocStore implements DocStore {
 
     // From here on, no await: the checks and the append are one step.
     const now = Date.now();
-    const onceKeys = request.ops.map(({ entry }) => (entry.clientOpId === undefined ? undefined : [tenant, docId, entry.from.userId, entry.clientOpId].join("|")));
+    const onceKeys = request.ops.map(({ entry }) => (entry.clientOpId === undefined ? undefined : compositeKey(tenant, docId, entry.from.userId, entry.clientOpId)));
     for (const [index, onceKey] of onceKeys.entries()) {
       const prior = onceKey === undefined ? undefined : this.once.get(onceKey);
       if (prior && prior.expiresAt > now) return { status: "duplicate", index, version: prior.version };
@@ -172,4 +172,4 @@ function entriesAfter(doc: StoredDoc, after: number): DocOpEntry[] {
   return doc.log.slice(after - doc.logStart).map((json, i) => ({ version: after + i + 1, ...(JSON.parse(json) as Omit<DocOpEntry, "version">) }));
 }
 
-const key = (tenant: string, id: string) => `${tenant}|${id}`;
+const key = (tenant: string, id: string) => compositeKey(tenant, id);

@@ -2,7 +2,7 @@
  * Notifications for the memory engine: a queue with the consumer-group semantics of the Redis
  * stream (pending entries, idle time, claims), the inbox and push devices. One node, same rules.
  */
-import { INBOX_SIZE, type Notification } from "@switchboard/shared";
+import { compositeKey, INBOX_SIZE, type Notification } from "@switchboard/shared";
 import {
   pushAddress,
   type InboxQuery,
@@ -92,7 +92,7 @@ interface UserInbox {
   items: Map<string, { notification: StoredNotification; read: boolean; delivery: Delivery }>;
 }
 
-const userKey = (tenant: string, userId: string) => `${tenant}|${userId}`;
+const userKey = (tenant: string, userId: string) => compositeKey(tenant, userId);
 
 export class MemoryNotificationInbox implements NotificationInbox {
   private readonly users = new Map<string, UserInbox>();

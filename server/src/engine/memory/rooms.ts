@@ -2,7 +2,7 @@
  * Rooms and their history for the memory engine: the same semantics as the Redis engine
  * (idle expiry, trimmed history, idempotent publish), delivered through the local server.
  */
-import { tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
+import { compositeKey, tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
 import type { Server } from "socket.io";
 import { compareMessageIds, MessageIdClock, toMessage } from "../messages";
 import type {
@@ -143,7 +143,7 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     if (!state) return { status: "missing" };
     if (request.memberRequired !== undefined && !state.members.has(request.memberRequired)) return { status: "forbidden" };
     const now = Date.now();
-    const onceKey = request.clientMsgId === undefined ? undefined : `${request.message.from.userId}|${request.clientMsgId}`;
+    const onceKey = request.clientMsgId === undefined ? undefined : compositeKey(request.message.from.userId, request.clientMsgId);
     const prior = onceKey === undefined ? undefined : state.once.get(onceKey);
     if (prior && prior.expiresAt > now) return { status: "duplicate", id: prior.id };
 
@@ -211,4 +211,4 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
   }
 }
 
-const key = (tenant: string, id: string) => `${tenant}|${id}`;
+const key = (tenant: string, id: string) => compositeKey(tenant, id);

@@ -4,6 +4,7 @@
  */
 import {
   agentExecutionFields,
+  compositeKey,
   parseAgentExecution,
   type AgentEventInput,
   type AgentEventKind,
@@ -20,7 +21,7 @@ import type {
   WorkspaceRegistry,
 } from "../types";
 
-const key = (tenant: string, id: string) => `${tenant}|${id}`;
+const key = (tenant: string, id: string) => compositeKey(tenant, id);
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 interface WorkspaceState {
