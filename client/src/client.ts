@@ -120,6 +120,8 @@ export interface Restorable {
 const TERMINAL = ["UNAUTHORIZED", "VALIDATION_FAILED"];
 const SLOW = ["DEVICE_LIMIT", "SERVER_FULL"];
 const DEVICE_KEY = "switchboard.deviceId";
+/** How long before its token expires a session is refreshed (with getToken). */
+const TOKEN_REFRESH_LEAD_MS = 60_000;
 
 const unref = (timer: ReturnType<typeof setTimeout>) => (timer as { unref?: () => void }).unref?.();
 
@@ -164,6 +166,7 @@ export class Client extends Emitter<ClientEvents> {
   private closed = false;
   private generation = 0;
   private timer?: ReturnType<typeof setTimeout>;
+  private refreshTimer?: ReturnType<typeof setTimeout>;
   private heartbeat?: ReturnType<typeof setInterval>;
   private readonly onOnline = () => this.state === "offline" && !this.manualOffline && this.retryNow();
 
@@ -247,6 +250,18 @@ export class Client extends Emitter<ClientEvents> {
   /** Replaces the token for the next connect (e.g. after UNAUTHORIZED). */
   setToken(token: string): void {
     this.token = token;
+  }
+
+  /**
+   * Hands the live session a newer token of the same user (`session:refresh`), so it outlives the
+   * token it connected with; the next connect uses it too. Resolves with the new expiry (ms since
+   * the epoch), or undefined when not connected (the token waits for the next connect). With
+   * `getToken`, the client does this by itself shortly before the session's token expires.
+   */
+  async refreshToken(token: string): Promise<number | undefined> {
+    this.token = token;
+    if (!this.live) return undefined;
+    return (await this.call("session:refresh", { token })).expiresAt;
   }
 
   /** Connects now: closes an open breaker and skips a back-off wait. */
@@ -389,6 +404,10 @@ export class Client extends Emitter<ClientEvents> {
       if (code === "TOKEN_EXPIRED" && this.options.getToken) this.token = undefined;
       this.failed(code);
     });
+    // The server ends a session whose token expired: the reconnect asks getToken for a new one.
+    socket.on("session:expired", () => {
+      if (socket === this.socket && this.options.getToken) this.token = undefined;
+    });
     socket.on("disconnect", (reason: string) => {
       clearTimeout(guard);
       if (socket === this.socket) this.lost(reason);
@@ -451,6 +470,7 @@ export class Client extends Emitter<ClientEvents> {
     this.lastError = undefined;
     this.emit("session", session);
     this.startHeartbeat();
+    this.scheduleRefresh(socket, session.expiresAt);
     // Subscriptions first (and what waited for a connection), then the queue: a publish queued
     // after a join goes out once the room is joined again.
     const tasks: Promise<unknown>[] = [...this.subs].map((sub) => sub.restore().catch((err: unknown) => this.report(err)));
@@ -460,6 +480,22 @@ export class Client extends Emitter<ClientEvents> {
     this.flushing = true;
     this.setState("connected");
     this.drain();
+  }
+
+  /** With `getToken`: a fresh token for the session a little before the current one expires. */
+  private scheduleRefresh(socket: Socket, expiresAt: number | undefined): void {
+    clearTimeout(this.refreshTimer);
+    const getToken = this.options.getToken;
+    if (!getToken || expiresAt === undefined) return;
+    const lead = Math.min(TOKEN_REFRESH_LEAD_MS, (expiresAt - Date.now()) / 2);
+    this.refreshTimer = setTimeout(() => {
+      if (socket !== this.socket || !this.live) return;
+      void Promise.resolve(getToken())
+        .then((token) => this.refreshToken(token))
+        .then((next) => next !== undefined && this.scheduleRefresh(socket, next))
+        .catch((err: unknown) => this.report(err));
+    }, Math.max(0, expiresAt - Date.now() - lead));
+    unref(this.refreshTimer);
   }
 
   /** The live connection went away: requeue what was unanswered, then reconnect. */
@@ -476,6 +512,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Forgets the current socket (closing it) and everything sent on it. */
   private drop(_reason: string): void {
+    clearTimeout(this.refreshTimer);
     const socket = this.socket;
     this.socket = undefined;
     this.generation++;

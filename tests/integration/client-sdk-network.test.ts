@@ -140,22 +140,45 @@ describe("client SDK: cut connections, the offline queue, tokens and the breaker
     const issued: number[] = [];
     const getToken = async () => {
       issued.push(Date.now());
-      // The first token expires within a second; the refreshed one lasts.
+      // The first token expires within a second and its refresh fails, so the node ends the
+      // session; the token after that lasts.
+      if (issued.length === 2) throw new Error("token service unavailable");
       return signToken({ sub: "expiring", expiresIn: issued.length === 1 ? 1 : 3600 });
     };
     const client = await sdkClient([proxy.url], { getToken });
     const room = client.room("tokens");
     await room.join();
-    expect(issued).toHaveLength(1);
-    await sleep(2100);
+    expect(issued.length).toBeLessThanOrEqual(2);
+    const reasons: string[] = [];
+    client.on("disconnect", (reason) => reasons.push(reason));
+    await newSession(client);
+    await reach(client, "connected");
+    expect(reasons).toEqual(["io server disconnect"]);
+    expect(issued).toHaveLength(3);
+    await expect(room.publish({ n: 1 })).resolves.toMatchObject({ id: expect.any(String) });
+    // A stale token from before is refused at the handshake with TOKEN_EXPIRED, which also asks getToken.
     const before = await rejected(node.url, "TOKEN_EXPIRED");
+    client.setToken(await signToken({ sub: "expiring", expiresIn: -5 }));
     const back = newSession(client);
     proxy.cut();
     await back;
-    await reach(client, "connected");
-    expect(issued).toHaveLength(2);
+    expect(issued).toHaveLength(4);
     expect((await rejected(node.url, "TOKEN_EXPIRED")) - before).toBe(1);
-    await expect(room.publish({ n: 1 })).resolves.toMatchObject({ id: expect.any(String) });
+  });
+
+  it("refreshes the session's token before it expires, without reconnecting", async () => {
+    let issued = 0;
+    const getToken = async () => signToken({ sub: "refreshing", expiresIn: ++issued === 1 ? 2 : 3600 });
+    const client = await sdkClient([node.url], { getToken });
+    await reach(client, "connected");
+    const sessionId = client.session!.sessionId;
+    const disconnects: string[] = [];
+    client.on("disconnect", (reason) => disconnects.push(reason));
+    await sleep(3000);
+    expect(issued).toBe(2);
+    expect(disconnects).toEqual([]);
+    expect(client.session?.sessionId).toBe(sessionId);
+    await expect(client.request("system:ping", {})).resolves.toMatchObject({ ok: true });
   });
 
   it("never retries UNAUTHORIZED: the breaker opens at once and handshakes stay bounded", async () => {

@@ -1,0 +1,112 @@
+/**
+ * Sessions a hostile user cannot stretch: sockets per device are capped cluster-wide (so one user
+ * reusing a deviceId cannot fill a node), and a socket lives only as long as its token unless the
+ * client hands it a newer one with `session:refresh`.
+ */
+import type { SwitchboardNode } from "@switchboard/server";
+import type { Session } from "@switchboard/shared";
+import { closeClients, command, connect, connectRefused, nextEvent } from "../helpers/clients";
+import { engineFixtures } from "../helpers/engines";
+import { startNode } from "../helpers/nodes";
+import { sleep } from "../helpers/ports";
+import { signToken } from "../helpers/tokens";
+
+const fixtures = engineFixtures();
+
+describe.each(fixtures.map((f) => [f.name, f] as const))("sessions (%s engine)", (name, fixture) => {
+  let nodes: SwitchboardNode[];
+
+  beforeAll(async () => {
+    const env = { ...fixture.env(), MAX_CONNECTIONS: "8", MAX_DEVICES_PER_USER: "2", MAX_CONNECTIONS_PER_DEVICE: "2" };
+    // Two nodes sharing Redis; the memory engine has one node (its limits are the node's own).
+    nodes = await Promise.all((name === "redis" ? [1, 2] : [1]).map(() => startNode(env)));
+  });
+  afterEach(() => closeClients());
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.shutdown()));
+  });
+
+  const anyNode = (i: number) => nodes[i % nodes.length]!;
+
+  it("caps the sockets of one device across nodes, so reusing a deviceId cannot fill a node", async () => {
+    const user = { tokenOptions: { sub: `hog-${name}` } };
+    await connect(anyNode(0).url, { ...user, deviceId: "same" });
+    await connect(anyNode(1).url, { ...user, deviceId: "same" });
+    const refusals = await Promise.all([0, 1, 2, 3].map((i) => connectRefused(anyNode(i).url, { ...user, deviceId: "same" })));
+    for (const refusal of refusals) {
+      expect(refusal.data).toMatchObject({ code: "DEVICE_LIMIT" });
+      expect(refusal.data!.message).toContain("device same already has 2 connections");
+    }
+    // A second device is allowed, a third is not (MAX_DEVICES_PER_USER): 4 sockets at most.
+    await connect(anyNode(0).url, { ...user, deviceId: "other" });
+    expect((await connectRefused(anyNode(0).url, { ...user, deviceId: "third" })).data?.code).toBe("DEVICE_LIMIT");
+    // The node (MAX_CONNECTIONS 8) still has room for everybody else.
+    const bystander = await connect(anyNode(0).url, { tokenOptions: { sub: `bystander-${name}` }, deviceId: "b1" });
+    expect((await command(bystander, "system:ping", {})).ok).toBe(true);
+  });
+
+  it("frees a device's slot when one of its sockets disconnects", async () => {
+    const user = { tokenOptions: { sub: `tabs-${name}` }, deviceId: "tabs" };
+    const first = await connect(anyNode(0).url, user);
+    await connect(anyNode(1).url, user);
+    expect((await connectRefused(anyNode(0).url, user)).data?.code).toBe("DEVICE_LIMIT");
+    first.close();
+    await expect(waitForConnect(anyNode(0).url, user)).resolves.toBeDefined();
+  });
+
+  it("ends a socket when its token expires, with session:expired first", async () => {
+    const token = await signToken({ sub: `short-${name}`, expiresIn: 2 });
+    const client = await connect(anyNode(0).url, { token, deviceId: "short" });
+    expect(client.session!.expiresAt).toBeGreaterThan(Date.now());
+    expect(client.session!.expiresAt).toBeLessThanOrEqual(Date.now() + 2000);
+    expect((await command(client, "system:ping", {})).ok).toBe(true);
+    const expired = nextEvent<{ code: string; expiredAt: number }>(client, "session:expired", 5000);
+    const disconnected = nextEvent<string>(client, "disconnect", 5000);
+    await expect(expired).resolves.toMatchObject({ code: "TOKEN_EXPIRED", expiredAt: client.session!.expiresAt });
+    await expect(disconnected).resolves.toBe("io server disconnect");
+    // The same token cannot come back.
+    expect((await connectRefused(anyNode(0).url, { token, deviceId: "short" })).data?.code).toBe("TOKEN_EXPIRED");
+  });
+
+  it("keeps a socket whose client refreshed its token", async () => {
+    const sub = `refresher-${name}`;
+    const client = await connect(anyNode(0).url, { token: await signToken({ sub, expiresIn: 2 }), deviceId: "r1" });
+    const expired = jest.fn();
+    client.on("session:expired", expired);
+    const fresh = await signToken({ sub, expiresIn: 3600, name: "Renewed" });
+    const ack = await command(client, "session:refresh", { token: fresh });
+    expect(ack).toEqual({ ok: true, expiresAt: expect.any(Number) });
+    expect(ack.expiresAt as number).toBeGreaterThan(Date.now() + 3500 * 1000);
+    await sleep(3000);
+    expect(expired).not.toHaveBeenCalled();
+    expect(client.connected).toBe(true);
+    expect((await command(client, "system:ping", {})).ok).toBe(true);
+  });
+
+  it("refuses a refresh with another user's, an expired or a forged token, and changes nothing", async () => {
+    const sub = `careful-${name}`;
+    const client = await connect(anyNode(0).url, { token: await signToken({ sub, expiresIn: 2 }), deviceId: "c1" });
+    const other = await command(client, "session:refresh", { token: await signToken({ sub: "someone-else" }) });
+    expect(other.error?.code).toBe("FORBIDDEN");
+    const otherTenant = await command(client, "session:refresh", { token: await signToken({ sub, tenant: "acme" }) });
+    expect(otherTenant.error?.code).toBe("FORBIDDEN");
+    expect((await command(client, "session:refresh", { token: await signToken({ sub, expiresIn: -10 }) })).error?.code).toBe("TOKEN_EXPIRED");
+    expect((await command(client, "session:refresh", { token: await signToken({ sub, secret: "x".repeat(40) }) })).error?.code).toBe("UNAUTHORIZED");
+    expect((await command(client, "session:refresh", { token: 42 })).error?.code).toBe("VALIDATION_FAILED");
+    // None of them extended the session: it still ends at the first token's exp.
+    await expect(nextEvent(client, "session:expired", 5000)).resolves.toMatchObject({ code: "TOKEN_EXPIRED" });
+  });
+});
+
+/** Connects, retrying while the freed slot is still being released. */
+async function waitForConnect(url: string, options: Parameters<typeof connect>[1]): Promise<Session> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return (await connect(url, options)).session!;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(50);
+    }
+  }
+}
