@@ -7,6 +7,6 @@ import { agentRoutes } from "./routes";
 import { AgentService } from "./service";
 
 export function agentsFeature(deps: FeatureDeps): Feature {
-  const agents = new AgentService({ engine: deps.engine, io: deps.io });
+  const agents = new AgentService({ engine: deps.engine, io: deps.io, maxSubscriptionsPerSocket: deps.config.maxSubscriptionsPerSocket });
   return { commands: agentCommands(agents), routes: agentRoutes(agents) };
 }

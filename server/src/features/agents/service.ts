@@ -20,12 +20,15 @@ import {
 import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
+import { subscribe } from "../../connections/subscriptions";
 import type { Engine } from "../../engine";
 import { requirePrivileged } from "../workspaces/service";
 
 export interface AgentServiceDeps {
   engine: Engine;
   io: Server;
+  /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  maxSubscriptionsPerSocket: number;
 }
 
 export class AgentService {
@@ -61,7 +64,7 @@ export class AgentService {
    */
   async subscribe(actor: Actor, socket: AppSocket, agentId: string): Promise<AgentStatus> {
     const agent = await this.visible(actor, agentId);
-    await socket.join(this.socketRoom(actor.tenant, agentId));
+    await subscribe(socket, this.socketRoom(actor.tenant, agentId), this.deps.maxSubscriptionsPerSocket);
     return withExecution(agent, await this.deps.engine.agents.execution(actor.tenant, agentId));
   }
 

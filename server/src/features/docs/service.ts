@@ -40,6 +40,7 @@ import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
+import { subscribe } from "../../connections/subscriptions";
 import type { DocAppendOp, DocAppendRequest, Engine } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
 import { DocState } from "./state";
@@ -112,7 +113,7 @@ export class DocService {
       throw new AppError("VALIDATION_FAILED", `a connection has at most ${DOC_OPEN_MAX} documents open`, { limit: DOC_OPEN_MAX });
     }
     const room = this.socketRoom(actor.tenant, docId);
-    await socket.join(room);
+    await subscribe(socket, room, this.deps.config.maxSubscriptionsPerSocket);
     try {
       return await this.exclusive(actor.tenant, docId, async () => {
         const state = (await this.load(actor.tenant, docId, true)) ?? (await this.create(actor, docId, payload.type ?? "text"));

@@ -13,7 +13,7 @@ import { LeaderboardService } from "./service";
 export function leaderboardsFeature(deps: FeatureDeps): Feature {
   const { engine } = deps;
   const intervalMs = deps.config.live.leaderboardIntervalMs;
-  const leaderboards = new LeaderboardService({ engine, io: deps.io, metrics: deps.metrics });
+  const leaderboards = new LeaderboardService({ engine, io: deps.io, metrics: deps.metrics, maxSubscriptionsPerSocket: deps.config.maxSubscriptionsPerSocket });
   const updates = new CoalescedUpdates({
     what: "leaderboard",
     engine,

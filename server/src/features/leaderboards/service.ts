@@ -23,6 +23,7 @@ import {
 import type { Server } from "socket.io";
 import type { Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
+import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LeaderboardFlush, LiveRef } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
 import { requirePrivileged } from "../workspaces/service";
@@ -31,6 +32,8 @@ export interface LeaderboardServiceDeps {
   engine: Engine;
   io: Server;
   metrics: Metrics;
+  /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  maxSubscriptionsPerSocket: number;
 }
 
 export interface LeaderboardQuery {
@@ -78,7 +81,7 @@ export class LeaderboardService {
    * reaches the socket, one computed before is in the top (the client skips `seq` it has).
    */
   async subscribe(actor: Actor, socket: AppSocket, id: string, query: LeaderboardQuery): Promise<LeaderboardView> {
-    await socket.join(this.socketRoom(actor.tenant, id));
+    await subscribe(socket, this.socketRoom(actor.tenant, id), this.deps.maxSubscriptionsPerSocket);
     const snapshot = await this.deps.engine.leaderboards.snapshot(actor.tenant, id, query.top ?? LEADERBOARD_TOP_DEFAULT);
     const { me, around } = await this.standing(actor.tenant, id, actor.userId, query.around ?? false);
     return { id, seq: snapshot.seq, total: snapshot.total, top: snapshot.top, me, ...(around ? { around } : {}) };

@@ -8,7 +8,7 @@ import { presenceRoutes } from "./routes";
 import { PresenceService } from "./service";
 
 export function presenceFeature(deps: FeatureDeps): Feature {
-  const presence = new PresenceService({ engine: deps.engine, io: deps.io, logger: deps.logger, metrics: deps.metrics, sessionTtlS: deps.config.sessionTtlS });
+  const presence = new PresenceService({ engine: deps.engine, io: deps.io, logger: deps.logger, metrics: deps.metrics, sessionTtlS: deps.config.sessionTtlS, maxSubscriptionsPerSocket: deps.config.maxSubscriptionsPerSocket });
   deps.events.on("presence", (tenant, record, reason) => void presence.announce(tenant, record, reason));
   return { commands: presenceCommands(presence), routes: presenceRoutes(presence) };
 }

@@ -7,6 +7,7 @@ import { AppError, PRESENCE_WATCH_MAX, presenceRoom, tenantRoom, type Presence, 
 import type { Server } from "socket.io";
 import type { Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
+import { subscribe } from "../../connections/subscriptions";
 import type { Engine, PresenceRecord } from "../../engine";
 import type { PresenceChangeReason } from "../../node-events";
 import type { Logger } from "../../observability/logger";
@@ -19,6 +20,8 @@ export interface PresenceServiceDeps {
   metrics: Metrics;
   /** How long an offline user's presence is remembered (SESSION_TTL_S). */
   sessionTtlS: number;
+  /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  maxSubscriptionsPerSocket: number;
 }
 
 export class PresenceService {
@@ -46,7 +49,7 @@ export class PresenceService {
     if (total > PRESENCE_WATCH_MAX) {
       throw new AppError("VALIDATION_FAILED", `a connection watches at most ${PRESENCE_WATCH_MAX} users`, { limit: PRESENCE_WATCH_MAX, watching: watching.size });
     }
-    await socket.join(rooms);
+    await subscribe(socket, rooms, this.deps.maxSubscriptionsPerSocket);
     return this.get(actor, userIds);
   }
 

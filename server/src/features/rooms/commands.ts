@@ -49,7 +49,7 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
       room: await rooms.create(actorOf(ctx), payload),
     })),
     defineCommand<RoomJoinPayload, RoomJoinResult>("room:join", commandSchemas["room:join"], (ctx, payload) =>
-      rooms.join(actorOf(ctx), payload.room, payload.since, (socketRoom) => void ctx.socket.join(socketRoom)),
+      rooms.join(actorOf(ctx), payload.room, payload.since, ctx.socket),
     ),
     defineCommand<RoomRefPayload, object>("room:leave", commandSchemas["room:leave"], async (ctx, payload) => {
       await rooms.leave(actorOf(ctx), payload.room);

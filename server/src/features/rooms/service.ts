@@ -23,8 +23,10 @@ import {
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
+import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
-import type { Engine, RoomMemberRecord, RoomRecord } from "../../engine";
+import { reserve } from "../../connections/subscriptions";
+import type { AddMemberResult, Engine, RoomMemberRecord, RoomRecord } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
 
 export const DEFAULT_HISTORY_LIMIT = 50;
@@ -97,16 +99,23 @@ export class RoomService {
    * Joins the actor's socket (when given) to a room. Public rooms take new members up to
    * maxSize; private rooms admit only their members. With `since`, returns what was missed.
    */
-  async join(actor: Actor, roomId: string, since: string | undefined, joinSocket?: (socketRoom: string) => void): Promise<RoomJoinResult> {
+  async join(actor: Actor, roomId: string, since: string | undefined, socket?: AppSocket): Promise<RoomJoinResult> {
     const room = await this.existing(actor, roomId);
     if (room.visibility === "private" && !(await this.deps.engine.rooms.member(actor.tenant, roomId, actor.userId))) {
       throw new AppError("FORBIDDEN", `room ${roomId} is private`);
     }
-    const outcome = await this.deps.engine.rooms.addMember(actor.tenant, roomId, withName({ userId: actor.userId, joinedAt: Date.now() }, actor.name), this.deps.config.roomIdleTtlS);
-    if (outcome === "missing") throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
-    if (outcome === "full") throw new AppError("ROOM_FULL", `room ${roomId} is full (${room.maxSize} members)`, { maxSize: room.maxSize });
-    if (outcome === "added") this.emitMemberEvent(actor, roomId, "room:member_joined", actor.userId, actor.name);
-    joinSocket?.(this.socketRoom(actor, roomId));
+    // The socket's place is held before the membership is written, so a refusal changes nothing.
+    const subscription = socket && reserve(socket, this.socketRoom(actor, roomId), this.deps.config.maxSubscriptionsPerSocket);
+    let outcome: AddMemberResult;
+    try {
+      outcome = await this.deps.engine.rooms.addMember(actor.tenant, roomId, withName({ userId: actor.userId, joinedAt: Date.now() }, actor.name), this.deps.config.roomIdleTtlS);
+      if (outcome === "missing") throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
+      if (outcome === "full") throw new AppError("ROOM_FULL", `room ${roomId} is full (${room.maxSize} members)`, { maxSize: room.maxSize });
+      if (outcome === "added") this.emitMemberEvent(actor, roomId, "room:member_joined", actor.userId, actor.name);
+      await subscription?.join();
+    } finally {
+      subscription?.release();
+    }
 
     const result: RoomJoinResult = {
       room: toInfo({ ...room, memberCount: room.memberCount + (outcome === "added" ? 1 : 0) }),

@@ -22,6 +22,7 @@ import type { Server } from "socket.io";
 import type { Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
+import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LiveRef, StreamFlush } from "../../engine";
 import { validationError } from "../../errors";
 import type { Metrics } from "../../observability/metrics";
@@ -54,7 +55,7 @@ export class StreamService {
 
   /** Joins first, then reads: what is aggregated after the read comes with the next update. */
   async subscribe(actor: Actor, socket: AppSocket, name: string, window: StreamWindow = STREAM_WINDOW_DEFAULT): Promise<StreamView> {
-    await socket.join(this.socketRoom(actor.tenant, name));
+    await subscribe(socket, this.socketRoom(actor.tenant, name), this.deps.config.maxSubscriptionsPerSocket);
     return this.view(actor, name, window);
   }
 

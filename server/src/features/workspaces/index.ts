@@ -7,6 +7,6 @@ import { workspaceRoutes } from "./routes";
 import { WorkspaceService } from "./service";
 
 export function workspacesFeature(deps: FeatureDeps): Feature {
-  const workspaces = new WorkspaceService({ engine: deps.engine, io: deps.io });
+  const workspaces = new WorkspaceService({ engine: deps.engine, io: deps.io, maxSubscriptionsPerSocket: deps.config.maxSubscriptionsPerSocket });
   return { commands: workspaceCommands(workspaces), routes: workspaceRoutes(workspaces) };
 }

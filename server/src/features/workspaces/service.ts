@@ -23,11 +23,14 @@ import {
 import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
+import { subscribe } from "../../connections/subscriptions";
 import type { Engine, WorkspaceMemberRecord, WorkspaceRecord } from "../../engine";
 
 export interface WorkspaceServiceDeps {
   engine: Engine;
   io: Server;
+  /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  maxSubscriptionsPerSocket: number;
 }
 
 type StoredWorkspace = WorkspaceRecord & { memberCount: number };
@@ -129,7 +132,7 @@ export class WorkspaceService {
     const workspace = await this.visible(actor, workspaceId);
     const room = this.socketRoom(actor.tenant, workspaceId);
     if (!socket.rooms.has(room)) {
-      await socket.join(room);
+      await subscribe(socket, room, this.deps.maxSubscriptionsPerSocket);
       this.track(socket);
       const joined: WorkspaceUserEvent = withName({ workspaceId, userId: actor.userId, deviceId: socket.data.deviceId, ts: Date.now() }, actor.name);
       this.deps.io.to(room).except(socket.id).emit("workspace:user_joined", joined);
