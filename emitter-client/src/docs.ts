@@ -1,27 +1,25 @@
 /**
  * Collaborative documents from a backend service (an agent editing a file): `doc(id).get()` reads
  * the latest snapshot and `doc(id).submit(op, { version })` submits an op made against a version,
- * exactly as a node accepts it — transformed against the ops since (the shared OT functions),
- * applied, checked against the limits and appended with the nodes' DOC_APPEND script, then
+ * exactly as a node accepts it — checked against the limits, transformed against the ops since and
+ * applied (normalize and commitOp, shared with the nodes), and appended with the nodes' DOC_APPEND script, then
  * delivered as `doc:op` to the document's subscribers on every node.
  */
 import {
+  AppError,
   applyEntries,
+  commitOp,
   DOC_APPEND,
   DOC_APPEND_ATTEMPTS,
   DOC_LOG_KEEP,
-  DOC_MAX_BYTES,
   DOC_ONCE_TTL_S,
-  DOC_OP_MAX_BYTES,
   DOC_OT,
   DOC_READ,
   DOC_SNAPSHOT_EVERY,
   docKeys,
   docRoom,
   docSubmitRequest,
-  jsonBytes,
   parseDocId,
-  rebaseOp,
   tenantRoom,
   type DocOpEntry,
   type DocOpEvent,
@@ -89,8 +87,6 @@ export class DocTarget {
     ctx.assertOpen();
     checkPayload(op, ctx.maxMessageBytes, "doc().submit");
     const input = validate(docSubmitRequest, { ...options, op }, "doc().submit");
-    const size = jsonBytes(input.op);
-    if (size > DOC_OP_MAX_BYTES) throw new EmitterError("PAYLOAD_TOO_LARGE", `doc().submit: an op is at most ${DOC_OP_MAX_BYTES} bytes`, { size, limit: DOC_OP_MAX_BYTES });
 
     let known = (await this.load()) ?? empty(input.type ?? "text");
     if (input.type !== undefined && input.type !== known.type) throw typeConflict(id, known.type);
@@ -99,7 +95,7 @@ export class DocTarget {
     try {
       next = ot.normalize(input.op);
     } catch (err) {
-      throw new EmitterError("VALIDATION_FAILED", `doc().submit: invalid ${known.type} op: ${(err as Error).message}`);
+      throw refusal(err, `doc().submit: invalid ${known.type} op`);
     }
     const { scope } = parseDocId(id)!;
     const k = docKeys(ctx.keys, ctx.tenant, id);
@@ -119,13 +115,10 @@ export class DocTarget {
       let moved: unknown;
       let head: unknown;
       try {
-        moved = rebaseOp(known.type, next, since);
-        head = ot.apply(known.head, moved);
+        ({ op: moved, doc: head } = commitOp(known.type, known.head, next, since));
       } catch (err) {
-        throw new EmitterError("VALIDATION_FAILED", `doc().submit: the op does not apply to version ${base}: ${(err as Error).message}`);
+        throw refusal(err, `doc().submit: the op does not apply to version ${base}`);
       }
-      const bytes = ot.size(head);
-      if (bytes > DOC_MAX_BYTES) throw new EmitterError("PAYLOAD_TOO_LARGE", `doc().submit: a document is at most ${DOC_MAX_BYTES} bytes; this op makes it ${bytes}`, { size: bytes, limit: DOC_MAX_BYTES });
       const version = known.version + 1;
       const entry: Omit<DocOpEntry, "version"> = { op: moved, from: ctx.sender, ...(input.clientOpId === undefined ? {} : { clientOpId: input.clientOpId }), ts: Date.now() };
       const event: DocOpEvent = { docId: id, version, ...entry };
@@ -210,6 +203,12 @@ function empty(type: DocType): Known {
 
 function parseEntries(raw: (string | number)[], after: number): DocOpEntry[] {
   return raw.map((json, i) => ({ version: after + i + 1, ...(JSON.parse(String(json)) as Omit<DocOpEntry, "version">) }));
+}
+
+/** An op refused by the shared OT layer, with its limit's code (VALIDATION_FAILED for a library's own error). */
+function refusal(err: unknown, context: string): EmitterError {
+  if (err instanceof AppError) return new EmitterError(err.code, `${context}: ${err.message}`, err.details);
+  return new EmitterError("VALIDATION_FAILED", `${context}: ${(err as Error).message}`);
 }
 
 function typeConflict(docId: string, type: DocType): EmitterError {

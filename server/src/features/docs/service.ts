@@ -1,27 +1,26 @@
 /**
  * Collaborative documents: who may open and edit (the document's room or workspace decides), and
- * the server's authority over the history. An op made against an older version is transformed
- * against the ops since (ot-text-unicode, ot-json1), applied, checked against the limits and
- * appended by the store's atomic version check; when another node appended first, the op is
- * transformed again and retried. The ops a node receives for one document while it is busy with
- * it are committed together (one store round trip). Socket commands, REST routes and cursors all
- * go through here.
+ * the server's authority over the history. An op made against an older version is checked against
+ * the limits, transformed against the ops since (ot-text-unicode, ot-json1) and applied (normalize
+ * and commitOp of @switchboard/shared, which bound every count an op carries), and appended by the
+ * store's atomic version check; when another node appended first, the op is transformed again and
+ * retried. The ops a node receives for one document while it is busy with it are committed
+ * together (one store round trip). Socket commands, REST routes and cursors all go through here.
  */
 import {
   AppError,
   CURSOR_MAX_BYTES,
+  commitOp,
   DOC_APPEND_ATTEMPTS,
   DOC_LOG_KEEP,
-  DOC_MAX_BYTES,
   DOC_ONCE_TTL_S,
-  DOC_OP_MAX_BYTES,
   DOC_OPEN_MAX,
   DOC_OT,
   DOC_SNAPSHOT_EVERY,
   docRoom,
   jsonBytes,
+  moveSelection,
   parseDocId,
-  rebaseOp,
   tenantRoom,
   type DocCursorPayload,
   type DocOpEntry,
@@ -187,8 +186,6 @@ export class DocService {
         },
       };
       parse(docId);
-      const size = jsonBytes(input.op);
-      if (size > DOC_OP_MAX_BYTES) return item.reject(new AppError("PAYLOAD_TOO_LARGE", `an op is at most ${DOC_OP_MAX_BYTES} bytes`, { size, limit: DOC_OP_MAX_BYTES }));
       const key = cacheKey(actor.tenant, docId);
       const queue = this.waiting.get(key);
       if (queue) return void queue.push(item);
@@ -208,14 +205,11 @@ export class DocService {
    */
   async cursor(actor: Actor, payload: DocCursorPayload, type: DocType): Promise<{ selection: DocSelection | null; version: number }> {
     checkSelection(payload.selection, type);
-    const ot = DOC_OT[type];
     return this.exclusive(actor.tenant, payload.docId, async () => {
       const state = (await this.load(actor.tenant, payload.docId, true)) ?? DocState.empty(type);
       const since = await this.entriesSince(actor.tenant, payload.docId, state, payload.version);
       if (!Array.isArray(since)) throw versionError(payload.version, state.version, since);
-      let selection: DocSelection | null = payload.selection;
-      for (const entry of since) if (selection !== null) selection = ot.transformSelection(selection, entry.op);
-      return { selection, version: state.version };
+      return { selection: moveSelection(state.type, payload.selection, state.head, since), version: state.version };
     });
   }
 
@@ -256,7 +250,7 @@ export class DocService {
         try {
           item.op = ot.normalize(item.input.op);
         } catch (err) {
-          item.reject(new AppError("VALIDATION_FAILED", `invalid ${state.type} op: ${(err as Error).message}`));
+          item.reject(refusal(err, `invalid ${state.type} op`));
         }
       }
       const live = batch.filter((item) => !item.done);
@@ -282,15 +276,9 @@ export class DocService {
         let moved: unknown;
         let next: unknown;
         try {
-          moved = rebaseOp(state.type, item.op, [...item.since!, ...chain]);
-          next = ot.apply(head, moved);
+          ({ op: moved, doc: next } = commitOp(state.type, head, item.op, [...item.since!, ...chain]));
         } catch (err) {
-          item.reject(new AppError("VALIDATION_FAILED", `the op does not apply to version ${item.input.version}: ${(err as Error).message}`));
-          continue;
-        }
-        const bytes = ot.size(next);
-        if (bytes > DOC_MAX_BYTES) {
-          item.reject(new AppError("PAYLOAD_TOO_LARGE", `a document is at most ${DOC_MAX_BYTES} bytes; this op makes it ${bytes}`, { size: bytes, limit: DOC_MAX_BYTES }));
+          item.reject(refusal(err, `the op does not apply to version ${item.input.version}`));
           continue;
         }
         const version = state.version + chain.length + 1;
@@ -499,6 +487,12 @@ export function checkSelection(selection: DocSelection, type: DocType): void {
     const shape = type === "text" ? "a position or [anchor, head] (Unicode code points)" : "a path (array of keys and indexes)";
     throw new AppError("VALIDATION_FAILED", `the selection of a ${type} document is ${shape}`);
   }
+}
+
+/** An op refused by the OT layer: its limit's code (VALIDATION_FAILED, PAYLOAD_TOO_LARGE), or VALIDATION_FAILED for a library's own error. */
+function refusal(err: unknown, context: string): AppError {
+  if (err instanceof AppError) return new AppError(err.code, `${context}: ${err.message}`, err.details);
+  return new AppError("VALIDATION_FAILED", `${context}: ${(err as Error).message}`);
 }
 
 function parse(docId: string): ParsedDocId {
