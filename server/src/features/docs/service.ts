@@ -1,9 +1,10 @@
 /**
  * Collaborative documents: who may open and edit (the document's room or workspace decides), and
- * the server's authority over the history. An op made against an older version is checked against
- * the limits, transformed against the ops since (ot-text-unicode, ot-json1) and applied (normalize
- * and commitOp of @switchboard/shared, which bound every count an op carries), and appended by the
- * store's atomic version check; when another node appended first, the op is transformed again and
+ * the server's authority over the history. The right to edit is checked before an op is looked at;
+ * then an op made against an older version is checked against the limits, transformed against the
+ * ops since (ot-text-unicode, ot-json1) and applied (normalize and commitOp of @switchboard/shared,
+ * which bound every count an op carries), and appended by the store's atomic version check (which
+ * checks membership again); when another node appended first, the op is transformed again and
  * retried. The ops a node receives for one document while it is busy with it are committed
  * together (one store round trip). Socket commands, REST routes and cursors all go through here.
  */
@@ -159,12 +160,19 @@ export class DocService {
   }
 
   /**
-   * Accepts an op made against `input.version`: transformed against the ops since, applied,
-   * appended atomically (members of the room or workspace, or a service), delivered as `doc:op`.
-   * The ops a node receives for one document while it commits are committed together next.
+   * Accepts an op made against `input.version` from a member of the room or workspace, or a
+   * service: transformed against the ops since, applied, appended atomically, delivered as
+   * `doc:op`. The ops a node receives for one document while it commits are committed together next.
    */
-  submit(actor: Actor, docId: string, input: DocSubmit, options: SubmitOptions = {}): Promise<DocOpResult> {
+  async submit(actor: Actor, docId: string, input: DocSubmit, options: SubmitOptions = {}): Promise<DocOpResult> {
     const { metrics } = this.deps;
+    // Nobody who may not edit the document gets any work done on their op.
+    try {
+      await this.assertWritable(actor, parse(docId).scope);
+    } catch (err) {
+      metrics.docOps.inc({ type: options.type ?? "text", outcome: err instanceof AppError ? err.code : "INTERNAL" });
+      throw err;
+    }
     return new Promise<DocOpResult>((resolve, reject) => {
       const item: PendingOp = {
         actor,
@@ -185,7 +193,6 @@ export class DocService {
           reject(err);
         },
       };
-      parse(docId);
       const key = cacheKey(actor.tenant, docId);
       const queue = this.waiting.get(key);
       if (queue) return void queue.push(item);
@@ -453,6 +460,24 @@ export class DocService {
     } finally {
       if (this.queues.get(key) === tail) this.queues.delete(key);
     }
+  }
+
+  /**
+   * Room and workspace documents: members edit (the append checks it again, atomically), services
+   * edit any that exist. One store read when the check passes; a refusal tells a missing scope
+   * (NOT_FOUND) from a non-member (FORBIDDEN).
+   */
+  private async assertWritable(actor: Actor, scope: DocScope): Promise<void> {
+    const { engine } = this.deps;
+    const exists = () => (scope.kind === "room" ? engine.rooms.get(actor.tenant, scope.id) : engine.workspaces.get(actor.tenant, scope.id));
+    if (isPrivileged(actor)) {
+      if (!(await exists())) throw new AppError("NOT_FOUND", `${scope.kind} ${scope.id} does not exist`);
+      return;
+    }
+    const member = scope.kind === "room" ? (await engine.rooms.member(actor.tenant, scope.id, actor.userId)) !== undefined : await engine.workspaces.isMember(actor.tenant, scope.id, actor.userId);
+    if (member) return;
+    if (!(await exists())) throw new AppError("NOT_FOUND", `${scope.kind} ${scope.id} does not exist`);
+    throw new AppError("FORBIDDEN", `only members of ${scope.kind} ${scope.id} edit its documents`);
   }
 
   /** A room document: anyone who may read the room (public, or a member); a workspace document: members. Services always. */
