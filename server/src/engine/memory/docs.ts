@@ -127,7 +127,7 @@ export class MemoryDocStore implements DocStore {
   }
 
   async opVersion(tenant: string, docId: string, userId: string, clientOpId: string): Promise<number | undefined> {
-    const found = this.once.get([tenant, docId, userId, clientOpId].join("|"));
+    const found = this.once.get(compositeKey(tenant, docId, userId, clientOpId));
     return found && found.expiresAt > Date.now() ? found.version : undefined;
   }
 
