@@ -256,5 +256,16 @@ export function moveSelection(type: DocType, selection: DocSelection, head: unkn
 /** A snapshot brought forward through log entries, in order. */
 export function applyEntries(type: DocType, snapshot: unknown, entries: readonly Pick<DocOpEntry, "op">[]): unknown {
   const ot = DOC_OT[type];
-  return entries.reduce((doc, entry) => ot.apply(doc, entry.op), snapshot);
+  return entries.reduce((doc, entry) => (type === "text" ? replayText(doc, entry.op) : ot.apply(doc, entry.op)), snapshot);
+}
+
+/**
+ * A text op of the stored log, applied as it was when it was committed: earlier versions let
+ * ot-text-unicode clip a delete that ran past the end, and such an entry must still replay. Its
+ * counts are bounded all the same, so a replay never walks further than DOC_COUNT_MAX.
+ */
+function replayText(doc: unknown, op: unknown): string {
+  if (typeof doc !== "string") throw refuse("a text edit applies to a string");
+  checkTextOp(op);
+  return text.apply(doc, op);
 }

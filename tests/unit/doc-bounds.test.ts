@@ -5,7 +5,7 @@
  * point or by 10^15, is refused with VALIDATION_FAILED. The huge counts run in a worker thread with
  * a deadline, since a library walking 10^15 code points would otherwise hang the test runner.
  */
-import { AppError, commitOp, DOC_COUNT_MAX, DOC_OT, moveSelection } from "@switchboard/shared";
+import { AppError, applyEntries, commitOp, DOC_COUNT_MAX, DOC_OT, moveSelection } from "@switchboard/shared";
 import fc from "fast-check";
 import { type as json1 } from "ot-json1";
 import { type as text, type TextOp } from "ot-text-unicode";
@@ -195,5 +195,14 @@ describe("ops and selections past their document are refused", () => {
       clearTimeout(timer);
       await worker.terminate();
     }
+  });
+});
+
+describe("the stored log replays as it was committed", () => {
+  it("replays a delete that earlier versions clipped at the end of the text, and still bounds counts", () => {
+    // Committed before ops were measured against their document: the library clipped the delete.
+    expect(applyEntries("text", "abc", [{ op: [1, { d: 5 }] }, { op: ["!"] }])).toBe("!a");
+    expect(() => applyEntries("text", "abc", [{ op: [1e15, "x"] }])).toThrow(AppError);
+    expect(() => applyEntries("text", "abc", [{ op: [1, { d: 1e15 }] }])).toThrow(AppError);
   });
 });
