@@ -1,10 +1,12 @@
 /**
- * The express app: CORS, JSON bodies within the message limit, the routes, and the protocol's
- * error envelope for everything that falls through (unknown path, bad JSON, oversized body).
+ * The express app: security headers, CORS, JSON bodies within the message limit, the routes, and
+ * the protocol's error envelope for everything that falls through (unknown path, bad JSON,
+ * oversized body).
  */
 import { AppError } from "@switchboard/shared";
 import cors from "cors";
 import express, { type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
 import { mountRoutes, sendError, type Route, type RouteDeps } from "./routes";
 
 export interface AppOptions extends RouteDeps {
@@ -17,6 +19,20 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.use(
+    helmet({
+      // Fits a JSON API, which loads nothing and is never framed. Pages and scripts that need
+      // more set their own policy, which replaces this one (features/demo).
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+      },
+      xFrameOptions: { action: "deny" },
+      // Nodes speak plain HTTP behind a proxy; HSTS belongs to whoever terminates TLS for the
+      // domain (and includeSubDomains there would reach sites this service knows nothing of).
+      strictTransportSecurity: false,
+    }),
+  );
   if (options.corsOrigins) app.use(cors({ origin: options.corsOrigins, credentials: options.corsOrigins !== "*" }));
   app.use(express.json({ limit: options.maxMessageBytes, strict: true }));
 

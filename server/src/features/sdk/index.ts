@@ -15,7 +15,8 @@ import type { Feature } from "../types";
 export const SDK_DIST = resolve(__dirname, "..", "..", "..", "..", "client", "dist");
 export const SDK_PATH = "/sdk/switchboard-client.js";
 
-const HEADERS = { "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" };
+// Pages on other origins may load the bundle with <script src>, as they load socket.io.min.js.
+const HEADERS = { "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "cross-origin" };
 
 export function sdkFeature(): Feature {
   const files = new Map<string, string>();
