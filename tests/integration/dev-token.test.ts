@@ -81,6 +81,11 @@ describe("npm start", () => {
     expect(warning).toMatchObject({ level: "warn", event: "config" });
   });
 
+  it("starts a production node without it", async () => {
+    const { url } = await runStart({ NODE_ENV: "production", JWT_SECRET: "p".repeat(32) });
+    expect((await mint(url, "newcomer")).status).toBe(404);
+  });
+
   it("leaves it off with DEV_TOKENS=0", async () => {
     const { url } = await runStart({ DEV_TOKENS: "0" });
     expect((await mint(url, "newcomer")).status).toBe(404);
