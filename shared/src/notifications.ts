@@ -109,6 +109,12 @@ export interface NotificationRefPayload {
 export const NOTIFICATION_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const NOTIFICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const base64Url = /^[A-Za-z0-9_-]+={0,2}$/;
+/**
+ * FCM and APNs tokens are printable ASCII. Anything else is refused here: a stored device is read
+ * back by a Redis script (cjson), which cannot decode a lone surrogate and would then fail every
+ * later registration of that user.
+ */
+export const PUSH_TOKEN_PATTERN = /^[\x21-\x7e]+$/;
 
 export const notificationId = Joi.string().pattern(NOTIFICATION_ID_PATTERN, "notification id");
 
@@ -128,7 +134,7 @@ export const pushRegisterFields = {
   platform: Joi.string()
     .valid(...PUSH_PLATFORMS)
     .required(),
-  token: Joi.string().min(1).max(4096).when("platform", { is: "webpush", then: Joi.forbidden(), otherwise: Joi.required() }),
+  token: Joi.string().max(4096).pattern(PUSH_TOKEN_PATTERN, "push token (printable ASCII)").when("platform", { is: "webpush", then: Joi.forbidden(), otherwise: Joi.required() }),
   subscription: Joi.object({
     endpoint: Joi.string().uri({ scheme: ["https"] }).max(2048).required(),
     keys: Joi.object({

@@ -22,7 +22,7 @@
 import { HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS } from "@switchboard/shared";
 import fc from "fast-check";
 import type Joi from "joi";
-import { closeClients, command, type AckResult } from "../helpers/clients";
+import { closeClients, command, connect, type AckResult } from "../helpers/clients";
 import { build, deep, describeSchema, jsonText, obj, v, validishObject, type Spec } from "../helpers/hostile-payloads";
 import { batchArbitrary, describeSend, pct, type Registry, type Send } from "../helpers/hostile-sends";
 import { ackProblem, emitSpecs, FIXTURE, HostileTarget, knownStrings, rawRequest, report, restProblem, type Violation } from "../helpers/hostile-target";
@@ -306,5 +306,18 @@ describe("hostile clients (found by the fuzzer)", () => {
       expect(restProblem("post", reply)).toBeUndefined();
     }
     expect(await open.lagMs()).toBeLessThan(100);
+  });
+
+  // A token with a lone surrogate was stored as is; the Redis script that registers a device reads
+  // the user's stored devices back with cjson, which cannot decode it: INTERNAL for every later
+  // registration of that user.
+  it("refuses a push token that is not printable ASCII, and the user's next registrations work", async () => {
+    await open.ensureHealthy();
+    const socket = await connect(open.url, { tokenOptions: { sub: `push-${Date.now()}`, tenant: "t-open" } });
+    for (const token of ["\ud800", "a\u0000b", "with space", "é"]) {
+      expect([token, (await command(socket, "push:register", { platform: "fcm", token })).error?.code]).toEqual([token, "VALIDATION_FAILED"]);
+    }
+    expect(await command(socket, "push:register", { platform: "fcm", token: "dXk3:APA91b_x-Y.z" })).toMatchObject({ ok: true });
+    expect(await command(socket, "push:register", { platform: "apns", token: "b".repeat(64) })).toMatchObject({ ok: true });
   });
 });
