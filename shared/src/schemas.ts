@@ -56,7 +56,16 @@ export const HISTORY_PAGE_MAX = 500;
 /** The largest cursor position, serialized. */
 export const CURSOR_MAX_BYTES = 1024;
 
-const roomName = Joi.string().min(1).max(128);
+/**
+ * A lone surrogate half is not text (UTF-8 cannot carry it). A room's record is read back by a
+ * Redis script (cjson), which cannot decode one: nobody could join the room.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const roomName = Joi.string()
+  .min(1)
+  .max(128)
+  .custom((value: string, helpers) => (LONE_SURROGATE.test(value) ? helpers.error("string.wellFormed") : value), "well-formed text")
+  .messages({ "string.wellFormed": "{{#label}} must be well-formed Unicode text (no lone surrogate)" });
 const kind = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,32}$/, "message kind");
 const clientMsgId = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,64}$/, "client message id");
 const data = Joi.any().required().invalid(null);

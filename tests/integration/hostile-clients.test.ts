@@ -320,4 +320,17 @@ describe("hostile clients (found by the fuzzer)", () => {
     expect(await command(socket, "push:register", { platform: "fcm", token: "dXk3:APA91b_x-Y.z" })).toMatchObject({ ok: true });
     expect(await command(socket, "push:register", { platform: "apns", token: "b".repeat(64) })).toMatchObject({ ok: true });
   });
+
+  // The same flaw for a room's name: the script that adds a member reads the room's record with
+  // cjson, so a room named with a lone surrogate answered INTERNAL to everyone who joined it.
+  it("refuses a room name with a lone surrogate, and a room named in any other text can be joined", async () => {
+    await open.ensureHealthy();
+    const [creator, joiner] = await Promise.all(["a", "b"].map((who) => connect(open.url, { tokenOptions: { sub: `namer-${who}-${Date.now()}`, tenant: "t-open" } })));
+    for (const name of ["\ud800", "a\udfffb"]) {
+      expect([name, (await command(creator!, "room:create", { name })).error?.code]).toEqual([name, "VALIDATION_FAILED"]);
+    }
+    const created = await command(creator!, "room:create", { name: "😀 Café ✓" });
+    expect(created.ok).toBe(true);
+    expect(await command(joiner!, "room:join", { room: (created.room as { id: string }).id })).toMatchObject({ ok: true });
+  });
 });
