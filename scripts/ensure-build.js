@@ -8,7 +8,9 @@ const { join } = require("node:path");
 const root = join(__dirname, "..");
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: "inherit" });
 
-if (!existsSync(join(root, "node_modules", "typescript")) || !existsSync(join(root, "node_modules", "@switchboard", "shared")) || !existsSync(join(root, "node_modules", "esbuild"))) {
+const linked = (pkg) => existsSync(join(root, "node_modules", pkg));
+// Every workspace must be linked: a checkout that gained a workspace since its last install needs one.
+if (!["typescript", "esbuild", "@switchboard/shared", "@switchboard/store", "@switchboard/server", "@switchboard/emitter", "@switchboard/client"].every(linked)) {
   console.log("[switchboard] installing dependencies (npm ci)…");
   run("npm ci --no-audit --no-fund");
 }

@@ -10,6 +10,7 @@ import {
   applyEntries,
   commitOp,
   DOC_APPEND,
+  EMITTER_UID,
   DOC_APPEND_ATTEMPTS,
   DOC_LOG_KEEP,
   DOC_ONCE_TTL_S,
@@ -32,11 +33,11 @@ import {
 } from "@switchboard/shared";
 import type { Cluster, Redis } from "ioredis";
 import { checkPayload, EmitterError, validate } from "./errors";
-import { SharedScript } from "./scripts";
-import { classicFrame, type Transport } from "./transport";
+import { classicFrame, RedisScript } from "@switchboard/store";
+import type { Transport } from "./transport";
 
-const readDoc = new SharedScript(DOC_READ);
-const appendOp = new SharedScript(DOC_APPEND);
+const readDoc = new RedisScript(DOC_READ);
+const appendOp = new RedisScript(DOC_APPEND);
 
 /** Options of `doc(id).submit`: the version the op was made against, and optionally a clientOpId and the type of a new document. */
 export type DocSubmitOptions = Omit<DocSubmitRequest, "op">;
@@ -122,7 +123,7 @@ export class DocTarget {
       const version = known.version + 1;
       const entry: Omit<DocOpEntry, "version"> = { op: moved, from: ctx.sender, ...(input.clientOpId === undefined ? {} : { clientOpId: input.clientOpId }), ts: Date.now() };
       const event: DocOpEvent = { docId: id, version, ...entry };
-      const frame = ctx.sharded ? undefined : classicFrame(socketRoom, "doc:op", [event]);
+      const frame = ctx.sharded ? undefined : classicFrame(EMITTER_UID, socketRoom, "doc:op", [event]);
       const snapshot = version % DOC_SNAPSHOT_EVERY === 0;
       const reply = (await appendOp.run(
         ctx.redis,

@@ -18,6 +18,7 @@ import {
   agentRoom,
   customEventName,
   DEFAULT_TENANT,
+  EMITTER_UID,
   fromStoredScore,
   INBOX_PUT,
   INBOX_SIZE,
@@ -76,10 +77,10 @@ import {
 import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
 import { checkPayload, EmitterError, validate } from "./errors";
-import { SharedScript } from "./scripts";
 import { docId as docIdSchema } from "@switchboard/shared";
 import { DocTarget } from "./docs";
-import { ClassicTransport, classicMessageFrame, ShardedTransport, type Transport } from "./transport";
+import { ClassicTransport, ShardedTransport, type Transport } from "./transport";
+import { RedisScript, splitClassicFrame } from "@switchboard/store";
 
 export interface EmitterOptions {
   /** A Redis URL, or an ioredis client (Redis or Cluster) the caller owns: close() leaves it open. */
@@ -143,11 +144,11 @@ const notifySchema = notifyRequest;
 const updateSchema = Joi.object(workspaceUpdateFields);
 const registrationSchema = Joi.object<AgentRegistration>(agentRegistrationFields);
 
-const publishMessage = new SharedScript(PUBLISH_MESSAGE);
-const inboxPut = new SharedScript(INBOX_PUT);
-const agentRegister = new SharedScript(AGENT_REGISTER);
-const agentExecution = new SharedScript(AGENT_EXECUTION);
-const leaderboardScore = new SharedScript(LEADERBOARD_SCORE);
+const publishMessage = new RedisScript(PUBLISH_MESSAGE);
+const inboxPut = new RedisScript(INBOX_PUT);
+const agentRegister = new RedisScript(AGENT_REGISTER);
+const agentExecution = new RedisScript(AGENT_EXECUTION);
+const leaderboardScore = new RedisScript(LEADERBOARD_SCORE);
 
 export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEvents> {
   readonly tenant: string;
@@ -275,7 +276,7 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
     const stored: Record<string, unknown> = { from: sender, kind: input.kind ?? "text", data: input.data, ts, priority: input.priority ?? "normal" };
     if (input.replyTo !== undefined) stored.replyTo = input.replyTo;
     const socketRoom = tenantRoom(this.tenant, room);
-    const frame = this.sharded ? undefined : classicMessageFrame(socketRoom, "room:message", toMessage(room, this.placeholder, stored), this.placeholder);
+    const frame = this.sharded ? undefined : splitClassicFrame(EMITTER_UID, socketRoom, "room:message", [toMessage(room, this.placeholder, stored)], this.placeholder);
     const k = this.keys;
     const history = k.roomHistory(this.tenant, room);
     const once = input.clientMsgId === undefined ? undefined : k.roomPublishOnce(this.tenant, room, sender.userId, input.clientMsgId);

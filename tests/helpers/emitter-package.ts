@@ -1,6 +1,6 @@
 /**
- * The emitter as a backend service gets it: `npm pack` of @switchboard/shared and
- * @switchboard/emitter (their built dist), installed into a directory outside the repository
+ * The emitter as a backend service gets it: `npm pack` of @switchboard/shared, @switchboard/store
+ * and @switchboard/emitter (their built dist), installed into a directory outside the repository
  * with nothing else but their runtime dependencies from the registry, and driven from a child
  * `node` process over stdin/stdout.
  *
@@ -15,7 +15,7 @@ import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 
 const ROOT = join(__dirname, "..", "..");
-const PACKAGES = [join(ROOT, "shared"), join(ROOT, "emitter-client")];
+const PACKAGES = [join(ROOT, "shared"), join(ROOT, "store"), join(ROOT, "emitter-client")];
 
 /** Every file npm pack takes (package.json and dist), hashed. */
 function contentHash(): string {

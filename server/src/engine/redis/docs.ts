@@ -5,15 +5,14 @@
  * the emitter).
  */
 import { DOC_APPEND, DOC_CREATE, DOC_READ, docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
-import { encode } from "notepack.io";
 import type { Server } from "socket.io";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 import type { RedisClient } from "./clients";
-import { LuaScript } from "./scripts";
+import { classicFrame, RedisScript, type ClassicFrame } from "@switchboard/store";
 
-const readDoc = new LuaScript(DOC_READ);
-const appendOps = new LuaScript(DOC_APPEND);
-const createDoc = new LuaScript(DOC_CREATE);
+const readDoc = new RedisScript(DOC_READ);
+const appendOps = new RedisScript(DOC_APPEND);
+const createDoc = new RedisScript(DOC_CREATE);
 
 /**
  * With the classic adapter the script PUBLISHes the adapter's own packet of `doc:op` and this
@@ -123,13 +122,11 @@ export class RedisDocStore implements DocStore {
   }
 
   /** The adapter's publish frame of `doc:op` (the version is known before the script runs). */
-  private frame(socketRoom: string, event: DocOpEvent, exceptSocket: string | undefined): { channel: string; data: Buffer } | undefined {
+  private frame(socketRoom: string, event: DocOpEvent, exceptSocket: string | undefined): ClassicFrame | undefined {
     const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
     // No server attached (an engine used alone): stored, delivered to nobody.
     if (!uid) return undefined;
-    const packet = { type: 2, data: ["doc:op", event], nsp: "/" };
-    const data = encode([uid, packet, { rooms: [socketRoom], except: exceptSocket ? [exceptSocket] : [], flags: {} }]);
-    return { channel: `socket.io#/#${socketRoom}#`, data };
+    return classicFrame(uid, socketRoom, "doc:op", [event], exceptSocket ? [exceptSocket] : []);
   }
 }
 

@@ -8,11 +8,11 @@ import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LeaderboardFlush, type Lea
 import type { RedisClient } from "./clients";
 import { DueIndex } from "./due-index";
 import { LEADERBOARD_FLUSH, LEADERBOARD_SNAPSHOT } from "./live-scripts";
-import { LuaScript } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
-const scoreScript = new LuaScript(LEADERBOARD_SCORE);
-const flushScript = new LuaScript(LEADERBOARD_FLUSH);
-const snapshotScript = new LuaScript(LEADERBOARD_SNAPSHOT);
+const scoreScript = new RedisScript(LEADERBOARD_SCORE);
+const flushScript = new RedisScript(LEADERBOARD_FLUSH);
+const snapshotScript = new RedisScript(LEADERBOARD_SNAPSHOT);
 
 /** "rank|stored" as the snapshot keeps an entry. */
 function parseEntry(userId: string, encoded: string): LeaderboardEntry {

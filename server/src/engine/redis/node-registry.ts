@@ -1,12 +1,13 @@
 import type { KeyLayout } from "@switchboard/shared";
 import type { NodeInfo, NodeRegistry } from "../types";
 import type { RedisClient } from "./clients";
-import { CLAIM_SWEEP, EXPIRED_NODES, HEARTBEAT, LIVE_NODES, LuaScript } from "./scripts";
+import { CLAIM_SWEEP, EXPIRED_NODES, HEARTBEAT, LIVE_NODES } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
-const heartbeat = new LuaScript(HEARTBEAT);
-const liveNodes = new LuaScript(LIVE_NODES);
-const expiredNodes = new LuaScript(EXPIRED_NODES);
-const claimSweep = new LuaScript(CLAIM_SWEEP);
+const heartbeat = new RedisScript(HEARTBEAT);
+const liveNodes = new RedisScript(LIVE_NODES);
+const expiredNodes = new RedisScript(EXPIRED_NODES);
+const claimSweep = new RedisScript(CLAIM_SWEEP);
 
 export class RedisNodeRegistry implements NodeRegistry {
   constructor(

@@ -27,7 +27,7 @@ import {
   INBOX_PUT,
   PUSH_REGISTER,
 } from "./notification-scripts";
-import { LuaScript } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
 /** The consumer group every node reads the notification stream through. */
 export const NOTIFICATION_GROUP = "switchboard";
@@ -130,15 +130,15 @@ function parseEntries(entries: StreamEntry[]): NotificationEntry[] {
   return out;
 }
 
-const inboxPut = new LuaScript(INBOX_PUT);
-const inboxList = new LuaScript(INBOX_LIST);
-const inboxGet = new LuaScript(INBOX_GET);
-const inboxMarkRead = new LuaScript(INBOX_MARK_READ);
-const deliveryAck = new LuaScript(DELIVERY_ACK);
-const deliveryEmitted = new LuaScript(DELIVERY_EMITTED);
-const deliveryClaimPush = new LuaScript(DELIVERY_CLAIM_PUSH);
-const deliveryPushSent = new LuaScript(DELIVERY_PUSH_SENT);
-const pushRegister = new LuaScript(PUSH_REGISTER);
+const inboxPut = new RedisScript(INBOX_PUT);
+const inboxList = new RedisScript(INBOX_LIST);
+const inboxGet = new RedisScript(INBOX_GET);
+const inboxMarkRead = new RedisScript(INBOX_MARK_READ);
+const deliveryAck = new RedisScript(DELIVERY_ACK);
+const deliveryEmitted = new RedisScript(DELIVERY_EMITTED);
+const deliveryClaimPush = new RedisScript(DELIVERY_CLAIM_PUSH);
+const deliveryPushSent = new RedisScript(DELIVERY_PUSH_SENT);
+const pushRegister = new RedisScript(PUSH_REGISTER);
 
 export class RedisNotificationInbox implements NotificationInbox {
   constructor(

@@ -1,12 +1,13 @@
 import type { KeyLayout, PresenceStatus } from "@switchboard/shared";
 import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSession, type PresenceRecord, type PresenceRegistry, type ReleaseResult } from "../types";
 import type { RedisClient } from "./clients";
-import { ACQUIRE_DEVICE, LuaScript, READ_PRESENCE, RELEASE_DEVICES, SET_STATUS } from "./scripts";
+import { ACQUIRE_DEVICE, READ_PRESENCE, RELEASE_DEVICES, SET_STATUS } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
-const acquireDevice = new LuaScript(ACQUIRE_DEVICE);
-const releaseDevices = new LuaScript(RELEASE_DEVICES);
-const setStatus = new LuaScript(SET_STATUS);
-const readPresence = new LuaScript(READ_PRESENCE);
+const acquireDevice = new RedisScript(ACQUIRE_DEVICE);
+const releaseDevices = new RedisScript(RELEASE_DEVICES);
+const setStatus = new RedisScript(SET_STATUS);
+const readPresence = new RedisScript(READ_PRESENCE);
 
 type Reply = (string | number)[];
 

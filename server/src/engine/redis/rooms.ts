@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { tenantRoom, type HistoryQuery, type KeyLayout, type Message } from "@switchboard/shared";
-import { encode } from "notepack.io";
 import type { Server } from "socket.io";
 import { compareMessageIds, toMessage } from "../messages";
 import type {
@@ -20,13 +19,14 @@ import type {
   StoredMessage,
 } from "../types";
 import type { RedisClient } from "./clients";
-import { ADD_MEMBER, CREATE_ROOM, HDEL_IF_EQUAL, LuaScript, PUBLISH_MESSAGE, RESERVE_CREATED_ROOM } from "./scripts";
+import { ADD_MEMBER, CREATE_ROOM, HDEL_IF_EQUAL, PUBLISH_MESSAGE, RESERVE_CREATED_ROOM } from "./scripts";
+import { RedisScript, splitClassicFrame, type SplitFrame } from "@switchboard/store";
 
-const createRoom = new LuaScript(CREATE_ROOM);
-const addMember = new LuaScript(ADD_MEMBER);
-const publishMessage = new LuaScript(PUBLISH_MESSAGE);
-const reserveCreatedRoom = new LuaScript(RESERVE_CREATED_ROOM);
-const hdelIfEqual = new LuaScript(HDEL_IF_EQUAL);
+const createRoom = new RedisScript(CREATE_ROOM);
+const addMember = new RedisScript(ADD_MEMBER);
+const publishMessage = new RedisScript(PUBLISH_MESSAGE);
+const reserveCreatedRoom = new RedisScript(RESERVE_CREATED_ROOM);
+const hdelIfEqual = new RedisScript(HDEL_IF_EQUAL);
 
 /**
  * How long a reservation for a room being created is safe from pruning: far longer than a create
@@ -266,14 +266,10 @@ export class RedisRoomHistory implements RoomHistory {
   }
 
   /** The adapter's publish frame for `room:message`, split around the id placeholder. */
-  private frame(socketRoom: string, message: Message): { channel: string; prefix: Buffer; suffix: Buffer } {
+  private frame(socketRoom: string, message: Message): SplitFrame {
     const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
     if (!uid) throw new Error("the Redis adapter is not attached");
-    const packet = { type: 2, data: ["room:message", message], nsp: "/" };
-    const encoded = encode([uid, packet, { rooms: [socketRoom], except: [], flags: {} }]);
-    const marker = encode(this.placeholder);
-    const at = encoded.indexOf(marker);
-    return { channel: `socket.io#/#${socketRoom}#`, prefix: encoded.subarray(0, at), suffix: encoded.subarray(at + marker.length) };
+    return splitClassicFrame(uid, socketRoom, "room:message", [message], this.placeholder);
   }
 }
 

@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
 import { NOW_MS, PUBLISH_MESSAGE } from "@switchboard/shared";
-import type { RedisClient } from "./clients";
 
 /**
  * Lua scripts of the Redis engine. Each runs atomically on one slot: the keys it touches share
@@ -186,20 +184,3 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL'
 return 0
 `;
 
-/** A script sent once per server and then run by its SHA (EVALSHA, falling back to EVAL). */
-export class LuaScript {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash("sha1").update(source).digest("hex");
-  }
-
-  async run(client: RedisClient, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}

@@ -26,14 +26,14 @@ import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LiveRef, type LiveStreamSt
 import type { RedisClient } from "./clients";
 import { DueIndex } from "./due-index";
 import { STREAM_AGGREGATE, STREAM_BUCKETS, STREAM_FLUSH } from "./live-scripts";
-import { LuaScript } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
 /** The consumer group every node reads each stream through. */
 export const STREAM_GROUP = "switchboard";
 
-const aggregateScript = new LuaScript(STREAM_AGGREGATE);
-const bucketsScript = new LuaScript(STREAM_BUCKETS);
-const flushScript = new LuaScript(STREAM_FLUSH);
+const aggregateScript = new RedisScript(STREAM_AGGREGATE);
+const bucketsScript = new RedisScript(STREAM_BUCKETS);
+const flushScript = new RedisScript(STREAM_FLUSH);
 
 type Entry = [id: string, fields: string[]];
 

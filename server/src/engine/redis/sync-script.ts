@@ -7,7 +7,8 @@
  * - User values are opaque JSON text, never decoded here.
  * - cjson encodes numbers with 14 significant digits: every stored number stays below 1e14.
  */
-import { LuaScript, NOW_MS } from "./scripts";
+import { NOW_MS } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
 /**
  * KEYS: the document. ARGV: strategy, deviceId, ttlS, maxBytes, ts ('' = none), clock JSON
@@ -150,4 +151,4 @@ redis.call('SET', KEYS[1], text, 'EX', ttl)
 return { 'ok', text, now }
 `;
 
-export const resolveSync = new LuaScript(RESOLVE_SYNC);
+export const resolveSync = new RedisScript(RESOLVE_SYNC);

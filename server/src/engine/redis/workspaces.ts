@@ -26,7 +26,7 @@ import type {
   WorkspaceRegistry,
 } from "../types";
 import type { RedisClient } from "./clients";
-import { LuaScript } from "./scripts";
+import { RedisScript } from "@switchboard/store";
 
 /**
  * KEYS: workspace meta, workspace members. ARGV: record JSON, then userId / member JSON pairs.
@@ -46,10 +46,10 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then return 'added' end
 return 'present'
 `;
 
-const createWorkspace = new LuaScript(CREATE_WORKSPACE);
-const addWorkspaceMember = new LuaScript(ADD_WORKSPACE_MEMBER);
-const agentRegister = new LuaScript(AGENT_REGISTER);
-const agentExecution = new LuaScript(AGENT_EXECUTION);
+const createWorkspace = new RedisScript(CREATE_WORKSPACE);
+const addWorkspaceMember = new RedisScript(ADD_WORKSPACE_MEMBER);
+const agentRegister = new RedisScript(AGENT_REGISTER);
+const agentExecution = new RedisScript(AGENT_EXECUTION);
 
 const sorted = (ids: string[]) => ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
