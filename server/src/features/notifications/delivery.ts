@@ -17,6 +17,7 @@ import type { Engine, NotificationEntry, PushDeviceRecord, StoredNotification } 
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { PushMessage, PushOutcome } from "../../push/types";
+import { ConsumerGroupWorker } from "../consumer-group-worker";
 
 /** Whatever sends one push to one device (the node's PushDispatcher). */
 export interface PushSender {
@@ -52,35 +53,44 @@ class LeftForAnotherNode extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
 export class NotificationDelivery {
-  private running = false;
+  /** Queue entry id -> its delivery; reading pauses at maxInFlight. */
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Notification id -> wakes its owner early when a device acks on this node. */
   private readonly waiting = new Map<string, () => void>();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readLoop?: Promise<void>;
+  private readonly worker: ConsumerGroupWorker;
 
-  constructor(private readonly deps: DeliveryDeps) {}
+  constructor(private readonly deps: DeliveryDeps) {
+    const { nodeId, engine, logger, options } = deps;
+    const { batch = 50, blockMs = 1000, maxInFlight = 1000 } = options;
+    this.worker = new ConsumerGroupWorker({
+      engine,
+      logger,
+      log: { event: "notify", readFailed: "notification queue read failed", claimFailed: "notification claim failed", touchFailed: "notification touch failed" },
+      claimIdleMs: options.claimIdleMs,
+      // The read blocks up to blockMs for new entries, so reads follow one another without a wait.
+      pauseMs: 100,
+      maxOwned: maxInFlight,
+      owned: () => this.inFlight.size,
+      read: async () => {
+        for (const entry of await engine.notifications.read(nodeId, batch, blockMs)) this.handle(entry);
+      },
+      claim: () => this.claim(),
+      touch: () => engine.notifications.touch(nodeId, [...this.inFlight.keys()]),
+      // Owners waiting for an ack give up: their entries stay pending for another node to claim.
+      stopping: () => {
+        for (const wake of this.waiting.values()) wake();
+      },
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    const { claimIdleMs } = this.deps.options;
-    this.timers.push(
-      setInterval(() => void this.touch(), Math.max(50, Math.floor(claimIdleMs / 3))).unref(),
-      setInterval(() => void this.claim(), Math.max(50, Math.floor(claimIdleMs / 2))).unref(),
-    );
-    this.readLoop = this.readForever();
+    this.worker.start();
   }
 
   /** Stops taking entries; those in flight stay pending for another node to claim. */
-  async stop(): Promise<void> {
-    this.running = false;
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
-    for (const wake of this.waiting.values()) wake();
-    await this.readLoop;
+  stop(): Promise<void> {
+    return this.worker.stop();
   }
 
   /** A device acked: an owner waiting on this node pushes nothing. */
@@ -88,43 +98,12 @@ export class NotificationDelivery {
     this.waiting.get(notificationId)?.();
   }
 
-  private async readForever(): Promise<void> {
-    const { batch = 50, blockMs = 1000, maxInFlight = 1000 } = this.deps.options;
-    while (this.running) {
-      if (!this.deps.engine.isAvailable() || this.inFlight.size >= maxInFlight) {
-        await sleep(100);
-        continue;
-      }
-      try {
-        for (const entry of await this.deps.engine.notifications.read(this.deps.nodeId, batch, blockMs)) this.handle(entry);
-      } catch (err) {
-        if (!this.running) break;
-        this.deps.logger.warn("notification queue read failed", { event: "notify", error: String(err) });
-        await sleep(500);
-      }
-    }
-  }
-
   private async claim(): Promise<void> {
-    if (!this.running || !this.deps.engine.isAvailable()) return;
-    try {
-      const claimed = await this.deps.engine.notifications.claim(this.deps.nodeId, this.deps.options.claimIdleMs, 100);
-      for (const entry of claimed) {
-        if (this.inFlight.has(entry.entryId)) continue;
-        this.deps.logger.info("claimed a notification", { event: "notify", notificationId: entry.notification.id, entryId: entry.entryId });
-        this.handle(entry);
-      }
-    } catch (err) {
-      this.deps.logger.warn("notification claim failed", { event: "notify", error: String(err) });
-    }
-  }
-
-  private async touch(): Promise<void> {
-    if (!this.running || this.inFlight.size === 0 || !this.deps.engine.isAvailable()) return;
-    try {
-      await this.deps.engine.notifications.touch(this.deps.nodeId, [...this.inFlight.keys()]);
-    } catch (err) {
-      this.deps.logger.warn("notification touch failed", { event: "notify", error: String(err) });
+    const claimed = await this.deps.engine.notifications.claim(this.deps.nodeId, this.deps.options.claimIdleMs, 100);
+    for (const entry of claimed) {
+      if (this.inFlight.has(entry.entryId)) continue;
+      this.deps.logger.info("claimed a notification", { event: "notify", notificationId: entry.notification.id, entryId: entry.entryId });
+      this.handle(entry);
     }
   }
 
@@ -164,7 +143,7 @@ export class NotificationDelivery {
 
   private async waitForAck(n: StoredNotification, deadline: number): Promise<void> {
     const remaining = deadline - Date.now();
-    if (remaining <= 0 || !this.running) return;
+    if (remaining <= 0 || !this.worker.running) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -174,7 +153,7 @@ export class NotificationDelivery {
       const timer = setTimeout(done, remaining);
       this.waiting.set(n.id, done);
     });
-    if (!this.running) throw new LeftForAnotherNode();
+    if (!this.worker.running) throw new LeftForAnotherNode();
   }
 
   private async pushAll(n: StoredNotification): Promise<void> {
