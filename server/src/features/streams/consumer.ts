@@ -11,6 +11,7 @@ import { STREAMS_MAX, type StreamPoint } from "@switchboard/shared";
 import type { Engine, LiveRef } from "../../engine";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
+import { ConsumerGroupWorker } from "../consumer-group-worker";
 
 export interface StreamConsumerOptions {
   claimIdleMs: number;
@@ -36,13 +37,10 @@ interface Held {
   points: Map<string, StreamPoint>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 const keyOf = (ref: LiveRef) => `${ref.tenant}/${ref.id}`;
 
 export class StreamConsumer {
-  private running = false;
-  private loop?: Promise<void>;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly worker: ConsumerGroupWorker;
   /** stream -> the append counter this node last read it empty at. */
   private readonly drained = new Map<string, number>();
   private readonly held = new Map<string, Held>();
@@ -51,42 +49,38 @@ export class StreamConsumer {
   /** Serializes aggregations (the poll loop, claims and stop all aggregate). */
   private aggregating: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: StreamConsumerDeps) {}
+  constructor(private readonly deps: StreamConsumerDeps) {
+    const { engine, logger, options } = deps;
+    const { pollMs = 50 } = options;
+    this.worker = new ConsumerGroupWorker({
+      engine,
+      logger,
+      log: { event: "stream", readFailed: "stream read failed", claimFailed: "stream claim failed", touchFailed: "stream touch failed" },
+      claimIdleMs: options.claimIdleMs,
+      // The registry is polled: every pollMs, whether the engine is available or not.
+      pauseMs: pollMs,
+      readEveryMs: pollMs,
+      // No pause when full: the poll stops reading at maxHeld, and what is held is aggregated early.
+      owned: () => this.heldCount,
+      read: () => this.pollAndAggregate(),
+      claim: () => this.claim(),
+      touch: () => this.touch(),
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    const { claimIdleMs } = this.deps.options;
-    this.timers.push(
-      setInterval(() => void this.touch(), Math.max(50, Math.floor(claimIdleMs / 3))).unref(),
-      setInterval(() => void this.claim(), Math.max(50, Math.floor(claimIdleMs / 2))).unref(),
-    );
-    this.loop = this.pollForever();
+    this.worker.start();
   }
 
   /** Stops reading; what it holds is aggregated now (or left pending for another node if that fails). */
   async stop(): Promise<void> {
-    this.running = false;
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
-    await this.loop;
+    await this.worker.stop();
     await this.aggregateHeld();
   }
 
-  private async pollForever(): Promise<void> {
-    const { pollMs = 50, batchMs } = this.deps.options;
-    while (this.running) {
-      if (this.deps.engine.isAvailable()) {
-        try {
-          await this.poll();
-          if (Date.now() - this.lastAggregation >= batchMs || this.heldCount >= this.maxHeld()) await this.aggregateHeld();
-        } catch (err) {
-          if (!this.running) break;
-          this.deps.logger.warn("stream read failed", { event: "stream", error: String(err) });
-          await sleep(500);
-        }
-      }
-      await sleep(pollMs);
-    }
+  private async pollAndAggregate(): Promise<void> {
+    await this.poll();
+    if (Date.now() - this.lastAggregation >= this.deps.options.batchMs || this.heldCount >= this.maxHeld()) await this.aggregateHeld();
   }
 
   private maxHeld(): number {
@@ -101,7 +95,7 @@ export class StreamConsumer {
       const key = keyOf(info);
       if (this.drained.get(key) === info.appended) continue;
       for (;;) {
-        if (!this.running || this.heldCount >= this.maxHeld()) return;
+        if (!this.worker.running || this.heldCount >= this.maxHeld()) return;
         const points = await engine.streams.read(info, nodeId, count);
         this.hold(info, points);
         if (points.length < count) {
@@ -146,29 +140,20 @@ export class StreamConsumer {
 
   /** Takes over points other consumers held for too long (they died), from every stream followed. */
   private async claim(): Promise<void> {
-    if (!this.running || !this.deps.engine.isAvailable()) return;
     const { engine, nodeId, logger } = this.deps;
-    try {
-      for (const info of await engine.streams.streams(STREAMS_MAX)) {
-        const claimed = await engine.streams.claim(info, nodeId, this.deps.options.claimIdleMs, 1000);
-        if (claimed.length === 0) continue;
-        logger.info("claimed stream points", { event: "stream", tenant: info.tenant, stream: info.id, points: claimed.length });
-        this.hold(info, claimed);
-      }
-    } catch (err) {
-      logger.warn("stream claim failed", { event: "stream", error: String(err) });
+    for (const info of await engine.streams.streams(STREAMS_MAX)) {
+      const claimed = await engine.streams.claim(info, nodeId, this.deps.options.claimIdleMs, 1000);
+      if (claimed.length === 0) continue;
+      logger.info("claimed stream points", { event: "stream", tenant: info.tenant, stream: info.id, points: claimed.length });
+      this.hold(info, claimed);
     }
   }
 
+  /** Touches every point held, 1000 ids per call. */
   private async touch(): Promise<void> {
-    if (!this.running || this.heldCount === 0 || !this.deps.engine.isAvailable()) return;
-    try {
-      for (const { ref, points } of [...this.held.values()]) {
-        const ids = [...points.keys()];
-        for (let i = 0; i < ids.length; i += 1000) await this.deps.engine.streams.touch(ref, this.deps.nodeId, ids.slice(i, i + 1000));
-      }
-    } catch (err) {
-      this.deps.logger.warn("stream touch failed", { event: "stream", error: String(err) });
+    for (const { ref, points } of [...this.held.values()]) {
+      const ids = [...points.keys()];
+      for (let i = 0; i < ids.length; i += 1000) await this.deps.engine.streams.touch(ref, this.deps.nodeId, ids.slice(i, i + 1000));
     }
   }
 }
