@@ -1,5 +1,5 @@
 /*
- * Switchboard demo page: a shared text editor (PROTOCOL §8 "Collaborative documents").
+ * Switchboard demo page: a shared text editor (PROTOCOL §9 "Collaborative documents").
  * A plain textarea on a collaborative text document: local edits become ot-text-unicode ops (one
  * in flight, later edits composed meanwhile), remote `doc:op` events are applied in version order
  * after being transformed against the edits not yet acknowledged, the caret stays where the text

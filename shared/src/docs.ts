@@ -1,5 +1,5 @@
 /**
- * Collaborative documents (PROTOCOL §8 "Collaborative documents"): ids, limits, payload types
+ * Collaborative documents (PROTOCOL §9 "Collaborative documents"): ids, limits, payload types
  * and schemas shared by nodes, the emitter and clients. The OT side (ot-text-unicode, ot-json1)
  * lives in doc-types.ts.
  */

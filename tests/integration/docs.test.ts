@@ -1,5 +1,5 @@
 /**
- * Collaborative documents (PROTOCOL §8 "Collaborative documents") on both engines: one node on the
+ * Collaborative documents (PROTOCOL §9 "Collaborative documents") on both engines: one node on the
  * memory engine, three nodes on one Redis. Opening and editing with ops transformed against the
  * log by the server, late joiners, catch-up and snapshots, cursors moved through the text, resends
  * applied once, access through the document's room or workspace, the limits, REST, the emitter,

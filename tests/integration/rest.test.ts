@@ -1,5 +1,5 @@
 /**
- * The REST surface's auth and envelopes (PROTOCOL §4, §8 "REST") on both engines: who may call
+ * The REST surface's auth and envelopes (PROTOCOL §4) on both engines: who may call
  * /v1/status and /v1/connections, the error envelope for every refusal (401/403/404/400/413/429),
  * the public health endpoints, query validation, and the HTTP metrics by route and status.
  */

@@ -1,5 +1,5 @@
 /**
- * Collaborative documents (PROTOCOL §8 "Collaborative documents"): operational transformation
+ * Collaborative documents (PROTOCOL §9 "Collaborative documents"): operational transformation
  * with the server as the authority, over the engine's op log.
  */
 import { defineRoute, type Route } from "../../http/routes";
