@@ -4,8 +4,8 @@ export { createEngine, type AcquireResult, type Engine, type DeviceSession, type
 export { MemoryEngine } from "./engine/memory";
 export { RedisEngine } from "./engine/redis";
 export { MemorySyncStore } from "./engine/memory/sync";
-export { RedisSyncStore } from "./engine/redis/sync";
-export * from "./engine/sync-resolver";
+export { RedisSyncStore } from "@switchboard/store";
+export * from "@switchboard/store";
 export { TokenVerifier, type Principal } from "./auth/tokens";
 export { createLogger, type Logger } from "./observability/logger";
 export { VERSION } from "./version";

@@ -1,2 +1,22 @@
-export { RedisScript, type ScriptClient } from "./script";
+/**
+ * @switchboard/store: the Redis store a Switchboard cluster shares. Nodes and the emitter write
+ * through the same stores (rooms and history, documents, workspaces and agents, notifications,
+ * presence, sync, leaderboards, streams, the node registry), the same Lua scripts and the same
+ * adapter frames; what reaches sockets goes through a Delivery port each of them implements.
+ */
+export * from "./types";
+export type { Delivery } from "./delivery";
+export { RedisScript, type RedisClient } from "./script";
 export { classicFrame, shardedBroadcast, shardedChannel, splitClassicFrame, type ClassicFrame, type SplitFrame } from "./frames";
+export { compareMessageIds, MessageIdClock, toMessage } from "./messages";
+export * from "./stream-windows";
+export * from "./sync-resolver";
+export { RedisDocStore } from "./redis/docs";
+export { RedisLeaderboards } from "./redis/leaderboards";
+export { RedisNodeRegistry } from "./redis/node-registry";
+export { RedisNotificationInbox, RedisNotificationQueue, RedisPushDevices } from "./redis/notifications";
+export { RedisPresenceRegistry } from "./redis/presence";
+export { RedisRoomHistory, RedisRoomRegistry } from "./redis/rooms";
+export { RedisLiveStreams } from "./redis/streams";
+export { RedisSyncStore } from "./redis/sync";
+export { RedisAgents, RedisWorkspaces } from "./redis/workspaces";

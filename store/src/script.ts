@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 
 /** A connection scripts run on: one Redis, or a Redis Cluster (the keys of one call share a slot). */
-export type ScriptClient = Redis | Cluster;
+export type RedisClient = Redis | Cluster;
 
 export class RedisScript {
   readonly sha: string;
@@ -16,7 +16,7 @@ export class RedisScript {
     this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(client: ScriptClient, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(client: RedisClient, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * The sync rules (server/src/engine/sync-resolver.ts) as properties: stamped updates merge in
+ * The sync rules (store/src/sync-resolver.ts) as properties: stamped updates merge in
  * any order to the same document, causally later writes win, concurrent writes stay side by side
  * as conflicts until a write that saw them all, deletes stick, and re-applying changes nothing.
  */

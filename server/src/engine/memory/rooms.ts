@@ -4,7 +4,7 @@
  */
 import { compositeKey, tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
 import type { Server } from "socket.io";
-import { compareMessageIds, MessageIdClock, toMessage } from "../messages";
+import { compareMessageIds, MessageIdClock, toMessage } from "@switchboard/store";
 import type {
   AddMemberResult,
   CreateRoomResult,

@@ -14,7 +14,7 @@ import {
   type StreamAggregates,
   type StreamPoint,
 } from "@switchboard/shared";
-import { aggregateWindows, windowBuckets, type BucketData } from "../stream-windows";
+import { aggregateWindows, windowBuckets, type BucketData } from "@switchboard/store";
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LiveRef, type LiveStreamStore, type StreamFlush, type StreamInfo } from "../types";
 
 interface Bucket extends BucketData {

@@ -3,7 +3,7 @@
  * synchronously between awaits, so each is atomic like the script.
  */
 import type { ConflictStrategy, SyncDocument } from "@switchboard/shared";
-import { applyWrite, emptyDoc, prepareWrite, toOutcome, viewOf, type AppliedSyncPush, type StoredSyncDoc } from "../sync-resolver";
+import { applyWrite, emptyDoc, prepareWrite, toOutcome, viewOf, type AppliedSyncPush, type StoredSyncDoc } from "@switchboard/store";
 import type { SyncPush, SyncPushOutcome, SyncStore } from "../types";
 
 /** How often expired documents are dropped (reads also skip them at once). */

@@ -9,15 +9,22 @@ import type { Server } from "socket.io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
-import { RedisDocStore } from "./docs";
-import { RedisLeaderboards } from "./leaderboards";
-import { RedisPresenceRegistry } from "./presence";
-import { RedisNodeRegistry } from "./node-registry";
-import { RedisNotificationInbox, RedisNotificationQueue, RedisPushDevices } from "./notifications";
-import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
-import { RedisLiveStreams } from "./streams";
-import { RedisSyncStore } from "./sync";
-import { RedisAgents, RedisWorkspaces } from "./workspaces";
+import {
+  RedisAgents,
+  RedisDocStore,
+  RedisLeaderboards,
+  RedisLiveStreams,
+  RedisNodeRegistry,
+  RedisNotificationInbox,
+  RedisNotificationQueue,
+  RedisPresenceRegistry,
+  RedisPushDevices,
+  RedisRoomHistory,
+  RedisRoomRegistry,
+  RedisSyncStore,
+  RedisWorkspaces,
+} from "@switchboard/store";
+import { SocketIoDelivery } from "../socket-delivery";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
@@ -115,8 +122,9 @@ export class RedisEngine implements Engine {
   }
 
   attach(io: Server): void {
-    this.history.attach(io);
-    this.docs.attach(io);
+    const delivery = new SocketIoDelivery(io);
+    this.history.deliverThrough(delivery);
+    this.docs.deliverThrough(delivery);
   }
 
   private refresh(): void {

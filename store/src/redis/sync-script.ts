@@ -1,6 +1,6 @@
 /**
  * The sync resolver as one Lua script: read, resolve and write a document atomically, so two
- * nodes pushing to one key at once never lose an update. A port of engine/sync-resolver.ts;
+ * nodes pushing to one key at once never lose an update. A port of ../sync-resolver.ts;
  * the tests hold both to identical documents.
  *
  * - Strings compare by bytes (`bcmp`): Lua's `<` on strings follows the locale (strcoll).
@@ -8,7 +8,7 @@
  * - cjson encodes numbers with 14 significant digits: every stored number stays below 1e14.
  */
 import { NOW_MS } from "./scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 /**
  * KEYS: the document. ARGV: strategy, deviceId, ttlS, maxBytes, ts ('' = none), clock JSON

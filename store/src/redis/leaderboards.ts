@@ -5,10 +5,10 @@
  */
 import { fromStoredScore as fromStored, LEADERBOARD_SCORE, toStoredScore as toStored, type KeyLayout, type LeaderboardChange, type LeaderboardEntry } from "@switchboard/shared";
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LeaderboardFlush, type LeaderboardSnapshot, type LeaderboardStore, type LiveRef, type ScoreOutcome, type ScoreWrite } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { DueIndex } from "./due-index";
 import { LEADERBOARD_FLUSH, LEADERBOARD_SNAPSHOT } from "./live-scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 const scoreScript = new RedisScript(LEADERBOARD_SCORE);
 const flushScript = new RedisScript(LEADERBOARD_FLUSH);

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { tenantRoom, type HistoryQuery, type KeyLayout, type Message } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { compareMessageIds, toMessage } from "../messages";
 import type {
   AddMemberResult,
@@ -18,9 +17,11 @@ import type {
   RoomRegistry,
   StoredMessage,
 } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { ADD_MEMBER, CREATE_ROOM, HDEL_IF_EQUAL, PUBLISH_MESSAGE, RESERVE_CREATED_ROOM } from "./scripts";
-import { RedisScript, splitClassicFrame, type SplitFrame } from "@switchboard/store";
+import type { Delivery } from "../delivery";
+import { splitClassicFrame } from "../frames";
+import { RedisScript } from "../script";
 
 const createRoom = new RedisScript(CREATE_ROOM);
 const addMember = new RedisScript(ADD_MEMBER);
@@ -188,7 +189,7 @@ type StreamEntry = [id: string, fields: string[]];
  * room, so the message is stored first and then broadcast through the adapter.
  */
 export class RedisRoomHistory implements RoomHistory {
-  private io?: Server;
+  private delivery?: Delivery;
   /** A string no message can contain, marking where the id goes in a pre-encoded frame. */
   private readonly placeholder = `sb-id-${randomBytes(12).toString("hex")}`;
 
@@ -198,14 +199,15 @@ export class RedisRoomHistory implements RoomHistory {
     private readonly sharded: boolean,
   ) {}
 
-  attach(io: Server): void {
-    this.io = io;
+  /** Where published messages go; without one they are stored and reach nobody. */
+  deliverThrough(delivery: Delivery): void {
+    this.delivery = delivery;
   }
 
   async publish(request: PublishRequest): Promise<PublishOutcome> {
     const { tenant, room, message } = request;
     const socketRoom = tenantRoom(tenant, room);
-    const frame = this.sharded ? undefined : this.frame(socketRoom, toMessage(room, this.placeholder, message));
+    const frame = this.sharded || !this.delivery ? undefined : splitClassicFrame(this.delivery.uid, socketRoom, "room:message", [toMessage(room, this.placeholder, message)], this.placeholder);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
     const [outcome, id] = (await publishMessage.run(
@@ -226,7 +228,8 @@ export class RedisRoomHistory implements RoomHistory {
     if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
     if (outcome === "duplicate") return { status: "duplicate", id: id! };
     const delivered = toMessage(room, id!, message);
-    if (this.io) (frame ? this.io.local : this.io).to(socketRoom).emit("room:message", delivered);
+    if (frame) this.delivery!.local(socketRoom, "room:message", [delivered]);
+    else await this.delivery?.broadcast(socketRoom, "room:message", [delivered]);
     return { status: "published", id: id! };
   }
 
@@ -263,13 +266,6 @@ export class RedisRoomHistory implements RoomHistory {
   async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
     const [entry] = (await this.redis.xrange(this.keys.roomHistory(tenant, room), id, id)) as StreamEntry[];
     return entry && parseEntry(room, entry);
-  }
-
-  /** The adapter's publish frame for `room:message`, split around the id placeholder. */
-  private frame(socketRoom: string, message: Message): SplitFrame {
-    const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
-    if (!uid) throw new Error("the Redis adapter is not attached");
-    return splitClassicFrame(uid, socketRoom, "room:message", [message], this.placeholder);
   }
 }
 

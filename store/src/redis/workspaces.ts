@@ -25,8 +25,8 @@ import type {
   WorkspaceRecord,
   WorkspaceRegistry,
 } from "../types";
-import type { RedisClient } from "./clients";
-import { RedisScript } from "@switchboard/store";
+import type { RedisClient } from "../script";
+import { RedisScript } from "../script";
 
 /**
  * KEYS: workspace meta, workspace members. ARGV: record JSON, then userId / member JSON pairs.

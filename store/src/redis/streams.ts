@@ -23,10 +23,10 @@ import {
 } from "@switchboard/shared";
 import { aggregateWindows, windowBuckets, type BucketData } from "../stream-windows";
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LiveRef, type LiveStreamStore, type StreamFlush, type StreamInfo } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { DueIndex } from "./due-index";
 import { STREAM_AGGREGATE, STREAM_BUCKETS, STREAM_FLUSH } from "./live-scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 /** The consumer group every node reads each stream through. */
 export const STREAM_GROUP = "switchboard";

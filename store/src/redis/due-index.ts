@@ -7,7 +7,7 @@
  */
 import { parseScopedMember, scopedMember } from "@switchboard/shared";
 import type { LiveRef } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 
 export class DueIndex {
   constructor(

@@ -1,8 +1,8 @@
 import type { KeyLayout, PresenceStatus } from "@switchboard/shared";
 import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSession, type PresenceRecord, type PresenceRegistry, type ReleaseResult } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { ACQUIRE_DEVICE, READ_PRESENCE, RELEASE_DEVICES, SET_STATUS } from "./scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 const acquireDevice = new RedisScript(ACQUIRE_DEVICE);
 const releaseDevices = new RedisScript(RELEASE_DEVICES);

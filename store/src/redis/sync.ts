@@ -1,12 +1,12 @@
 /**
  * Synced documents in Redis: one string key per document (JSON, the layout of
- * engine/sync-resolver.ts), resolved by one Lua script so concurrent pushes serialize on the key.
+ * ../sync-resolver.ts), resolved by one Lua script so concurrent pushes serialize on the key.
  * The key shares the user's hash tag, so it lives on one slot of a Redis Cluster.
  */
 import type { ConflictStrategy, KeyLayout, SyncDocument } from "@switchboard/shared";
 import { parseDoc, prepareWrite, toOutcome, viewOf, type AppliedSyncPush } from "../sync-resolver";
 import type { SyncPush, SyncPushOutcome, SyncStore } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { resolveSync } from "./sync-script";
 
 export class RedisSyncStore implements SyncStore {

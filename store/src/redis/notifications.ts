@@ -15,7 +15,7 @@ import {
   type PushDeviceRegistry,
   type StoredNotification,
 } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import {
   DELIVERY_ACK,
   DELIVERY_CLAIM_PUSH,
@@ -27,7 +27,7 @@ import {
   INBOX_PUT,
   PUSH_REGISTER,
 } from "./notification-scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 /** The consumer group every node reads the notification stream through. */
 export const NOTIFICATION_GROUP = "switchboard";

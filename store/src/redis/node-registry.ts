@@ -1,8 +1,8 @@
 import type { KeyLayout } from "@switchboard/shared";
 import type { NodeInfo, NodeRegistry } from "../types";
-import type { RedisClient } from "./clients";
+import type { RedisClient } from "../script";
 import { CLAIM_SWEEP, EXPIRED_NODES, HEARTBEAT, LIVE_NODES } from "./scripts";
-import { RedisScript } from "@switchboard/store";
+import { RedisScript } from "../script";
 
 const heartbeat = new RedisScript(HEARTBEAT);
 const liveNodes = new RedisScript(LIVE_NODES);

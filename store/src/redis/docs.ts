@@ -5,10 +5,11 @@
  * the emitter).
  */
 import { DOC_APPEND, DOC_CREATE, DOC_READ, docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
-import type { RedisClient } from "./clients";
-import { classicFrame, RedisScript, type ClassicFrame } from "@switchboard/store";
+import type { RedisClient } from "../script";
+import type { Delivery } from "../delivery";
+import { classicFrame } from "../frames";
+import { RedisScript } from "../script";
 
 const readDoc = new RedisScript(DOC_READ);
 const appendOps = new RedisScript(DOC_APPEND);
@@ -20,7 +21,7 @@ const createDoc = new RedisScript(DOC_CREATE);
  * channel lives on another slot, so the op is stored first and then broadcast through the adapter.
  */
 export class RedisDocStore implements DocStore {
-  private io?: Server;
+  private delivery?: Delivery;
 
   constructor(
     private readonly redis: RedisClient,
@@ -28,8 +29,9 @@ export class RedisDocStore implements DocStore {
     private readonly sharded: boolean,
   ) {}
 
-  attach(io: Server): void {
-    this.io = io;
+  /** Where appended ops go; without one they are stored and reach nobody. */
+  deliverThrough(delivery: Delivery): void {
+    this.delivery = delivery;
   }
 
   async create(request: { tenant: string; docId: string; type: DocType; memberRequired?: string; idleTtlS: number }): Promise<DocCreateOutcome> {
@@ -63,7 +65,7 @@ export class RedisDocStore implements DocStore {
       events.push(event);
       let onceIndex = 0;
       if (entry.clientOpId !== undefined) onceIndex = keys.push(this.keys.docOnce(tenant, docId, entry.from.userId, entry.clientOpId));
-      const frame = this.sharded ? undefined : this.frame(socketRoom, event, exceptSocket);
+      const frame = this.sharded || !this.delivery ? undefined : classicFrame(this.delivery.uid, socketRoom, "doc:op", [event], exceptSocket ? [exceptSocket] : []);
       perOp.push(memberRequired ?? "", JSON.stringify(entry), onceIndex, frame?.channel ?? "", frame?.data ?? "");
     });
     const reply = (await appendOps.run(this.redis, keys, [
@@ -97,13 +99,16 @@ export class RedisDocStore implements DocStore {
       default:
         throw new Error(`unexpected append outcome ${status}`);
     }
-    if (this.io) {
-      events.forEach((event, i) => {
-        // With the classic adapter the script published to the other nodes already.
-        const target = this.sharded ? this.io!.to(socketRoom) : this.io!.local.to(socketRoom);
+    const { delivery } = this;
+    if (delivery) {
+      // With the classic adapter the script published to the other nodes already.
+      const sent = events.map((event, i) => {
         const except = request.ops[i]!.exceptSocket;
-        (except ? target.except(except) : target).emit("doc:op", event);
+        if (this.sharded) return delivery.broadcast(socketRoom, "doc:op", [event], except);
+        delivery.local(socketRoom, "doc:op", [event], except);
+        return undefined;
       });
+      await Promise.all(sent);
     }
     return { status: "appended", version: Number(reply[1]) };
   }
@@ -119,14 +124,6 @@ export class RedisDocStore implements DocStore {
     // A room document can expire before the index does (another document kept it alive).
     const exists = await Promise.all(ids.map((id) => this.redis.exists(this.keys.docMeta(tenant, id))));
     return ids.filter((_, i) => exists[i] === 1);
-  }
-
-  /** The adapter's publish frame of `doc:op` (the version is known before the script runs). */
-  private frame(socketRoom: string, event: DocOpEvent, exceptSocket: string | undefined): ClassicFrame | undefined {
-    const uid = (this.io?.of("/").adapter as unknown as { uid?: string } | undefined)?.uid;
-    // No server attached (an engine used alone): stored, delivered to nobody.
-    if (!uid) return undefined;
-    return classicFrame(uid, socketRoom, "doc:op", [event], exceptSocket ? [exceptSocket] : []);
   }
 }
 
