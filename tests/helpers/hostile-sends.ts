@@ -16,7 +16,8 @@ export interface Registry {
   routes: readonly { method: string; path: string; auth: unknown; params?: Joi.ObjectSchema<unknown>; query?: Joi.ObjectSchema<unknown>; body?: Joi.ObjectSchema<unknown> }[];
 }
 
-export type Identity = "user" | "service";
+/** The hostile user, a second hostile user (a stranger to what the first one made), or a service. */
+export type Identity = "user" | "other" | "service";
 
 export type EventName = { t: "command"; name: string } | { t: "unknown"; name: string } | { t: "number"; n: number };
 
@@ -273,7 +274,7 @@ export interface BatchOptions {
 
 /** One batch of sends: about 60 % socket events, 5 % raw packets, 35 % REST requests. */
 export function batchArbitrary(registry: Registry, options: BatchOptions): fc.Arbitrary<Send[]> {
-  const who = fc.constantFrom<Identity>("user", "user", "user", "service");
+  const who = fc.constantFrom<Identity>("user", "user", "other", "service");
   const send: fc.Arbitrary<Send> = fc.oneof(
     { arbitrary: socketSends(registry, options.near, who), weight: 12 },
     { arbitrary: fc.tuple(who, rawPackets(registry)).map(([identity, packet]): RawSend => ({ via: "raw", who: identity, packet })), weight: 1 },

@@ -45,7 +45,7 @@ export const FIXTURE = {
 } as const;
 
 export function knownStrings(hostileUser: string): string[] {
-  return [...Object.values(FIXTURE), "missing-room", hostileUser, "svc", "good-1-a", "lb-1", "stream-1", "0-0", "1-0", "webpush", "text", "json"];
+  return [...Object.values(FIXTURE), "missing-room", hostileUser, `${hostileUser}-2`, "svc", "good-1-a", "lb-1", "stream-1", "0-0", "1-0", "webpush", "text", "json"];
 }
 
 const isErrorCode = (code: unknown): code is ErrorCode => typeof code === "string" && (ERROR_CODES as readonly string[]).includes(code);
@@ -206,7 +206,7 @@ export class HostileTarget {
   private readonly closeReasons = new WeakMap<Client, string>();
   private devices = 0;
   private goodPairs = 0;
-  private tokens!: { user: string; service: string; expired: string };
+  private tokens!: { user: string; other: string; service: string; expired: string };
   /** `command:error` events the current hostile sockets received. */
   private errorEvents = 0;
 
@@ -216,6 +216,7 @@ export class HostileTarget {
     const target = new HostileTarget(options);
     target.tokens = {
       user: await signToken({ sub: options.hostileUser, tenant: options.tenant }),
+      other: await signToken({ sub: `${options.hostileUser}-2`, tenant: options.tenant }),
       service: await serviceToken({ tenant: options.tenant }),
       expired: await signToken({ sub: options.hostileUser, tenant: options.tenant, expiresIn: -60 }),
     };
@@ -291,7 +292,7 @@ export class HostileTarget {
     const current = this.sockets.get(who);
     if (current?.connected) return current;
     current?.close();
-    const socket = await connect(this.url, { token: who === "user" ? this.tokens.user : this.tokens.service, deviceId: `hostile-${who}-${++this.devices}` });
+    const socket = await connect(this.url, { token: this.tokens[who], deviceId: `hostile-${who}-${++this.devices}` });
     socket.on("command:error", (event: { event?: unknown; error?: unknown }) => {
       this.errorEvents++;
       const problem = typeof event === "object" && event !== null ? errorBodyProblem(event.error) : `command:error carried ${JSON.stringify(event)}`;

@@ -333,4 +333,15 @@ describe("hostile clients (found by the fuzzer)", () => {
     expect(created.ok).toBe(true);
     expect(await command(joiner!, "room:join", { room: (created.room as { id: string }).id })).toMatchObject({ ok: true });
   });
+
+  // `before` is exclusive: the Redis engine asks XREVRANGE for "(0-0", which Redis refuses.
+  // Nothing is older than 0-0, so the page is empty; the same on both faces.
+  it("answers a history page before 0-0, over a socket and REST", async () => {
+    await open.ensureHealthy();
+    const socket = await open.socket("user");
+    await answered(command(socket, "room:history", { room: FIXTURE.room, before: "0-0" }));
+    const token = await signToken({ sub: open.hostileUser, tenant: "t-open" });
+    const reply = await rawRequest(open.node.port, { method: "get", path: `/v1/rooms/${FIXTURE.room}/messages?before=0-0`, headers: { authorization: `Bearer ${token}` } });
+    expect(restProblem("get", reply)).toBeUndefined();
+  });
 });
