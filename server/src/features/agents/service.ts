@@ -18,11 +18,10 @@ import {
   type AgentStatus,
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
-import { isPrivileged, type Actor } from "../../auth/actor";
+import { isPrivileged, requirePrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine } from "../../engine";
-import { requirePrivileged } from "../workspaces/service";
 
 export interface AgentServiceDeps {
   engine: Engine;

@@ -21,12 +21,11 @@ import {
   type LeaderboardView,
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
-import type { Actor } from "../../auth/actor";
+import { requirePrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LeaderboardFlush, LiveRef } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
-import { requirePrivileged } from "../workspaces/service";
 
 export interface LeaderboardServiceDeps {
   engine: Engine;

@@ -19,14 +19,13 @@ import {
   type StreamWindow,
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
-import type { Actor } from "../../auth/actor";
+import { requirePrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LiveRef, StreamFlush } from "../../engine";
 import { validationError } from "../../errors";
 import type { Metrics } from "../../observability/metrics";
-import { requirePrivileged } from "../workspaces/service";
 
 export interface StreamServiceDeps {
   config: Config;

@@ -21,7 +21,7 @@ import {
   type WorkspaceUserEvent,
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
-import { isPrivileged, type Actor } from "../../auth/actor";
+import { isPrivileged, requirePrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, WorkspaceMemberRecord, WorkspaceRecord } from "../../engine";
@@ -194,10 +194,6 @@ export class WorkspaceService {
     }
     return workspace;
   }
-}
-
-export function requirePrivileged(actor: Actor, what: string): void {
-  if (!isPrivileged(actor)) throw new AppError("FORBIDDEN", `only a service or an admin may ${what}`);
 }
 
 const notFound = (workspaceId: string) => new AppError("NOT_FOUND", `workspace ${workspaceId} does not exist`);
