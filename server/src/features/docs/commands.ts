@@ -18,7 +18,7 @@ import {
 } from "@switchboard/shared";
 import { ROLE_SERVICE } from "../../auth/tokens";
 import { defineCommand, emitVolatileFrom, type CommandContext, type CommandDefinition } from "../../commands";
-import { SocketThrottle } from "../rooms/throttle";
+import { SocketThrottle } from "../socket-throttle";
 import { SocketRate } from "./rate";
 import { checkSelection, type DocService } from "./service";
 

@@ -22,8 +22,8 @@ import {
 } from "@switchboard/shared";
 import type { Actor } from "../../auth/actor";
 import { defineCommand, emitVolatileFrom, type CommandContext, type CommandDefinition } from "../../commands";
+import { SocketThrottle } from "../socket-throttle";
 import { assertNotReserved, type RoomService } from "./service";
-import { SocketThrottle } from "./throttle";
 
 /** Typing updates of one state per room at most this often per socket. */
 export const TYPING_INTERVAL_MS = 1000;

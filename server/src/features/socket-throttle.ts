@@ -1,6 +1,6 @@
 /**
- * Per-socket throttling of volatile events (typing, cursor): at most one event per interval
- * for each socket and key; a typing state change always passes.
+ * Per-socket throttling of volatile events (room typing and cursors, document cursors): at most
+ * one event per interval for each socket and key; a change of state (typing) always passes.
  */
 export class SocketThrottle {
   private readonly last = new WeakMap<object, Map<string, { at: number; state?: unknown }>>();
