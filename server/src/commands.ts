@@ -1,17 +1,19 @@
 /**
  * The command pipeline. Every socket command is declared with defineCommand and runs through
- * the same steps: rate limit -> known name -> one payload -> depth and size limits -> schema ->
- * availability -> handler -> ack envelope, with metrics for each and a log line for refusals
+ * the same steps: rate limit -> known name -> one payload -> shape (depth, entries, binary) and
+ * size limits -> schema -> availability -> handler -> ack envelope, with metrics for each and a
+ * log line for refusals
  * (within a budget per device). Handlers return a result or throw; they never ack. No client
  * input reaches an exception outside this pipeline's catch.
  */
-import { AppError, nestsDeeperThan, PAYLOAD_DEPTH_MAX, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
+import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
 import type Joi from "joi";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import type { Socket } from "socket.io";
 import type { Engine } from "./engine";
-import { toAppError, validationError } from "./errors";
+import { toAppError } from "./errors";
+import { validateInput } from "./validation";
 import type { Logger } from "./observability/logger";
 import type { Metrics } from "./observability/metrics";
 import type { RefusalLog } from "./observability/refusal-log";
@@ -114,19 +116,7 @@ export class CommandPipeline {
       await this.consumeRateLimit(socket.data);
       if (!def) throw new AppError("NOT_FOUND", `unknown command ${JSON.stringify(String(event).slice(0, 64))}`);
       if (args.length > 1) throw new AppError("VALIDATION_FAILED", "a command takes one payload object");
-      const payload = args[0];
-      if (nestsDeeperThan(payload)) {
-        throw new AppError("VALIDATION_FAILED", `the payload nests deeper than ${PAYLOAD_DEPTH_MAX} levels`, { limit: PAYLOAD_DEPTH_MAX });
-      }
-      const size = payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload) ?? "");
-      if (size > this.deps.maxMessageBytes) {
-        throw new AppError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${this.deps.maxMessageBytes}`, {
-          size,
-          limit: this.deps.maxMessageBytes,
-        });
-      }
-      const { value, error } = def.schema.validate(payload ?? {}, PAYLOAD_OPTIONS);
-      if (error) throw validationError(error);
+      const value = validateInput(def.schema, args[0] ?? {}, PAYLOAD_OPTIONS, { maxBytes: this.deps.maxMessageBytes });
       if (def.options.needsEngine && !this.deps.engine.isAvailable()) {
         throw new AppError("UNAVAILABLE", "the cluster store is unreachable; retry shortly");
       }

@@ -2,7 +2,6 @@
  * The one place where arbitrary failures become protocol errors, for acks and HTTP alike.
  */
 import { AppError } from "@switchboard/shared";
-import type Joi from "joi";
 import { EngineUnavailableError } from "./engine/types";
 
 const REDIS_UNAVAILABLE = [
@@ -28,13 +27,4 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
   if (err instanceof AppError) return { error: err, internal: err.code === "INTERNAL" };
   if (isUnavailableError(err)) return { error: new AppError("UNAVAILABLE", "the service is temporarily unavailable; retry shortly"), internal: false };
   return { error: new AppError("INTERNAL", "internal error"), internal: true };
-}
-
-/** A joi failure as a VALIDATION_FAILED error listing every problem. */
-export function validationError(error: Joi.ValidationError, what = "payload"): AppError {
-  return new AppError(
-    "VALIDATION_FAILED",
-    `invalid ${what}: ${error.details.map((d) => d.message).join("; ")}`,
-    error.details.map((d) => ({ path: d.path.join("."), message: d.message, type: d.type })),
-  );
 }

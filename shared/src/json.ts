@@ -37,19 +37,37 @@ export function jsonBytes(value: unknown): number {
 export const PAYLOAD_DEPTH_MAX = 64;
 
 /**
- * True when objects or arrays nest deeper than `max` in `value`. Walks with its own stack, so a
- * hostile payload nested thousands deep is measured without recursion (and without a stack
- * overflow), before anything recursive (validation, serialisation) touches it.
+ * The most entries (object keys and array items, at every depth) a payload may hold: far more
+ * than any command needs (a stream batch of 500 points, a synced state of 256 fields), few enough
+ * that validating and answering it stays cheap whatever it holds.
  */
-export function nestsDeeperThan(value: unknown, max: number = PAYLOAD_DEPTH_MAX): boolean {
-  if (typeof value !== "object" || value === null) return false;
+export const PAYLOAD_ENTRIES_MAX = 10_000;
+
+/** Why a payload is refused before anything reads it. */
+export type PayloadShapeProblem = { kind: "depth"; limit: number } | { kind: "entries"; limit: number } | { kind: "binary" };
+
+/**
+ * Measures a payload's shape before anything recursive (validation, serialisation) touches it:
+ * its entries (object keys and array items at every depth), and the first problem — nesting
+ * deeper than PAYLOAD_DEPTH_MAX, more than PAYLOAD_ENTRIES_MAX entries, or binary data (no
+ * command takes any; a Buffer would otherwise be read as an object with a key per byte). Walks
+ * with its own stack and stops at the first problem, so a hostile payload costs at most
+ * PAYLOAD_ENTRIES_MAX steps.
+ */
+export function inspectPayload(value: unknown): { entries: number; problem?: PayloadShapeProblem } {
+  if (typeof value !== "object" || value === null) return { entries: 0 };
   const stack: [object, number][] = [[value, 1]];
+  let entries = 0;
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+    if (ArrayBuffer.isView(node) || node instanceof ArrayBuffer) return { entries, problem: { kind: "binary" } };
+    if (depth > PAYLOAD_DEPTH_MAX) return { entries, problem: { kind: "depth", limit: PAYLOAD_DEPTH_MAX } };
+    const children = Array.isArray(node) ? node : Object.values(node);
+    entries += children.length;
+    if (entries > PAYLOAD_ENTRIES_MAX) return { entries, problem: { kind: "entries", limit: PAYLOAD_ENTRIES_MAX } };
+    for (const child of children) {
       if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return { entries };
 }

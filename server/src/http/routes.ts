@@ -3,12 +3,13 @@
  * runs through auth (roles) -> rate limit -> validation of params, query and body -> handler,
  * with the protocol's error envelope, metrics and a log line.
  */
-import { AppError, HTTP_STATUS, nestsDeeperThan, PAYLOAD_DEPTH_MAX, PAYLOAD_OPTIONS, QUERY_OPTIONS } from "@switchboard/shared";
+import { AppError, HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS } from "@switchboard/shared";
 import type { Request, Response, Router } from "express";
 import type Joi from "joi";
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { bearerToken, ROLE_ADMIN, ROLE_SERVICE, type Principal, type TokenVerifier } from "../auth/tokens";
-import { toAppError, validationError } from "../errors";
+import { toAppError } from "../errors";
+import { validateInput } from "../validation";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { RefusalLog } from "../observability/refusal-log";
@@ -103,10 +104,7 @@ function validate<T>(schema: Joi.ObjectSchema<T> | undefined, value: unknown, wh
     if (!empty) throw new AppError("VALIDATION_FAILED", `this endpoint takes no ${what}`);
     return value as T;
   }
-  if (nestsDeeperThan(value)) throw new AppError("VALIDATION_FAILED", `the ${what} nests deeper than ${PAYLOAD_DEPTH_MAX} levels`, { limit: PAYLOAD_DEPTH_MAX });
-  const { value: out, error } = schema.validate(value ?? {}, options);
-  if (error) throw validationError(error, what);
-  return out;
+  return validateInput(schema, value ?? {}, options, { what });
 }
 
 /** Whom a refused request's log budget counts against: the client's address (nginx's, resolved through `trust proxy`). */

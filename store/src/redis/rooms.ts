@@ -234,6 +234,8 @@ export class RedisRoomHistory implements RoomHistory {
   }
 
   async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {
+    // Nothing precedes 0-0, and Redis refuses the exclusive bound "(0-0".
+    if (query.before !== undefined && compareMessageIds(query.before, "0-0") <= 0) return { messages: [], hasMore: false };
     const key = this.keys.roomHistory(tenant, room);
     const upper = query.before === undefined ? "+" : `(${query.before}`;
     let entries: StreamEntry[];

@@ -24,7 +24,7 @@ import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LiveRef, StreamFlush } from "../../engine";
-import { validationError } from "../../errors";
+import { validateInput } from "../../validation";
 import type { Metrics } from "../../observability/metrics";
 
 export interface StreamServiceDeps {
@@ -44,8 +44,7 @@ export class StreamService {
   /** Validates every point against the stream's kind (all or nothing) and appends them in order. */
   async append(actor: Actor, name: string, body: unknown): Promise<StreamAppendResult> {
     requirePrivileged(actor, "append to streams");
-    const { value, error } = streamAppendSchema(name).validate(body, PAYLOAD_OPTIONS);
-    if (error) throw validationError(error, "points");
+    const value = validateInput(streamAppendSchema(name), body, PAYLOAD_OPTIONS, { what: "points" });
     const points = value.points.map((data) => ({ data, value: streamPointValue(name, data) }));
     const ids = await this.deps.engine.streams.append(actor.tenant, name, points, this.deps.config.live.streamMaxLen);
     this.deps.metrics.streamPointsAppended.inc(ids.length);

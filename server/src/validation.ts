@@ -1,0 +1,56 @@
+/**
+ * Input validation for the command pipeline and the REST wrapper alike: the payload's shape first
+ * (depth, entries, binary: one cheap walk without recursion), then its joi schema. A valid payload
+ * costs one schema pass. An invalid one lists every problem when it is small, only its first when
+ * it is large, never more than VALIDATION_PROBLEMS_MAX, each message cut short: a hostile payload
+ * can neither stall the node with error building nor draw an answer larger than itself.
+ */
+import { AppError, inspectPayload } from "@switchboard/shared";
+import type Joi from "joi";
+
+/** Problems one refusal lists at most. */
+export const VALIDATION_PROBLEMS_MAX = 20;
+/** Payloads up to this many entries get every problem listed; larger ones their first. */
+const DETAILED_ENTRIES_MAX = 256;
+/** A problem's message is cut to this many characters (a key name may be kilobytes long). */
+const MESSAGE_MAX = 200;
+
+const cut = (text: string) => (text.length > MESSAGE_MAX ? `${text.slice(0, MESSAGE_MAX - 1)}…` : text);
+
+export interface InputOptions {
+  /** What the value is, for messages ("payload", "body", "query", …). */
+  what?: string;
+  /** Its largest JSON size in bytes (PAYLOAD_TOO_LARGE beyond), checked after its shape. */
+  maxBytes?: number;
+}
+
+/**
+ * Validates `value` against `schema`: answers the validated value, or throws VALIDATION_FAILED
+ * (PAYLOAD_TOO_LARGE for a value over `maxBytes`).
+ */
+export function validateInput<T>(schema: Joi.Schema<T>, value: unknown, options: Joi.ValidationOptions, { what = "payload", maxBytes }: InputOptions = {}): T {
+  const { entries, problem } = inspectPayload(value);
+  if (problem?.kind === "depth") throw new AppError("VALIDATION_FAILED", `the ${what} nests deeper than ${problem.limit} levels`, { limit: problem.limit });
+  if (problem?.kind === "entries") throw new AppError("VALIDATION_FAILED", `the ${what} holds more than ${problem.limit} entries`, { limit: problem.limit });
+  if (problem?.kind === "binary") throw new AppError("VALIDATION_FAILED", `the ${what} holds binary data; payloads are JSON`);
+  if (maxBytes !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(value) ?? "");
+    if (size > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `${what} is ${size} bytes; the limit is ${maxBytes}`, { size, limit: maxBytes });
+  }
+  const first = schema.validate(value, { ...options, abortEarly: true });
+  if (!first.error) return first.value;
+  const { error } = entries <= DETAILED_ENTRIES_MAX ? schema.validate(value, { ...options, abortEarly: false }) : first;
+  throw validationError(error ?? first.error, what);
+}
+
+/** A joi failure as VALIDATION_FAILED, listing its problems (at most VALIDATION_PROBLEMS_MAX). */
+export function validationError(error: Joi.ValidationError, what = "payload"): AppError {
+  const listed = error.details.slice(0, VALIDATION_PROBLEMS_MAX);
+  const more = error.details.length - listed.length;
+  const summary = listed.map((d) => cut(d.message)).join("; ") + (more > 0 ? `; and ${more} more` : "");
+  return new AppError(
+    "VALIDATION_FAILED",
+    `invalid ${what}: ${summary}`,
+    listed.map((d) => ({ path: cut(d.path.join(".")), message: cut(d.message), type: d.type })),
+  );
+}
