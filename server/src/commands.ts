@@ -2,8 +2,8 @@
  * The command pipeline. Every socket command is declared with defineCommand and runs through
  * the same steps: rate limit -> known name -> one payload -> shape (depth, entries, binary) and
  * size limits -> schema -> availability -> handler -> ack envelope, with metrics for each and a
- * log line for refusals (within a budget per device). Handlers return a result or throw; they never ack. No client
- * input reaches an exception outside this pipeline's catch.
+ * log line for refusals (within a budget per device). Handlers return a result or throw; they
+ * never ack. No client input reaches an exception outside this pipeline's catch.
  */
 import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
 import type Joi from "joi";
