@@ -11,6 +11,19 @@ export { classicFrame, shardedBroadcast, shardedChannel, splitClassicFrame, type
 export { compareMessageIds, MessageIdClock, toMessage } from "./messages";
 export * from "./stream-windows";
 export * from "./sync-resolver";
+export { DocState } from "./doc-state";
+export {
+  commitDocOp,
+  commitDocOps,
+  docTypeConflict,
+  docVersionError,
+  entriesSince,
+  PendingDocOp,
+  type DocCommitTarget,
+  type DocEntriesSince,
+  type DocOpSettlement,
+  type DocSubmission,
+} from "./doc-commit";
 export { RedisDocStore } from "./redis/docs";
 export { RedisLeaderboards } from "./redis/leaderboards";
 export { RedisNodeRegistry } from "./redis/node-registry";

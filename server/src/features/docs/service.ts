@@ -1,30 +1,24 @@
 /**
  * Collaborative documents: who may open and edit (the document's room or workspace decides), and
  * the server's authority over the history. The right to edit is checked before an op is looked at;
- * then an op made against an older version is checked against the limits, transformed against the
- * ops since (ot-text-unicode, ot-json1) and applied (normalize and commitOp of @switchboard/shared,
- * which bound every count an op carries), and appended by the store's atomic version check (which
- * checks membership again); when another node appended first, the op is transformed again and
- * retried. The ops a node receives for one document while it is busy with it are committed
- * together (one store round trip). Socket commands, REST routes and cursors all go through here.
+ * then the store's commit loop (commitDocOps, shared with the emitter) checks the op against the
+ * limits, transforms it against the ops since and applies it, and appends it with the store's
+ * atomic version check (which checks membership again), transforming again and retrying when
+ * another writer appended first. The ops a node receives for one document while it is busy with
+ * it are committed together (one store round trip), from the node's cached copy of the document.
+ * Socket commands, REST routes and cursors all go through here.
  */
 import {
   AppError,
   CURSOR_MAX_BYTES,
-  commitOp,
-  DOC_APPEND_ATTEMPTS,
-  DOC_LOG_KEEP,
-  DOC_ONCE_TTL_S,
   DOC_OPEN_MAX,
   DOC_OT,
-  DOC_SNAPSHOT_EVERY,
   docRoom,
   jsonBytes,
   moveSelection,
   parseDocId,
   tenantRoom,
   type DocCursorPayload,
-  type DocOpEntry,
   type DocOpenPayload,
   type DocOpenResult,
   type DocOpResult,
@@ -41,9 +35,8 @@ import { isPrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
-import type { DocAppendOp, DocAppendRequest, Engine } from "../../engine";
+import { commitDocOps, DocState, docTypeConflict, docVersionError, entriesSince, PendingDocOp, type DocCommitTarget, type Engine } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
-import { DocState } from "./state";
 
 /** Documents a node keeps a working copy of (least recently used ones are dropped). */
 export const DOC_CACHE_MAX = 256;
@@ -65,32 +58,12 @@ export interface SubmitOptions {
 /** Ops of one document a node appends in one step at most. */
 export const DOC_BATCH_MAX = 64;
 
-/** An op waiting for its document's next commit on this node. */
-interface PendingOp {
-  actor: Actor;
-  input: DocSubmit;
-  options: SubmitOptions;
-  /** The document's type, once known (for the metric). */
-  type: DocType;
-  /** The op in its type's normal form. */
-  op?: unknown;
-  /** The log's entries after `input.version`, up to the node's copy. */
-  since?: DocOpEntry[];
-  done: boolean;
-  /** Settle once (later calls do nothing). */
-  resolve(result: DocOpResult): void;
-  reject(err: unknown): void;
-}
-
-/** The entries after a version, or why there are none: `stale` (trimmed from the log), `ahead` (beyond the document). */
-type Since = DocOpEntry[] | "stale" | "ahead";
-
 export class DocService {
   private readonly cache = new Map<string, DocState>();
   /** Per document, the tail of the work queued on it: a node does one thing with a document at a time (a commit, a read). */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per document, the ops waiting for the node's next commit of it. */
-  private readonly waiting = new Map<string, PendingOp[]>();
+  private readonly waiting = new Map<string, PendingDocOp[]>();
   /** The documents each socket opened, with their type (a document nobody wrote yet has none stored). */
   private readonly opened = new WeakMap<AppSocket, Map<string, DocType>>();
 
@@ -124,10 +97,10 @@ export class DocService {
           if (payload.version === 0) return { docId, type, version: 0, ops: [] };
           return { docId, type, version: 0, snapshot: DOC_OT[type].create() };
         }
-        if (payload.type !== undefined && payload.type !== state.type) throw typeConflict(docId, state.type);
+        if (payload.type !== undefined && payload.type !== state.type) throw docTypeConflict(docId, state.type);
         opened.set(docId, state.type);
         if (payload.version !== undefined) {
-          const since = await this.entriesSince(actor.tenant, docId, state, payload.version);
+          const since = await entriesSince(this.deps.engine.docs, actor.tenant, docId, state, payload.version);
           if (Array.isArray(since)) return { docId, type: state.type, version: state.version, ops: since };
         }
         return { docId, type: state.type, version: state.version, snapshot: state.head };
@@ -173,26 +146,26 @@ export class DocService {
       metrics.docOps.inc({ type: options.type ?? "text", outcome: err instanceof AppError ? err.code : "INTERNAL" });
       throw err;
     }
+    const submission = {
+      op: input.op,
+      version: input.version,
+      clientOpId: input.clientOpId,
+      type: options.type,
+      from: sender(actor),
+      memberRequired: isPrivileged(actor) ? undefined : actor.userId,
+      exceptSocket: options.exceptSocket,
+    };
     return new Promise<DocOpResult>((resolve, reject) => {
-      const item: PendingOp = {
-        actor,
-        input,
-        options,
-        type: options.type ?? "text",
-        done: false,
+      const item: PendingDocOp = new PendingDocOp(submission, {
         resolve: (result) => {
-          if (item.done) return;
-          item.done = true;
           metrics.docOps.inc({ type: item.type, outcome: result.duplicate ? "duplicate" : "applied" });
           resolve(result);
         },
         reject: (err) => {
-          if (item.done) return;
-          item.done = true;
           metrics.docOps.inc({ type: item.type, outcome: err instanceof AppError ? err.code : "INTERNAL" });
           reject(err);
         },
-      };
+      });
       const key = cacheKey(actor.tenant, docId);
       const queue = this.waiting.get(key);
       if (queue) return void queue.push(item);
@@ -214,138 +187,37 @@ export class DocService {
     checkSelection(payload.selection, type);
     return this.exclusive(actor.tenant, payload.docId, async () => {
       const state = (await this.load(actor.tenant, payload.docId, true)) ?? DocState.empty(type);
-      const since = await this.entriesSince(actor.tenant, payload.docId, state, payload.version);
-      if (!Array.isArray(since)) throw versionError(payload.version, state.version, since);
+      const since = await entriesSince(this.deps.engine.docs, actor.tenant, payload.docId, state, payload.version);
+      if (!Array.isArray(since)) throw docVersionError(payload.version, state.version, since);
       return { selection: moveSelection(state.type, payload.selection, state.head, since), version: state.version };
     });
   }
 
   /** Commits the ops waiting on a document (at most DOC_BATCH_MAX; the rest get a turn of their own). */
   private async commitWaiting(tenant: string, docId: string): Promise<void> {
-    const batch: PendingOp[] = [];
+    const batch: PendingDocOp[] = [];
     // Whatever is left beyond one batch gets a turn of its own (unless a retry takes it first).
     if (this.takeWaiting(tenant, docId, batch)) void this.exclusive(tenant, docId, () => this.commitWaiting(tenant, docId));
     if (batch.length === 0) return;
-    try {
-      await this.commit(tenant, docId, batch);
-    } catch (err) {
-      for (const item of batch) item.reject(err);
-    }
-    for (const item of batch) item.reject(new AppError("UNAVAILABLE", `document ${docId} is too busy right now; retry`));
-  }
-
-  /**
-   * Transforms each op past the ops since its version and past the ops before it in the batch,
-   * applies them in order and appends them in one atomic step; when another writer appended
-   * first, catches up and does it again. Settles every op it can.
-   */
-  private async commit(tenant: string, docId: string, batch: PendingOp[]): Promise<void> {
     const { config, engine, metrics } = this.deps;
-    const { scope } = parse(docId);
-    let state = (await this.load(tenant, docId, false)) ?? DocState.empty(batch[0]!.options.type ?? "text");
-    for (let attempt = 0; attempt < DOC_APPEND_ATTEMPTS; attempt++) {
-      // A retry takes along the ops that arrived meanwhile: one append for all of them.
-      if (attempt > 0) this.takeWaiting(tenant, docId, batch);
-      const ot = DOC_OT[state.type];
-      for (const item of batch) {
-        if (item.done) continue;
-        item.type = state.type;
-        if (item.options.type !== undefined && item.options.type !== state.type) {
-          item.reject(typeConflict(docId, state.type));
-          continue;
-        }
-        try {
-          item.op = ot.normalize(item.input.op);
-        } catch (err) {
-          item.reject(refusal(err, `invalid ${state.type} op`));
-        }
-      }
-      const live = batch.filter((item) => !item.done);
-      if (live.length === 0) return;
-      if (!(await this.cover(tenant, docId, state, live))) continue;
-
-      const ops: DocAppendOp[] = [];
-      const chain: DocOpEntry[] = [];
-      const heads: unknown[] = [];
-      const included: PendingOp[] = [];
-      const onceIds = new Set<string>();
-      let head = state.head;
-      let snapshot: DocAppendRequest["snapshot"];
-      for (const item of live) {
-        if (item.done) continue;
-        const { clientOpId } = item.input;
-        if (clientOpId !== undefined) {
-          // A resend of an op of this batch waits for the next round, where it is a duplicate.
-          const once = `${item.actor.userId}|${clientOpId}`;
-          if (onceIds.has(once)) continue;
-          onceIds.add(once);
-        }
-        let moved: unknown;
-        let next: unknown;
-        try {
-          ({ op: moved, doc: next } = commitOp(state.type, head, item.op, [...item.since!, ...chain]));
-        } catch (err) {
-          item.reject(refusal(err, `the op does not apply to version ${item.input.version}`));
-          continue;
-        }
-        const version = state.version + chain.length + 1;
-        const entry: Omit<DocOpEntry, "version"> = { op: moved, from: sender(item.actor), ...(clientOpId === undefined ? {} : { clientOpId }), ts: Date.now() };
-        chain.push({ version, ...entry });
-        heads.push(next);
-        included.push(item);
-        ops.push({ entry, memberRequired: isPrivileged(item.actor) ? undefined : item.actor.userId, exceptSocket: item.options.exceptSocket });
-        head = next;
-        if (snapshot === undefined && version % DOC_SNAPSHOT_EVERY === 0) snapshot = { version, content: next };
-      }
-      if (ops.length === 0) continue;
-
-      const outcome = await engine.docs.append({
-        tenant,
-        docId,
-        type: state.type,
-        version: state.version,
-        ops,
-        snapshot,
-        logKeep: DOC_LOG_KEEP,
-        onceTtlS: DOC_ONCE_TTL_S,
-        idleTtlS: scope.kind === "room" ? config.roomIdleTtlS : 0,
-      });
-      switch (outcome.status) {
-        case "appended":
-          chain.forEach((entry, i) => state.advance(entry, heads[i]));
-          this.remember(tenant, docId, state);
-          included.forEach((item, i) => item.resolve({ version: chain[i]!.version }));
-          break;
-        case "duplicate":
-          included[outcome.index]!.resolve({ version: outcome.version, duplicate: true });
-          break;
-        case "forbidden":
-          included[outcome.index]!.reject(new AppError("FORBIDDEN", `only members of ${scope.kind} ${scope.id} edit its documents`));
-          break;
-        case "conflict":
-          // Another writer went first: catch up, and move the ops past its ops too.
-          metrics.docAppendRetries.inc({ type: state.type });
-          state.absorb(outcome.entries);
-          this.remember(tenant, docId, state);
-          break;
-        case "stale":
-          // This copy is out of step with the store (the document expired, or was trimmed past it).
-          metrics.docAppendRetries.inc({ type: state.type });
-          this.cache.delete(cacheKey(tenant, docId));
-          state = (await this.load(tenant, docId, false)) ?? DocState.empty(state.type);
-          break;
-        case "type":
-          for (const item of live) item.reject(typeConflict(docId, outcome.type));
-          return;
-        case "missing":
-          for (const item of live) item.reject(new AppError("NOT_FOUND", `${scope.kind} ${scope.id} does not exist`));
-          return;
-      }
-    }
+    const target: DocCommitTarget = {
+      docs: engine.docs,
+      tenant,
+      docId,
+      roomIdleTtlS: config.roomIdleTtlS,
+      load: (fresh) => {
+        if (fresh) this.cache.delete(cacheKey(tenant, docId));
+        return this.load(tenant, docId, false);
+      },
+      remember: (state) => this.remember(tenant, docId, state),
+      refill: (open) => this.takeWaiting(tenant, docId, open),
+      retried: (type) => metrics.docAppendRetries.inc({ type }),
+    };
+    await commitDocOps(target, batch);
   }
 
   /** Moves waiting ops of the document into `batch` (up to DOC_BATCH_MAX open ones); true when some are left waiting. */
-  private takeWaiting(tenant: string, docId: string, batch: PendingOp[]): boolean {
+  private takeWaiting(tenant: string, docId: string, batch: PendingDocOp[]): boolean {
     const key = cacheKey(tenant, docId);
     const queue = this.waiting.get(key);
     if (!queue) return false;
@@ -353,31 +225,6 @@ export class DocService {
     if (room > 0) batch.push(...queue.splice(0, room));
     if (queue.length > 0) return true;
     this.waiting.delete(key);
-    return false;
-  }
-
-  /**
-   * Gives each op the log's entries after its version, up to this copy's version (catching the
-   * copy up from the store when an op is older than the copy holds, or newer than it knows);
-   * settles the ops that cannot be transformed (a resend answers its first version). False when
-   * the copy kept moving (try again).
-   */
-  private async cover(tenant: string, docId: string, state: DocState, items: PendingOp[]): Promise<boolean> {
-    for (let round = 0; round < 4; round++) {
-      const before = state.version;
-      for (const item of items) {
-        if (item.done) continue;
-        const since = await this.entriesSince(tenant, docId, state, item.input.version);
-        if (Array.isArray(since)) {
-          item.since = since;
-          continue;
-        }
-        const prior = await this.priorVersion(item.actor, docId, item.input.clientOpId);
-        if (prior !== undefined) item.resolve({ version: prior, duplicate: true });
-        else item.reject(versionError(item.input.version, state.version, since));
-      }
-      if (state.version === before) return true;
-    }
     return false;
   }
 
@@ -406,39 +253,18 @@ export class DocService {
     }
   }
 
-  private async priorVersion(actor: Actor, docId: string, clientOpId: string | undefined): Promise<number | undefined> {
-    return clientOpId === undefined ? undefined : this.deps.engine.docs.opVersion(actor.tenant, docId, actor.userId, clientOpId);
-  }
-
-  /** The entries after `version`, from this copy or else the store (catching this copy up). */
-  private async entriesSince(tenant: string, docId: string, state: DocState, version: number): Promise<Since> {
-    if (version > state.version) {
-      const read = await this.deps.engine.docs.read(tenant, docId, state.version);
-      if (read) state.catchUp(read);
-      if (version > state.version) return "ahead";
-    }
-    const held = state.entriesAfter(version);
-    if (held) return held;
-    const read = await this.deps.engine.docs.read(tenant, docId, version);
-    if (!read || read.kind === "snapshot" || read.type !== state.type) return "stale";
-    state.absorb(read.entries);
-    return read.entries.filter((e) => e.version <= state.version);
-  }
 
   /** The node's copy of a document, caught up with the store when `refresh`; undefined: no document. */
   private async load(tenant: string, docId: string, refresh: boolean): Promise<DocState | undefined> {
     const key = cacheKey(tenant, docId);
     const cached = this.cache.get(key);
     if (cached && !refresh) return this.remember(tenant, docId, cached);
-    const read = await this.deps.engine.docs.read(tenant, docId, cached?.version);
-    if (!read) {
+    const state = await DocState.read(this.deps.engine.docs, tenant, docId, cached);
+    if (!state) {
       this.cache.delete(key);
       return undefined;
     }
-    if (cached?.catchUp(read)) return this.remember(tenant, docId, cached);
-    const full = read.kind === "snapshot" ? read : await this.deps.engine.docs.read(tenant, docId);
-    if (full?.kind !== "snapshot") return undefined;
-    return this.remember(tenant, docId, DocState.fromSnapshot(full));
+    return this.remember(tenant, docId, state);
   }
 
   private remember(tenant: string, docId: string, state: DocState): DocState {
@@ -514,12 +340,6 @@ export function checkSelection(selection: DocSelection, type: DocType): void {
   }
 }
 
-/** An op refused by the OT layer: its limit's code (VALIDATION_FAILED, PAYLOAD_TOO_LARGE), or VALIDATION_FAILED for a library's own error. */
-function refusal(err: unknown, context: string): AppError {
-  if (err instanceof AppError) return new AppError(err.code, `${context}: ${err.message}`, err.details);
-  return new AppError("VALIDATION_FAILED", `${context}: ${(err as Error).message}`);
-}
-
 function parse(docId: string): ParsedDocId {
   const parsed = parseDocId(docId);
   if (!parsed) throw new AppError("VALIDATION_FAILED", `${JSON.stringify(docId)} is not a document id`);
@@ -531,16 +351,6 @@ function sender(actor: Actor): MessageSender {
   if (actor.deviceId !== undefined) from.deviceId = actor.deviceId;
   if (actor.name !== undefined) from.name = actor.name;
   return from;
-}
-
-function typeConflict(docId: string, type: DocType): AppError {
-  return new AppError("CONFLICT", `document ${docId} is a ${type} document`, { type });
-}
-
-function versionError(asked: number, current: number, why: "stale" | "ahead"): AppError {
-  return why === "ahead"
-    ? new AppError("CONFLICT", `version ${asked} is ahead of the document (version ${current}); open it again`, { version: current, reason: "ahead" })
-    : new AppError("CONFLICT", `version ${asked} is no longer in the op log; open the document again`, { version: current, reason: "stale" });
 }
 
 const cacheKey = (tenant: string, docId: string) => `${tenant}|${docId}`;

@@ -1,14 +1,14 @@
 /**
- * A node's working copy of the documents it serves: the latest version it knows, the document at
- * that version (the head) and the latest ops, so an op against a recent version is transformed
+ * A writer's working copy of a document: the latest version it knows, the document at that
+ * version (the head) and the latest ops, so an op against a recent version is transformed
  * without a store round trip. The store stays the authority: an append that another writer beat
  * answers the ops this copy lacks.
  */
 import { applyEntries, DOC_OT, type DocOpEntry, type DocType } from "@switchboard/shared";
-import type { DocRead } from "../../engine";
+import type { DocRead, DocStore } from "./types";
 
 /** Ops kept per document for transforming late ops and cursors without a store read. */
-export const RECENT_ENTRIES = 200;
+const RECENT_ENTRIES = 200;
 
 export class DocState {
   /** The latest entries, the last one at `version` (at most RECENT_ENTRIES). */
@@ -31,6 +31,18 @@ export class DocState {
     const state = new DocState(read.type, read.snapshotVersion, base);
     state.absorb(read.entries);
     return state;
+  }
+
+  /**
+   * The document as the store holds it now: `known` caught up when it can be (it is returned,
+   * moved on), else a copy made from the snapshot; undefined when there is no document.
+   */
+  static async read(docs: DocStore, tenant: string, docId: string, known?: DocState): Promise<DocState | undefined> {
+    const read = await docs.read(tenant, docId, known?.version);
+    if (!read) return undefined;
+    if (known?.catchUp(read)) return known;
+    const full = read.kind === "snapshot" ? read : await docs.read(tenant, docId);
+    return full?.kind === "snapshot" ? DocState.fromSnapshot(full) : undefined;
   }
 
   /**
@@ -60,7 +72,7 @@ export class DocState {
     }
   }
 
-  /** Records an entry whose result is already known (the op this node just appended). */
+  /** Records an entry whose result is already known (the op this writer just appended). */
   advance(entry: DocOpEntry, head: unknown): void {
     this.head = head;
     this.version = entry.version;
