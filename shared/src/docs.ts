@@ -4,8 +4,8 @@
  * lives in doc-types.ts.
  */
 import Joi from "joi";
-import type { MessageSender } from "./events";
 import { jsonValue } from "./json";
+import type { MessageSender } from "./rooms";
 
 export const DOC_TYPES = ["text", "json"] as const;
 /** `text`: a string edited with ot-text-unicode; `json`: a JSON value edited with ot-json1. */

@@ -1,5 +1,7 @@
 /**
- * The typed event maps of the Socket.IO connection, used by nodes, the emitter and clients.
+ * The typed event maps of the Socket.IO connection, used by nodes, the emitter and clients, and
+ * the payloads of the connection itself (session, ping, command errors). Each capability's
+ * payload types live in its own file (rooms.ts, presence.ts, …).
  */
 import type {
   AgentExecutionCompleteEvent,
@@ -14,6 +16,26 @@ import type { AckCallback, ErrorBody } from "./errors";
 import type { LeaderboardRefPayload, LeaderboardSubscribePayload, LeaderboardUpdateEvent, LeaderboardView } from "./leaderboards";
 import type { Notification, NotificationListPayload, NotificationRefPayload, PushRegisterPayload } from "./notifications";
 import type { Presence, PresenceMap, PresenceSetPayload, PresenceUsersPayload } from "./presence";
+import type {
+  CursorEvent,
+  HistoryPage,
+  Member,
+  MemberEvent,
+  Message,
+  MessageReadPayload,
+  PublishResult,
+  ReceiptEvent,
+  RoomCreatePayload,
+  RoomCursorPayload,
+  RoomHistoryPayload,
+  RoomInfo,
+  RoomJoinPayload,
+  RoomJoinResult,
+  RoomPublishPayload,
+  RoomRefPayload,
+  RoomTypingPayload,
+  TypingEvent,
+} from "./rooms";
 import type { StreamRefPayload, StreamSubscribePayload, StreamUpdateEvent, StreamView } from "./streams";
 import type { SyncDocument, SyncPullPayload, SyncStateEvent, SyncWrite } from "./sync";
 import type { WorkspaceJoinResult, WorkspaceRefPayload, WorkspaceUpdateEvent, WorkspaceUserEvent } from "./workspaces";
@@ -61,128 +83,9 @@ export interface PingResult {
   clientTime?: number;
 }
 
-export type RoomVisibility = "public" | "private";
-export type MessagePriority = "low" | "normal" | "high" | "urgent";
-
-export interface RoomInfo {
-  id: string;
-  name: string;
-  type: string;
-  visibility: RoomVisibility;
-  createdBy: string;
-  /** ms since the epoch. */
-  createdAt: number;
-  maxSize: number;
-  memberCount: number;
-}
-
-export interface Member {
-  userId: string;
-  name?: string;
-  online: boolean;
-  devices: string[];
-}
-
-export interface MessageSender {
-  userId: string;
-  deviceId?: string;
-  name?: string;
-}
-
-export interface Message {
-  room: string;
-  /** The room's history offset (`<ms>-<seq>`): ordered and unique per room. */
-  id: string;
-  from: MessageSender;
-  kind: string;
-  data: unknown;
-  ts: number;
-  priority: MessagePriority;
-  replyTo?: string;
-}
-
-export interface RoomCreatePayload {
-  id?: string;
-  name: string;
-  type?: string;
-  maxSize?: number;
-  visibility?: RoomVisibility;
-  members?: string[];
-}
-export interface RoomRefPayload {
-  room: string;
-}
-export interface RoomJoinPayload extends RoomRefPayload {
-  since?: string;
-}
-export interface RoomJoinResult {
-  room: RoomInfo;
-  members: Member[];
-  missed?: Message[];
-  recovered: boolean;
-  /** True when more messages were missed than one answer carries: page on with room:history. */
-  hasMore?: boolean;
-}
-export interface PublishPayload {
-  data: unknown;
-  kind?: string;
-  priority?: MessagePriority;
-  replyTo?: string;
-  clientMsgId?: string;
-}
-export interface RoomPublishPayload extends RoomRefPayload, PublishPayload {}
-export interface PublishResult {
-  id: string;
-  ts: number;
-  /** True when `clientMsgId` matched an earlier publish: nothing was stored or delivered again. */
-  duplicate?: boolean;
-}
-export interface HistoryQuery {
-  before?: string;
-  after?: string;
-  limit?: number;
-}
-export interface RoomHistoryPayload extends RoomRefPayload, HistoryQuery {}
-export interface HistoryPage {
-  messages: Message[];
-  hasMore: boolean;
-}
-export interface RoomTypingPayload extends RoomRefPayload {
-  typing: boolean;
-}
-export interface RoomCursorPayload extends RoomRefPayload {
-  position: unknown;
-}
-export interface MessageReadPayload extends RoomRefPayload {
-  id: string;
-}
 /** Volatile commands answer `throttled: true` when this one was dropped by the per-socket throttle. */
 export interface VolatileResult {
   throttled?: boolean;
-}
-
-export interface MemberEvent {
-  room: string;
-  userId: string;
-  name?: string;
-  ts: number;
-}
-export interface TypingEvent {
-  room: string;
-  userId: string;
-  typing: boolean;
-}
-export interface CursorEvent {
-  room: string;
-  userId: string;
-  deviceId: string;
-  position: unknown;
-}
-export interface ReceiptEvent {
-  room: string;
-  id: string;
-  userId: string;
-  ts: number;
 }
 
 type Ack<T extends object> = AckCallback<T>;

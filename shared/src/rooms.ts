@@ -1,7 +1,13 @@
 /**
- * Room names. Clients speak of rooms by id; the server keeps reserved prefixes for rooms it
- * manages, and scopes every Socket.IO room by tenant so tenants never share a room.
+ * Rooms and messages (PROTOCOL §3 "Rooms and messages", §4 room endpoints): room names, the
+ * payload types and the schemas shared by nodes, the emitter and clients.
+ *
+ * Clients speak of rooms by id; the server keeps reserved prefixes for rooms it manages, and
+ * scopes every Socket.IO room by tenant so tenants never share a room.
  */
+import Joi from "joi";
+import { userId } from "./schemas";
+
 export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
 
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -39,3 +45,189 @@ export function tenantRoom(tenant: string, room: string): string {
 export function tenantWideRoom(tenant: string): string {
   return tenantRoom(tenant, TENANT_WIDE_ROOM);
 }
+
+export const ROOM_VISIBILITIES = ["public", "private"] as const;
+export type RoomVisibility = (typeof ROOM_VISIBILITIES)[number];
+export const MESSAGE_PRIORITIES = ["low", "normal", "high", "urgent"] as const;
+export type MessagePriority = (typeof MESSAGE_PRIORITIES)[number];
+/** The most messages one history page (or one recovery) returns. */
+export const HISTORY_PAGE_MAX = 500;
+/** The largest cursor position, serialized. */
+export const CURSOR_MAX_BYTES = 1024;
+
+export interface RoomInfo {
+  id: string;
+  name: string;
+  type: string;
+  visibility: RoomVisibility;
+  createdBy: string;
+  /** ms since the epoch. */
+  createdAt: number;
+  maxSize: number;
+  memberCount: number;
+}
+
+export interface Member {
+  userId: string;
+  name?: string;
+  online: boolean;
+  devices: string[];
+}
+
+export interface MessageSender {
+  userId: string;
+  deviceId?: string;
+  name?: string;
+}
+
+export interface Message {
+  room: string;
+  /** The room's history offset (`<ms>-<seq>`): ordered and unique per room. */
+  id: string;
+  from: MessageSender;
+  kind: string;
+  data: unknown;
+  ts: number;
+  priority: MessagePriority;
+  replyTo?: string;
+}
+
+export interface RoomCreatePayload {
+  id?: string;
+  name: string;
+  type?: string;
+  maxSize?: number;
+  visibility?: RoomVisibility;
+  members?: string[];
+}
+export interface RoomRefPayload {
+  room: string;
+}
+export interface RoomJoinPayload extends RoomRefPayload {
+  since?: string;
+}
+export interface RoomJoinResult {
+  room: RoomInfo;
+  members: Member[];
+  missed?: Message[];
+  recovered: boolean;
+  /** True when more messages were missed than one answer carries: page on with room:history. */
+  hasMore?: boolean;
+}
+export interface PublishPayload {
+  data: unknown;
+  kind?: string;
+  priority?: MessagePriority;
+  replyTo?: string;
+  clientMsgId?: string;
+}
+export interface RoomPublishPayload extends RoomRefPayload, PublishPayload {}
+export interface PublishResult {
+  id: string;
+  ts: number;
+  /** True when `clientMsgId` matched an earlier publish: nothing was stored or delivered again. */
+  duplicate?: boolean;
+}
+export interface HistoryQuery {
+  before?: string;
+  after?: string;
+  limit?: number;
+}
+export interface RoomHistoryPayload extends RoomRefPayload, HistoryQuery {}
+export interface HistoryPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+export interface RoomTypingPayload extends RoomRefPayload {
+  typing: boolean;
+}
+export interface RoomCursorPayload extends RoomRefPayload {
+  position: unknown;
+}
+export interface MessageReadPayload extends RoomRefPayload {
+  id: string;
+}
+
+export interface MemberEvent {
+  room: string;
+  userId: string;
+  name?: string;
+  ts: number;
+}
+export interface TypingEvent {
+  room: string;
+  userId: string;
+  typing: boolean;
+}
+export interface CursorEvent {
+  room: string;
+  userId: string;
+  deviceId: string;
+  position: unknown;
+}
+export interface ReceiptEvent {
+  room: string;
+  id: string;
+  userId: string;
+  ts: number;
+}
+
+export const roomId = Joi.string().pattern(ROOM_ID_PATTERN, "room id");
+
+/** A room history offset: `<ms>-<seq>`, as Redis Streams number entries. */
+export const MESSAGE_ID_PATTERN = /^\d{1,15}-\d{1,15}$/;
+export const messageId = Joi.string().pattern(MESSAGE_ID_PATTERN, "message id");
+
+/**
+ * A lone surrogate half is not text (UTF-8 cannot carry it). A room's record is read back by a
+ * Redis script (cjson), which cannot decode one: nobody could join the room.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const roomName = Joi.string()
+  .min(1)
+  .max(128)
+  .custom((value: string, helpers) => (LONE_SURROGATE.test(value) ? helpers.error("string.wellFormed") : value), "well-formed text")
+  .messages({ "string.wellFormed": "{{#label}} must be well-formed Unicode text (no lone surrogate)" });
+const kind = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,32}$/, "message kind");
+const clientMsgId = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,64}$/, "client message id");
+const data = Joi.any().required().invalid(null);
+
+/** Fields of a room creation, shared by `room:create` and `POST /v1/rooms`. */
+export const roomCreateFields = {
+  id: roomId,
+  name: roomName.required(),
+  type: Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,32}$/, "room type"),
+  maxSize: Joi.number().integer().min(1),
+  visibility: Joi.string().valid(...ROOM_VISIBILITIES),
+  members: Joi.array().items(userId).max(1000).unique(),
+};
+
+/** Fields of a publish, shared by `room:publish` and `POST /v1/rooms/:id/messages`. */
+export const publishFields = {
+  data,
+  kind,
+  priority: Joi.string().valid(...MESSAGE_PRIORITIES),
+  replyTo: messageId,
+  clientMsgId,
+};
+
+/** Paging of history, shared by `room:history` and `GET /v1/rooms/:id/messages`. */
+export const historyFields = {
+  before: messageId,
+  after: messageId,
+  limit: Joi.number().integer().min(1).max(HISTORY_PAGE_MAX),
+};
+
+const roomRef = { room: roomId.required() };
+
+export const roomSchemas = {
+  "room:create": Joi.object(roomCreateFields),
+  "room:join": Joi.object({ ...roomRef, since: messageId }),
+  "room:leave": Joi.object(roomRef),
+  "room:publish": Joi.object({ ...roomRef, ...publishFields }),
+  "room:history": Joi.object({ ...roomRef, ...historyFields }),
+  "room:members": Joi.object(roomRef),
+  "room:typing": Joi.object({ ...roomRef, typing: Joi.boolean().required() }),
+  "room:cursor": Joi.object({ ...roomRef, position: Joi.any().required().invalid(null) }),
+  "message:read": Joi.object({ ...roomRef, id: messageId.required() }),
+} as const;

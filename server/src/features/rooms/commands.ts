@@ -3,8 +3,8 @@
  */
 import {
   AppError,
-  commandSchemas,
   CURSOR_MAX_BYTES,
+  roomSchemas,
   type HistoryPage,
   type Member,
   type MessageReadPayload,
@@ -45,33 +45,33 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
   };
 
   return [
-    defineCommand<RoomCreatePayload, { room: RoomInfo }>("room:create", commandSchemas["room:create"], async (ctx, payload) => ({
+    defineCommand<RoomCreatePayload, { room: RoomInfo }>("room:create", roomSchemas["room:create"], async (ctx, payload) => ({
       room: await rooms.create(actorOf(ctx), payload),
     })),
-    defineCommand<RoomJoinPayload, RoomJoinResult>("room:join", commandSchemas["room:join"], (ctx, payload) =>
+    defineCommand<RoomJoinPayload, RoomJoinResult>("room:join", roomSchemas["room:join"], (ctx, payload) =>
       rooms.join(actorOf(ctx), payload.room, payload.since, ctx.socket),
     ),
-    defineCommand<RoomRefPayload, object>("room:leave", commandSchemas["room:leave"], async (ctx, payload) => {
+    defineCommand<RoomRefPayload, object>("room:leave", roomSchemas["room:leave"], async (ctx, payload) => {
       await rooms.leave(actorOf(ctx), payload.room);
       void ctx.socket.leave(rooms.socketRoom(actorOf(ctx), payload.room));
       return {};
     }),
-    defineCommand<RoomPublishPayload, PublishResult>("room:publish", commandSchemas["room:publish"], (ctx, { room, ...message }) =>
+    defineCommand<RoomPublishPayload, PublishResult>("room:publish", roomSchemas["room:publish"], (ctx, { room, ...message }) =>
       rooms.publish(actorOf(ctx), room, message),
     ),
-    defineCommand<RoomHistoryPayload, HistoryPage>("room:history", commandSchemas["room:history"], (ctx, { room, ...query }) =>
+    defineCommand<RoomHistoryPayload, HistoryPage>("room:history", roomSchemas["room:history"], (ctx, { room, ...query }) =>
       rooms.history(actorOf(ctx), room, query),
     ),
-    defineCommand<RoomRefPayload, { members: Member[] }>("room:members", commandSchemas["room:members"], async (ctx, payload) => ({
+    defineCommand<RoomRefPayload, { members: Member[] }>("room:members", roomSchemas["room:members"], async (ctx, payload) => ({
       members: await rooms.members(actorOf(ctx), payload.room),
     })),
-    defineCommand<RoomTypingPayload, VolatileResult>("room:typing", commandSchemas["room:typing"], (ctx, payload) => {
+    defineCommand<RoomTypingPayload, VolatileResult>("room:typing", roomSchemas["room:typing"], (ctx, payload) => {
       const socketRoom = joinedRoom(ctx, payload.room);
       if (!typingThrottle.allow(ctx.socket, socketRoom, payload.typing)) return { throttled: true };
       emitVolatileFrom(ctx.socket, socketRoom, "room:typing", { room: payload.room, userId: ctx.session.userId, typing: payload.typing });
       return {};
     }),
-    defineCommand<RoomCursorPayload, VolatileResult>("room:cursor", commandSchemas["room:cursor"], (ctx, payload) => {
+    defineCommand<RoomCursorPayload, VolatileResult>("room:cursor", roomSchemas["room:cursor"], (ctx, payload) => {
       const size = Buffer.byteLength(JSON.stringify(payload.position));
       if (size > CURSOR_MAX_BYTES) {
         throw new AppError("PAYLOAD_TOO_LARGE", `a cursor position is at most ${CURSOR_MAX_BYTES} bytes`, { size, limit: CURSOR_MAX_BYTES });
@@ -82,7 +82,7 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
       emitVolatileFrom(ctx.socket, socketRoom, "room:cursor", { room: payload.room, userId, deviceId, position: payload.position });
       return {};
     }),
-    defineCommand<MessageReadPayload, object>("message:read", commandSchemas["message:read"], async (ctx, payload) => {
+    defineCommand<MessageReadPayload, object>("message:read", roomSchemas["message:read"], async (ctx, payload) => {
       await rooms.read(actorOf(ctx), payload.room, payload.id);
       return {};
     }),
