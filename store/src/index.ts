@@ -24,6 +24,7 @@ export {
   type DocOpSettlement,
   type DocSubmission,
 } from "./doc-commit";
+export { notifyUser, plannedDelivery, queueNotification, type DeliveryPlanStores, type NotificationStores } from "./notify";
 export { RedisDocStore } from "./redis/docs";
 export { RedisLeaderboards } from "./redis/leaderboards";
 export { RedisNodeRegistry } from "./redis/node-registry";

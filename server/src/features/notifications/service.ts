@@ -7,16 +7,14 @@ import {
   AppError,
   NOTIFICATION_LIST_DEFAULT,
   PUSH_DEVICES_MAX,
-  queuedNotification,
   type Notification,
   type NotificationListPayload,
-  type NotifyDelivery,
   type NotifyRequest,
   type NotifyResult,
   type PushRegisterPayload,
 } from "@switchboard/shared";
 import type { Actor } from "../../auth/actor";
-import type { Engine, PushDeviceRecord } from "../../engine";
+import { notifyUser, type Engine, type PushDeviceRecord } from "../../engine";
 import type { WebPushEndpointPolicy } from "../../push/endpoint-guard";
 import type { NotificationDelivery } from "./delivery";
 
@@ -30,13 +28,9 @@ export interface NotificationServiceDeps {
 export class NotificationService {
   constructor(private readonly deps: NotificationServiceDeps) {}
 
-  /** Queues first (durable), then files in the inbox so the user can list it at once. */
+  /** Queues first (durable), then files in the inbox so the user can list it at once (as the emitter does). */
   async notify(actor: Actor, request: NotifyRequest): Promise<NotifyResult> {
-    const { engine } = this.deps;
-    const notification = queuedNotification(actor.tenant, randomUUID(), request, Date.now());
-    await engine.notifications.enqueue(notification);
-    await engine.inbox.put(notification);
-    return { id: notification.id, delivery: await this.plannedDelivery(actor.tenant, request.userId) };
+    return notifyUser(this.deps.engine, actor.tenant, request);
   }
 
   async list(actor: Actor, query: NotificationListPayload): Promise<Notification[]> {
@@ -75,11 +69,6 @@ export class NotificationService {
 
   async unregisterPush(actor: Actor, id: string): Promise<void> {
     if (!(await this.deps.engine.pushDevices.unregister(actor.tenant, actor.userId, id))) throw new AppError("NOT_FOUND", `push device ${id} is not registered`);
-  }
-
-  private async plannedDelivery(tenant: string, userId: string): Promise<NotifyDelivery> {
-    if ((await this.deps.engine.presence.devices(tenant, userId)).length > 0) return "socket";
-    return (await this.deps.engine.pushDevices.list(tenant, userId)).length > 0 ? "push" : "inbox";
   }
 }
 
