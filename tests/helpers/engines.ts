@@ -36,17 +36,21 @@ export type EngineName = "memory" | "redis" | "redis-cluster";
 /** What an engine runs on: nothing, a fresh redis-server, or a fresh three-master Redis Cluster. */
 export interface Backing {
   env: Record<string, string>;
+  /** The redis-server of a `redis` backing. */
+  redis?: RedisServer;
+  /** The servers of a `redis-cluster` backing. */
+  cluster?: RedisClusterServers;
   destroy(): Promise<void>;
 }
 
 export async function startBacking(name: EngineName): Promise<Backing> {
   if (name === "redis") {
     const redis = await RedisServer.start();
-    return { env: { REDIS_URL: redis.url }, destroy: () => redis.destroy() };
+    return { env: { REDIS_URL: redis.url }, redis, destroy: () => redis.destroy() };
   }
   if (name === "redis-cluster") {
     const cluster = await RedisClusterServers.start(3);
-    return { env: { REDIS_CLUSTER_NODES: cluster.nodesList }, destroy: () => cluster.destroy() };
+    return { env: { REDIS_CLUSTER_NODES: cluster.nodesList }, cluster, destroy: () => cluster.destroy() };
   }
   return { env: {}, destroy: async () => undefined };
 }

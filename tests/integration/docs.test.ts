@@ -7,51 +7,22 @@
  * network delays all end with the server's snapshot.
  */
 import { SwitchboardEmitter } from "@switchboard/emitter";
-import type { SwitchboardNode } from "@switchboard/server";
 import { DOC_LOG_KEEP, DOC_MAX_BYTES, DOC_OP_MAX_BYTES, DOC_OPS_PER_SECOND, type DocOpEvent } from "@switchboard/shared";
 import fc from "fast-check";
 import { insertOp as jsonInsert, replaceOp as jsonReplace } from "ot-json1";
 import { insert, remove } from "ot-text-unicode";
 import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
+import { clusterFixture, collect, type RestReply } from "../helpers/cluster";
 import { codePoints, DocEditor } from "../helpers/docs";
-import { engineFixtures } from "../helpers/engines";
-import { RedisClusterServers } from "../helpers/redis";
-import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown> & { error?: { code: string; message: string; details?: unknown } };
-}
-
-/** Collects every event of one name a client receives. */
-function collect<T>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (value: T) => seen.push(value));
-  return seen;
-}
-
 const docPath = (docId: string) => `/v1/docs/${encodeURIComponent(docId)}`;
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative documents (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("collaborative documents (%s engine)", (name) => {
+  const cluster = clusterFixture({ backing: name, nodes: name === "redis" ? 3 : 1, env: { RATE_LIMIT_POINTS: "10000" } });
+  const { nodes, url, rest, unique } = cluster;
   const user = (sub: string, i = 0, tenant?: string) => connect(url(i), { tokenOptions: { sub, tenant }, deviceId: unique("dev") });
-
-  async function rest(method: string, path: string, options: { token?: string; body?: unknown; node?: number } = {}): Promise<Reply> {
-    const token = options.token ?? (await serviceToken());
-    const res = await fetch(`${url(options.node ?? 0)}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(options.body === undefined ? {} : { "content-type": "application/json" }) },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    return { status: res.status, body: (await res.json()) as Reply["body"] };
-  }
 
   async function workspace(members: string[], tenant?: string): Promise<string> {
     const id = unique("ws");
@@ -70,14 +41,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative document
     return `workspace:${await workspace(members)}/${docName}`;
   }
 
-  beforeAll(async () => {
-    const env = { ...fixture.env(), RATE_LIMIT_POINTS: "10000" };
-    nodes = name === "redis" ? await Promise.all([0, 1, 2].map(() => startNode(env))) : [await startNode(env)];
-  });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
 
   describe("editing", () => {
     it("opens a new document empty, and delivers each op to the other subscribers on every node, not to its author", async () => {
@@ -318,7 +282,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative document
       // A service fills a document through REST up to the document limit.
       const chunk = "y".repeat(DOC_OP_MAX_BYTES - 64);
       let version = 0;
-      let refused: Reply | undefined;
+      let refused: RestReply | undefined;
       while (!refused) {
         const reply = await rest("POST", `${docPath(docId)}/ops`, { body: { version, op: [chunk] } });
         if (reply.status !== 200) refused = reply;
@@ -423,7 +387,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative document
       it("submits through the emitter with the nodes' script, transformed like a node's op", async () => {
         const ws = await workspace(["alice"]);
         const docId = `workspace:${ws}/plan.md`;
-        const emitter = new SwitchboardEmitter({ redis: fixture.env().REDIS_URL! });
+        const emitter = new SwitchboardEmitter({ redis: cluster.redis.url });
         try {
           const alice = await user("alice", 1);
           await command(alice, "doc:open", { docId });
@@ -461,10 +425,11 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative document
     });
 
     async function run(edits: Edit[], delays: number[], sockets: Client[]): Promise<void> {
-      const docId = `workspace:${convergenceWs}/p-${unique("run")}`;
+      const runId = unique("run");
+      const docId = `workspace:${convergenceWs}/p-${runId}`;
       let tick = 0;
       const delay = () => delays[tick++ % delays.length]!;
-      const editors = sockets.map((s, i) => new DocEditor(s, docId, { delay, name: `e${i}-${counter}` }));
+      const editors = sockets.map((s, i) => new DocEditor(s, docId, { delay, name: `e${i}-${runId}` }));
       try {
         await Promise.all(editors.map((e) => e.open()));
         await Promise.all(
@@ -508,19 +473,10 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("collaborative document
 });
 
 describe("collaborative documents on a Redis Cluster", () => {
-  let cluster: RedisClusterServers;
-  let nodes: SwitchboardNode[] = [];
+  const cluster = clusterFixture({ backing: "redis-cluster", nodes: 2, env: { RATE_LIMIT_POINTS: "10000" } });
+  const { nodes } = cluster;
 
-  beforeAll(async () => {
-    cluster = await RedisClusterServers.start(3);
-    const env = { REDIS_CLUSTER_NODES: cluster.nodesList, REDIS_URL: undefined, RATE_LIMIT_POINTS: "10000" };
-    nodes = await Promise.all([0, 1].map(() => startNode(env, { engineWaitMs: 15000 })));
-  }, 40000);
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await cluster?.destroy();
-  });
 
   it("stores then broadcasts ops through the sharded adapter, from nodes and the emitter, and converges", async () => {
     const token = await serviceToken();
@@ -540,7 +496,7 @@ describe("collaborative documents on a Redis Cluster", () => {
       bob.edit(insert(codePoints(bob.text), "b"));
       await sleep(3);
     }
-    const emitter = new SwitchboardEmitter({ redisClusterNodes: cluster.nodesList });
+    const emitter = new SwitchboardEmitter({ redisClusterNodes: cluster.redisCluster.nodesList });
     try {
       await Promise.all([alice.settled(), bob.settled()]);
       const { version } = await emitter.doc(docId).get();

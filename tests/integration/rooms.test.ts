@@ -2,14 +2,11 @@
  * Rooms and messages (PROTOCOL §3) with clients spread over three nodes (Redis engine) and on
  * one node (memory engine): every command, the events that cross nodes, limits and refusals.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
 /** MAX_ROOMS_PER_USER of these nodes. */
 const MAX_ROOMS = 20;
 
@@ -23,19 +20,13 @@ interface Msg {
   priority: string;
 }
 
-/** Collects every event of one name a client receives. */
-function collect<T>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (value: T) => seen.push(value));
-  return seen;
-}
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  /** Node i of the cluster (the memory engine has one node serving every index). */
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("rooms (%s engine)", (name) => {
+  /** Node i of the cluster is url(i) (the memory engine has one node serving every index). */
+  const { url, unique } = clusterFixture({
+    backing: name,
+    nodes: name === "redis" ? 3 : 1,
+    env: { ROOM_MAX_SIZE: "3", HISTORY_SIZE: "20", RATE_LIMIT_POINTS: "10000", MAX_ROOMS_PER_USER: String(MAX_ROOMS) },
+  });
   const user = (sub: string, i: number, extra: { tenant?: string; deviceId?: string } = {}) =>
     connect(url(i), { tokenOptions: { sub, name: sub.toUpperCase(), tenant: extra.tenant }, deviceId: extra.deviceId });
   /** A JSON request with a bearer token (a service's unless given). */
@@ -48,14 +39,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("rooms (%s engine)", (n
     return { status: res.status, body: (await res.json()) as { room?: { memberCount: number }; added?: boolean; error?: { code: string; details?: unknown } } };
   };
 
-  beforeAll(async () => {
-    const env = { ...fixture.env(), ROOM_MAX_SIZE: "3", HISTORY_SIZE: "20", RATE_LIMIT_POINTS: "10000", MAX_ROOMS_PER_USER: String(MAX_ROOMS) };
-    nodes = name === "redis" ? await Promise.all([0, 1, 2].map(() => startNode(env))) : [await startNode(env)];
-  });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
 
   it("creates, joins and delivers messages to members on every node with the stored id", async () => {
     const [alice, bob, carol] = await Promise.all([user("alice", 0), user("bob", 1), user("carol", 2)]);

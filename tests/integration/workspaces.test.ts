@@ -5,43 +5,15 @@
  * who may follow an agent, execution events reaching subscribers on every node, the state a late
  * subscriber starts from, and validation.
  */
-import type { SwitchboardNode } from "@switchboard/server";
-import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { closeClients, command, connect, nextEvent } from "../helpers/clients";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown> & { error?: { code: string; message: string } };
-}
-
-/** Collects every event of one name a client receives. */
-function collect<T>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (value: T) => seen.push(value));
-  return seen;
-}
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("workspaces and agents (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("workspaces and agents (%s engine)", (name) => {
+  const { url, rest, unique } = clusterFixture({ backing: name, nodes: name === "redis" ? 3 : 1, env: { RATE_LIMIT_POINTS: "10000" } });
   const user = (sub: string, i: number, tenant?: string) => connect(url(i), { tokenOptions: { sub, name: sub.toUpperCase(), tenant } });
 
-  async function rest(method: string, path: string, options: { token?: string; body?: unknown; node?: number } = {}): Promise<Reply> {
-    const token = options.token ?? (await serviceToken());
-    const res = await fetch(`${url(options.node ?? 0)}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(options.body === undefined ? {} : { "content-type": "application/json" }) },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    return { status: res.status, body: (await res.json()) as Reply["body"] };
-  }
   const userToken = (sub: string, tenant?: string) => signToken({ sub, tenant });
 
   async function createWorkspace(members: string[], tenant?: string): Promise<string> {
@@ -51,14 +23,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("workspaces and agents 
     return id;
   }
 
-  beforeAll(async () => {
-    const env = { ...fixture.env(), RATE_LIMIT_POINTS: "10000" };
-    nodes = name === "redis" ? await Promise.all([0, 1, 2].map(() => startNode(env))) : [await startNode(env)];
-  });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
 
   describe("REST", () => {
     it("creates workspaces (services only), with a generated id when none is given, once per id", async () => {
