@@ -1,35 +1,10 @@
 /**
- * Engines for tests: fixtures that run a suite against `memory` (no Redis) and `redis` (a fresh
- * redis-server), and bare engines on memory, Redis or a Redis Cluster for the engine contract.
+ * Backings for tests (nothing, a fresh redis-server, or a fresh Redis Cluster) and bare engines on
+ * them for the engine contract; nodes on a backing come from ./cluster.
  */
 import { createEngine, loadConfig, type Engine } from "@switchboard/server";
 import { RedisClusterServers, RedisServer } from "./redis";
 import { TEST_SECRET } from "./tokens";
-
-export interface EngineFixture {
-  name: "memory" | "redis";
-  /** Environment selecting the engine (REDIS_URL for redis). */
-  env(): Record<string, string>;
-}
-
-export function engineFixtures(): EngineFixture[] {
-  let redis: RedisServer | undefined;
-  const memory: EngineFixture = { name: "memory", env: () => ({}) };
-  const redisFixture: EngineFixture = {
-    name: "redis",
-    env: () => {
-      if (!redis) throw new Error("redis fixture not started");
-      return { REDIS_URL: redis.url };
-    },
-  };
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.destroy();
-  });
-  return [memory, redisFixture];
-}
 
 export type EngineName = "memory" | "redis" | "redis-cluster";
 

@@ -1,48 +1,39 @@
 import type { SwitchboardNode } from "@switchboard/server";
 import { SignJWT } from "jose";
 import { closeClients, connect, connectRefused } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
 import { startNode } from "../helpers/nodes";
 import { signToken, startJwksServer, TEST_SECRET, unsignedToken, type JwksServer } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("handshake auth (%s engine)", (_name, fixture) => {
-  let node: SwitchboardNode;
-
-  beforeAll(async () => {
-    node = await startNode({ ...fixture.env(), JWT_ISSUER: "https://id.test", JWT_AUDIENCE: "switchboard" });
-  });
+describe.each(["memory", "redis"] as const)("handshake auth (%s engine)", (name) => {
+  const { node } = clusterFixture({ backing: name, env: { JWT_ISSUER: "https://id.test", JWT_AUDIENCE: "switchboard" } });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await node.shutdown();
-  });
 
   const valid = { issuer: "https://id.test", audience: "switchboard" };
 
   it("accepts a valid token and sends the session", async () => {
     const before = Date.now();
-    const client = await connect(node.url, { tokenOptions: { ...valid, sub: "alice", name: "Alice" }, deviceId: "web-1" });
-    expect(client.session).toMatchObject({ userId: "alice", deviceId: "web-1", nodeId: node.nodeId });
+    const client = await connect(node().url, { tokenOptions: { ...valid, sub: "alice", name: "Alice" }, deviceId: "web-1" });
+    expect(client.session).toMatchObject({ userId: "alice", deviceId: "web-1", nodeId: node().nodeId });
     expect(client.session!.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(client.session!.serverTime).toBeGreaterThanOrEqual(before - 1000);
   });
 
   it("gives a device id when the client sends none", async () => {
-    const client = await connect(node.url, { tokenOptions: valid });
+    const client = await connect(node().url, { tokenOptions: valid });
     expect(client.session!.deviceId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
   });
 
   it("accepts the token from an Authorization: Bearer header", async () => {
-    const client = await connect(node.url, { tokenOptions: { ...valid, sub: "bob" }, bearer: true });
+    const client = await connect(node().url, { tokenOptions: { ...valid, sub: "bob" }, bearer: true });
     expect(client.session!.userId).toBe("bob");
   });
 
   it("joins the socket to its user's private room", async () => {
-    const client = await connect(node.url, { tokenOptions: { ...valid, sub: "carol" } });
+    const client = await connect(node().url, { tokenOptions: { ...valid, sub: "carol" } });
     const got = new Promise((resolve) => client.once("ping:user", resolve));
-    node.io.to("user:carol").emit("ping:user", { hello: 1 });
+    node().io.to("user:carol").emit("ping:user", { hello: 1 });
     await expect(got).resolves.toEqual({ hello: 1 });
   });
 
@@ -58,14 +49,14 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("handshake auth (%s eng
     ["garbage", { token: "not.a.jwt" }, "UNAUTHORIZED"],
     ["an invalid device id", { tokenOptions: valid, deviceId: "bad device!" }, "VALIDATION_FAILED"],
   ] as const)("refuses %s", async (_what, options, code) => {
-    const refusal = await connectRefused(node.url, options);
+    const refusal = await connectRefused(node().url, options);
     expect(refusal.message).toBe(code);
     expect(refusal.data?.code).toBe(code);
     expect(typeof refusal.data?.message).toBe("string");
   });
 
   it("refuses alg: none", async () => {
-    const refusal = await connectRefused(node.url, { token: unsignedToken() });
+    const refusal = await connectRefused(node().url, { token: unsignedToken() });
     expect(refusal.data).toMatchObject({ code: "UNAUTHORIZED", message: expect.stringMatching(/not accepted/) });
   });
 
@@ -76,42 +67,36 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("handshake auth (%s eng
       .setIssuer(valid.issuer)
       .setAudience(valid.audience)
       .sign(new TextEncoder().encode(TEST_SECRET));
-    expect((await connectRefused(node.url, { token })).message).toBe("UNAUTHORIZED");
+    expect((await connectRefused(node().url, { token })).message).toBe("UNAUTHORIZED");
   });
 
   it("counts refusals by code in /metrics", async () => {
-    await connectRefused(node.url, { tokenOptions: { ...valid, expiresIn: -10 } });
-    const before = metricValue(await scrape(node.url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" });
-    await connectRefused(node.url, { tokenOptions: { ...valid, expiresIn: -10 } });
-    expect(metricValue(await scrape(node.url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" })).toBe(before + 1);
+    await connectRefused(node().url, { tokenOptions: { ...valid, expiresIn: -10 } });
+    const before = metricValue(await scrape(node().url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" });
+    await connectRefused(node().url, { tokenOptions: { ...valid, expiresIn: -10 } });
+    expect(metricValue(await scrape(node().url), "switchboard_rejected_handshakes_total", { code: "TOKEN_EXPIRED" })).toBe(before + 1);
   });
 });
 
 describe("tenants", () => {
-  let node: SwitchboardNode;
-  beforeAll(async () => {
-    node = await startNode({ MAX_DEVICES_PER_USER: "1" });
-  });
+  const { node } = clusterFixture({ backing: "memory", env: { MAX_DEVICES_PER_USER: "1" } });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await node.shutdown();
-  });
 
   it("keeps the same user id in two tenants apart", async () => {
-    const a = await connect(node.url, { tokenOptions: { sub: "u1", tenant: "acme" }, deviceId: "d1" });
+    const a = await connect(node().url, { tokenOptions: { sub: "u1", tenant: "acme" }, deviceId: "d1" });
     // The device limit is per tenant: another tenant's u1 is another user.
-    const b = await connect(node.url, { tokenOptions: { sub: "u1", tenant: "globex" }, deviceId: "d2" });
+    const b = await connect(node().url, { tokenOptions: { sub: "u1", tenant: "globex" }, deviceId: "d2" });
     expect(a.session!.tenant).toBe("acme");
     expect(b.session!.tenant).toBe("globex");
     const toA = new Promise((resolve) => a.once("hello", resolve));
     let bGotIt = false;
     b.once("hello", () => (bGotIt = true));
-    node.io.to("acme/user:u1").emit("hello", 1);
+    node().io.to("acme/user:u1").emit("hello", 1);
     await toA;
     await new Promise((r) => setTimeout(r, 100));
     expect(bGotIt).toBe(false);
     // Within one tenant the limit holds.
-    expect((await connectRefused(node.url, { tokenOptions: { sub: "u1", tenant: "acme" }, deviceId: "d3" })).message).toBe("DEVICE_LIMIT");
+    expect((await connectRefused(node().url, { tokenOptions: { sub: "u1", tenant: "acme" }, deviceId: "d3" })).message).toBe("DEVICE_LIMIT");
   });
 });
 

@@ -5,16 +5,13 @@
  * offline → push at once, retries, dead tokens, the inbox, and bad input refused.
  */
 import type { Notification } from "@switchboard/shared";
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, type Client } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { metricValue } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { FCM_INTERNAL, PushLab, type TestSubscription } from "../helpers/push-endpoints";
 import { serviceToken, signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
 const GRACE_MS = 700;
 
 let lab: PushLab;
@@ -25,17 +22,15 @@ afterAll(async () => {
   await lab?.close();
 });
 
-function inbox(client: Client): Notification[] {
-  const seen: Notification[] = [];
-  client.on("notification", (n: Notification) => seen.push(n));
-  return seen;
-}
+const inbox = (client: Client) => collect<Notification>(client, "notification");
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("notifications (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("notifications (%s engine)", (name) => {
+  const { nodes, url, unique } = clusterFixture({
+    backing: name,
+    nodes: name === "redis" ? 3 : 1,
+    env: () => lab.env({ NOTIFY_ACK_GRACE_MS: String(GRACE_MS), NOTIFY_RETRY_ATTEMPTS: "3", NOTIFY_RETRY_DELAY_MS: "20", RATE_LIMIT_POINTS: "10000" }),
+    pushCa: () => lab.pki.caPem,
+  });
   const device = (sub: string, i: number, deviceId?: string) => connect(url(i), { tokenOptions: { sub }, deviceId });
 
   async function notify(body: Record<string, unknown>, i = 0, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -70,17 +65,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("notifications (%s engi
     return total;
   }
 
-  beforeAll(async () => {
-    const env = lab.env({ ...fixture.env(), NOTIFY_ACK_GRACE_MS: String(GRACE_MS), NOTIFY_RETRY_ATTEMPTS: "3", NOTIFY_RETRY_DELAY_MS: "20", RATE_LIMIT_POINTS: "10000" });
-    const start = () => startNode(env, { pushCa: lab.pki.caPem });
-    nodes = name === "redis" ? await Promise.all([start(), start(), start()]) : [await start()];
-  });
   afterEach(() => {
     closeClients();
     lab.reset();
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
   });
 
   it("delivers to every online device at once; an ack stops the push", async () => {

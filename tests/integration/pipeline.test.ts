@@ -1,47 +1,36 @@
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, nextEvent } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { NodeProcess, startNode } from "../helpers/nodes";
+import { NodeProcess } from "../helpers/nodes";
 import { sleep } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s engine)", (_name, fixture) => {
-  let node: SwitchboardNode;
-  let device = 0;
-  const nextDevice = () => `dev-${++device}`;
-
-  beforeAll(async () => {
-    node = await startNode({ ...fixture.env(), RATE_LIMIT_POINTS: "5", RATE_LIMIT_DURATION_S: "60", MAX_MESSAGE_BYTES: "1024" });
-  });
+describe.each(["memory", "redis"] as const)("command pipeline (%s engine)", (name) => {
+  const { node, unique } = clusterFixture({ backing: name, env: { RATE_LIMIT_POINTS: "5", RATE_LIMIT_DURATION_S: "60", MAX_MESSAGE_BYTES: "1024" } });
+  const nextDevice = () => unique("dev");
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await node.shutdown();
-  });
 
   it("answers a valid command with the ok envelope", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const ack = await command(client, "system:ping", { clientTime: 42 });
-    expect(ack).toEqual({ ok: true, serverTime: expect.any(Number), nodeId: node.nodeId, clientTime: 42 });
+    expect(ack).toEqual({ ok: true, serverTime: expect.any(Number), nodeId: node().nodeId, clientTime: 42 });
   });
 
   it("refuses a payload of the wrong type with every problem listed", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const ack = await command(client, "system:ping", { clientTime: "soon" });
     expect(ack.ok).toBe(false);
     expect(ack.error).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "clientTime", type: "number.base" }] });
   });
 
   it("rejects unknown keys instead of ignoring them", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const ack = await command(client, "system:ping", { clientTime: 1, admin: true });
     expect(ack.error).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "admin", type: "object.unknown" }] });
   });
 
   it("refuses a payload that is not an object, and extra arguments", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     expect((await command(client, "system:ping", "hello")).error?.code).toBe("VALIDATION_FAILED");
     expect((await command(client, "system:ping", [1, 2])).error?.code).toBe("VALIDATION_FAILED");
     const extra = (await client.timeout(5000).emitWithAck("system:ping", {}, {})) as { error?: { code: string } };
@@ -49,7 +38,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
   });
 
   it("refuses an oversized payload with PAYLOAD_TOO_LARGE and keeps the connection", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const ack = await command(client, "system:ping", { clientTime: 1, pad: "x".repeat(1500) });
     expect(ack.error).toMatchObject({ code: "PAYLOAD_TOO_LARGE", details: { limit: 1024 } });
     expect(client.connected).toBe(true);
@@ -57,14 +46,14 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
   });
 
   it("sends command:error when the client gave no ack", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const error = nextEvent<{ event: string; error: { code: string } }>(client, "command:error");
     client.emit("system:ping", { clientTime: -1 });
     await expect(error).resolves.toMatchObject({ event: "system:ping", error: { code: "VALIDATION_FAILED" } });
   });
 
   it("answers an unknown command with NOT_FOUND", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     expect((await command(client, "room:explode", {})).error?.code).toBe("NOT_FOUND");
     const error = nextEvent<{ event: string; error: { code: string } }>(client, "command:error");
     client.emit("room:explode", {});
@@ -72,19 +61,19 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
   });
 
   it("answers an event named by a number with NOT_FOUND and keeps serving", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     const error = nextEvent<{ event: string; error: { code: string } }>(client, "command:error");
     // socket.io-client and the wire format allow numeric event names; they name no command.
     (client.emit as (ev: unknown, ...args: unknown[]) => void)(42, {});
     await expect(error).resolves.toMatchObject({ event: "42", error: { code: "NOT_FOUND" } });
     const acked = (await client.timeout(5000).emitWithAck(7 as unknown as string, {})) as { ok: boolean; error?: { code: string } };
     expect(acked).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
-    expect((await fetch(`${node.url}/health`)).status).toBe(200);
+    expect((await fetch(`${node().url}/health`)).status).toBe(200);
     expect((await command(client, "system:ping", {})).ok).toBe(true);
   });
 
   it("answers a payload nested thousands deep with VALIDATION_FAILED, on sockets and REST", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice() });
+    const client = await connect(node().url, { deviceId: nextDevice() });
     // Written as text: the client's own JSON.stringify cannot nest this deep, a hostile client's
     // writer can. Within this node's transport limit (2 x MAX_MESSAGE_BYTES + 16 KiB).
     const nested = (depth: number, open: string, close: string) => `${open.repeat(depth)}1${close.repeat(depth)}`;
@@ -95,7 +84,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
       await expect(error).resolves.toMatchObject({ event: "system:ping", error: { code: "VALIDATION_FAILED", details: { limit: 64 } } });
     }
     const token = await signToken({ sub: "deep-rest", roles: ["service"] });
-    const res = await fetch(`${node.url}/v1/notify`, {
+    const res = await fetch(`${node().url}/v1/notify`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       // Within this node's 1024-byte body limit.
@@ -107,7 +96,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
   });
 
   it("counts unknown, oversized and malformed commands against the rate limit", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice(), tokenOptions: { sub: "junk-sender" } });
+    const client = await connect(node().url, { deviceId: nextDevice(), tokenOptions: { sub: "junk-sender" } });
     const codes: (string | undefined)[] = [];
     codes.push((await command(client, "no:such", {})).error?.code);
     codes.push((await command(client, "system:ping", { pad: "x".repeat(1500) })).error?.code);
@@ -122,28 +111,28 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("command pipeline (%s e
 
   it("rate-limits per device with RATE_LIMITED, across reconnects", async () => {
     const deviceId = nextDevice();
-    const first = await connect(node.url, { deviceId, tokenOptions: { sub: "limited" } });
+    const first = await connect(node().url, { deviceId, tokenOptions: { sub: "limited" } });
     const outcomes: (string | undefined)[] = [];
     for (let i = 0; i < 3; i++) outcomes.push((await command(first, "system:ping", {})).error?.code);
     first.close();
     // A new socket of the same device keeps the same budget (5 per 60 s).
-    const second = await connect(node.url, { deviceId, tokenOptions: { sub: "limited" } });
+    const second = await connect(node().url, { deviceId, tokenOptions: { sub: "limited" } });
     for (let i = 0; i < 4; i++) outcomes.push((await command(second, "system:ping", {})).error?.code);
     expect(outcomes).toEqual([undefined, undefined, undefined, undefined, undefined, "RATE_LIMITED", "RATE_LIMITED"]);
     const limited = await command(second, "system:ping", {});
     expect((limited.error?.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
     // Another device of the same user has its own budget.
-    const other = await connect(node.url, { deviceId: nextDevice(), tokenOptions: { sub: "limited" } });
+    const other = await connect(node().url, { deviceId: nextDevice(), tokenOptions: { sub: "limited" } });
     expect((await command(other, "system:ping", {})).ok).toBe(true);
   });
 
   it("exempts service tokens from the rate limit", async () => {
-    const client = await connect(node.url, { deviceId: nextDevice(), tokenOptions: { sub: "svc", roles: ["service"] } });
+    const client = await connect(node().url, { deviceId: nextDevice(), tokenOptions: { sub: "svc", roles: ["service"] } });
     for (let i = 0; i < 8; i++) expect((await command(client, "system:ping", {})).ok).toBe(true);
   });
 
   it("counts commands and their latency by outcome", async () => {
-    const text = await scrape(node.url);
+    const text = await scrape(node().url);
     const ping = (outcome: string) => ({ command: "system:ping", outcome });
     expect(metricValue(text, "switchboard_commands_total", ping("ok"))).toBeGreaterThanOrEqual(10);
     expect(metricValue(text, "switchboard_commands_total", ping("RATE_LIMITED"))).toBe(4);

@@ -4,40 +4,22 @@
  * room co-members on every node, exactly one update per change, tenants apart, bad input refused.
  */
 import type { Presence } from "@switchboard/shared";
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, connectRefused, type Client } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { sleep, waitFor } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
 /** Every presence:update a client receives, in arrival order. */
-function updates(client: Client): Presence[] {
-  const seen: Presence[] = [];
-  client.on("presence:update", (p: Presence) => seen.push(p));
-  return seen;
-}
+const updates = (client: Client) => collect<Presence>(client, "presence:update");
 
 /** Time for a stray duplicate to arrive before a count is asserted. */
 const SETTLE_MS = 300;
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("presence (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("presence (%s engine)", (name) => {
+  const { url, unique } = clusterFixture({ backing: name, nodes: name === "redis" ? 3 : 1, env: { RATE_LIMIT_POINTS: "10000", MAX_DEVICES_PER_USER: "4" } });
   const device = (sub: string, i: number, deviceId?: string, tenant?: string) => connect(url(i), { tokenOptions: { sub, tenant }, deviceId });
 
-  beforeAll(async () => {
-    const env = { ...fixture.env(), RATE_LIMIT_POINTS: "10000", MAX_DEVICES_PER_USER: "4" };
-    nodes = name === "redis" ? await Promise.all([0, 1, 2].map(() => startNode(env))) : [await startNode(env)];
-  });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
 
   it("follows a user's devices across nodes: online with the first, offline only when the last goes, one update per change", async () => {
     const alice = unique("alice");

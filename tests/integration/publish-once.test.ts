@@ -2,27 +2,16 @@
  * Idempotent publishes are remembered per sender and clientMsgId; both may hold `:`, so the two
  * must never run together: `a` sending `b:c` and `a:b` sending `c` are two messages, on both engines.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture } from "../helpers/cluster";
 
-const fixtures = engineFixtures();
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("publish once (%s engine)", (_name, fixture) => {
-  let node: SwitchboardNode;
-
-  beforeAll(async () => {
-    node = await startNode(fixture.env());
-  });
+describe.each(["memory", "redis"] as const)("publish once (%s engine)", (name) => {
+  const { node } = clusterFixture({ backing: name });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await node.shutdown();
-  });
 
   it("keeps the messages of senders whose ids and clientMsgIds join alike", async () => {
-    const a = await connect(node.url, { tokenOptions: { sub: "a" }, deviceId: "a1" });
-    const ab = await connect(node.url, { tokenOptions: { sub: "a:b" }, deviceId: "ab1" });
+    const a = await connect(node().url, { tokenOptions: { sub: "a" }, deviceId: "a1" });
+    const ab = await connect(node().url, { tokenOptions: { sub: "a:b" }, deviceId: "ab1" });
     expect((await command(a, "room:create", { id: "colliding", name: "Colliding" })).ok).toBe(true);
     expect((await command(a, "room:join", { room: "colliding" })).ok).toBe(true);
     expect((await command(ab, "room:join", { room: "colliding" })).ok).toBe(true);

@@ -3,15 +3,12 @@
  * /v1/status and /v1/connections, the error envelope for every refusal (401/403/404/400/413/429),
  * the public health endpoints, query validation, and the HTTP metrics by route and status.
  */
-import { VERSION, type SwitchboardNode } from "@switchboard/server";
+import { VERSION } from "@switchboard/server";
 import { closeClients, connect } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 import { serviceToken, signToken, type TokenOptions } from "../helpers/tokens";
-
-const fixtures = engineFixtures();
 
 interface Reply {
   status: number;
@@ -36,28 +33,19 @@ interface StatusBody {
 const MAX_BYTES = 1024;
 const RATE_POINTS = 5;
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("REST auth and envelopes (%s engine)", (name, fixture) => {
-  let node: SwitchboardNode;
-
-  beforeAll(async () => {
-    node = await startNode({
-      ...fixture.env(),
-      MAX_MESSAGE_BYTES: String(MAX_BYTES),
-      RATE_LIMIT_POINTS: String(RATE_POINTS),
-      RATE_LIMIT_DURATION_S: "60",
-    });
+describe.each(["memory", "redis"] as const)("REST auth and envelopes (%s engine)", (name) => {
+  const { node } = clusterFixture({
+    backing: name,
+    env: { MAX_MESSAGE_BYTES: String(MAX_BYTES), RATE_LIMIT_POINTS: String(RATE_POINTS), RATE_LIMIT_DURATION_S: "60" },
   });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await node.shutdown();
-  });
 
   async function call(method: string, path: string, options: { token?: string; authorization?: string; body?: string; contentType?: string } = {}): Promise<Reply> {
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.authorization) headers.authorization = options.authorization;
     if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-    const res = await fetch(`${node.url}${path}`, { method, headers, body: options.body });
+    const res = await fetch(`${node().url}${path}`, { method, headers, body: options.body });
     const text = await res.text();
     const isJson = (res.headers.get("content-type") ?? "").startsWith("application/json");
     return { status: res.status, body: isJson ? (JSON.parse(text) as unknown) : text, headers: res.headers };
@@ -81,17 +69,17 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("REST auth and envelope
   it("serves /health and /health/ready without a token", async () => {
     const health = await call("GET", "/health");
     expect(health.status).toBe(200);
-    expect(health.body).toEqual({ status: "ok", nodeId: node.nodeId, uptime: expect.any(Number) });
+    expect(health.body).toEqual({ status: "ok", nodeId: node().nodeId, uptime: expect.any(Number) });
     const ready = await call("GET", "/health/ready");
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: "ready", nodeId: node.nodeId, engine: name });
+    expect(ready.body).toEqual({ status: "ready", nodeId: node().nodeId, engine: name });
   });
 
   it("serves /metrics as Prometheus text without a token", async () => {
     const reply = await call("GET", "/metrics");
     expect(reply.status).toBe(200);
     expect(reply.headers.get("content-type")).toMatch(/^text\/plain/);
-    expect(metricValue(reply.body as string, "switchboard_node_info", { version: VERSION, node_id: node.nodeId })).toBe(1);
+    expect(metricValue(reply.body as string, "switchboard_node_info", { version: VERSION, node_id: node().nodeId })).toBe(1);
   });
 
   it.each([
@@ -124,45 +112,45 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("REST auth and envelope
     ["a token holding admin among other roles", () => token({ sub: "ops", roles: ["moderator", "admin"] })],
   ] as const)("answers /v1/status to %s: 200 with this node's status", async (_what, makeToken) => {
     const auth = { token: await makeToken() };
-    await waitFor(() => node.sessions.connections === 0, 5000, "no connections");
+    await waitFor(() => node().sessions.connections === 0, 5000, "no connections");
     const idle = await call("GET", "/v1/status", auth);
     expect(idle.status).toBe(200);
-    expect(idle.body).toEqual({ nodeId: node.nodeId, version: VERSION, uptime: expect.any(Number), connections: 0, rooms: 0, engine: name });
+    expect(idle.body).toEqual({ nodeId: node().nodeId, version: VERSION, uptime: expect.any(Number), connections: 0, rooms: 0, engine: name });
     expect((idle.body as StatusBody).uptime).toBeGreaterThanOrEqual(0);
     expect((idle.body as StatusBody).uptime).toBeLessThan(120);
 
     // A connected client counts, and so does its private user room.
-    await connect(node.url, { tokenOptions: { sub: "status-viewer" }, deviceId: "status-dev" });
+    await connect(node().url, { tokenOptions: { sub: "status-viewer" }, deviceId: "status-dev" });
     const busy = (await call("GET", "/v1/status", auth)).body as StatusBody;
     expect({ connections: busy.connections, rooms: busy.rooms }).toEqual({ connections: 1, rooms: 1 });
   });
 
   it("lists this single node in /v1/status?cluster=1 and /v1/connections", async () => {
     const auth = { token: await serviceToken() };
-    await waitFor(() => node.sessions.connections === 0, 5000, "no connections");
-    await connect(node.url, { tokenOptions: { sub: "cluster-viewer" }, deviceId: "cluster-dev" });
+    await waitFor(() => node().sessions.connections === 0, 5000, "no connections");
+    await connect(node().url, { tokenOptions: { sub: "cluster-viewer" }, deviceId: "cluster-dev" });
     const before = Date.now();
     const reply = await call("GET", "/v1/status?cluster=1", auth);
     expect(reply.status).toBe(200);
     const body = reply.body as StatusBody;
-    expect(body.nodeId).toBe(node.nodeId);
-    expect(body.nodes).toEqual([{ nodeId: node.nodeId, connections: 1, lastHeartbeat: expect.any(Number), version: VERSION }]);
+    expect(body.nodeId).toBe(node().nodeId);
+    expect(body.nodes).toEqual([{ nodeId: node().nodeId, connections: 1, lastHeartbeat: expect.any(Number), version: VERSION }]);
     // Heartbeats run every HEARTBEAT_TIMEOUT_MS / 3 (500 ms here); the entry is fresh.
     expect(before - body.nodes![0]!.lastHeartbeat).toBeLessThan(1500);
     expect(body.nodes![0]!.lastHeartbeat).toBeLessThanOrEqual(Date.now() + 50);
 
     for (const query of ["?cluster=true", "?cluster=1"]) {
-      expect(((await call("GET", `/v1/status${query}`, auth)).body as StatusBody).nodes?.map((n) => n.nodeId)).toEqual([node.nodeId]);
+      expect(((await call("GET", `/v1/status${query}`, auth)).body as StatusBody).nodes?.map((n) => n.nodeId)).toEqual([node().nodeId]);
     }
     for (const query of ["", "?cluster=0", "?cluster=false"]) {
       const plain = (await call("GET", `/v1/status${query}`, auth)).body as StatusBody;
-      expect(plain.nodeId).toBe(node.nodeId);
+      expect(plain.nodeId).toBe(node().nodeId);
       expect(plain).not.toHaveProperty("nodes");
     }
 
     const connections = await call("GET", "/v1/connections", auth);
     expect(connections.status).toBe(200);
-    expect(connections.body).toEqual({ total: 1, nodes: [{ nodeId: node.nodeId, connections: 1 }] });
+    expect(connections.body).toEqual({ total: 1, nodes: [{ nodeId: node().nodeId, connections: 1 }] });
   });
 
   it("refuses an invalid or unknown query parameter with 400 VALIDATION_FAILED and its details", async () => {
@@ -247,7 +235,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("REST auth and envelope
   it("counts REST requests by route, method and status, without a series per unknown path", async () => {
     const count = (text: string, route: string, status: string) => metricValue(text, "switchboard_http_requests_total", { route, method: "GET", status }) || 0;
     const durations = (text: string, route: string) => metricValue(text, "switchboard_http_request_duration_seconds_count", { route, method: "GET" }) || 0;
-    const before = await scrape(node.url);
+    const before = await scrape(node().url);
 
     const svc = await serviceToken();
     await call("GET", "/v1/status");
@@ -259,7 +247,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("REST auth and envelope
     await call("GET", "/health");
     await call("GET", "/v1/nope-metrics-path");
 
-    const after = await scrape(node.url);
+    const after = await scrape(node().url);
     const delta = (route: string, status: string) => count(after, route, status) - count(before, route, status);
     expect({
       "401": delta("/v1/status", "401"),

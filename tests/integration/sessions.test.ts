@@ -3,30 +3,20 @@
  * reusing a deviceId cannot fill a node), and a socket lives only as long as its token unless the
  * client hands it a newer one with `session:refresh`.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import type { Session } from "@switchboard/shared";
 import { closeClients, command, connect, connectRefused, nextEvent } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
-
-describe.each(fixtures.map((f) => [f.name, f] as const))("sessions (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[];
-
-  beforeAll(async () => {
-    const env = { ...fixture.env(), MAX_CONNECTIONS: "8", MAX_DEVICES_PER_USER: "2", MAX_CONNECTIONS_PER_DEVICE: "2" };
-    // Two nodes sharing Redis; the memory engine has one node (its limits are the node's own).
-    nodes = await Promise.all((name === "redis" ? [1, 2] : [1]).map(() => startNode(env)));
+describe.each(["memory", "redis"] as const)("sessions (%s engine)", (name) => {
+  // Two nodes sharing Redis; the memory engine has one node (its limits are the node's own).
+  const { node: anyNode } = clusterFixture({
+    backing: name,
+    nodes: name === "redis" ? 2 : 1,
+    env: { MAX_CONNECTIONS: "8", MAX_DEVICES_PER_USER: "2", MAX_CONNECTIONS_PER_DEVICE: "2" },
   });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
-
-  const anyNode = (i: number) => nodes[i % nodes.length]!;
 
   it("caps the sockets of one device across nodes, so reusing a deviceId cannot fill a node", async () => {
     const user = { tokenOptions: { sub: `hog-${name}` } };

@@ -4,14 +4,11 @@
  * stream:subscribe, agent:subscribe, workspace:join, doc:open — counts against one cap per socket;
  * over it the command answers QUOTA_EXCEEDED and changes nothing; an unsubscribe frees a place.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture } from "../helpers/cluster";
 import { sleep, waitFor } from "../helpers/ports";
 import { serviceToken } from "../helpers/tokens";
 
-const fixtures = engineFixtures();
 const LIMIT = 3;
 
 type Command = [event: string, payload: Record<string, unknown>];
@@ -31,11 +28,18 @@ interface Kind {
   unchanged?(id: string): Promise<void>;
 }
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("subscriptions per socket (%s engine)", (name, fixture) => {
-  let nodes: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const url = (i: number) => nodes[i % nodes.length]!.url;
+describe.each(["memory", "redis"] as const)("subscriptions per socket (%s engine)", (name) => {
+  const { url, unique } = clusterFixture({
+    backing: name,
+    nodes: name === "redis" ? 2 : 1,
+    env: {
+      MAX_SUBSCRIPTIONS_PER_SOCKET: String(LIMIT),
+      RATE_LIMIT_POINTS: "10000",
+      LEADERBOARD_UPDATE_INTERVAL_MS: "20",
+      STREAM_UPDATE_INTERVAL_MS: "20",
+      STREAM_BATCH_MS: "0",
+    },
+  });
   const user = (sub: string, i = 0) => connect(url(i), { tokenOptions: { sub }, deviceId: unique("dev") });
 
   async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -138,21 +142,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("subscriptions per sock
     },
   };
 
-  beforeAll(async () => {
-    const env = {
-      ...fixture.env(),
-      MAX_SUBSCRIPTIONS_PER_SOCKET: String(LIMIT),
-      RATE_LIMIT_POINTS: "10000",
-      LEADERBOARD_UPDATE_INTERVAL_MS: "20",
-      STREAM_UPDATE_INTERVAL_MS: "20",
-      STREAM_BATCH_MS: "0",
-    };
-    nodes = name === "redis" ? await Promise.all([0, 1].map(() => startNode(env))) : [await startNode(env)];
-  });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-  });
 
   it.each(Object.keys(kinds))("%s: refuses past the cap with QUOTA_EXCEEDED, changes nothing, and subscribes again after an unsubscribe", async (kindName) => {
     const kind = kinds[kindName]!;

@@ -5,14 +5,11 @@
  * validation, limits, metrics, and vector clocks with conflicts.
  */
 import type { SwitchboardNode } from "@switchboard/server";
-import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
-import { engineFixtures } from "../helpers/engines";
+import { closeClients, command, connect, nextEvent } from "../helpers/clients";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
 import { sleep } from "../helpers/ports";
 import { serviceToken, signToken, type TokenOptions } from "../helpers/tokens";
-
-const fixtures = engineFixtures();
 
 interface SyncState {
   key: string;
@@ -24,21 +21,21 @@ interface SyncState {
   ts: number;
 }
 
-/** Collects every event of one name a client receives. */
-function collect<T>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (value: T) => seen.push(value));
-  return seen;
-}
-
 const MAX_BYTES = 4096;
 
-describe.each(fixtures.map((f) => [f.name, f] as const))("sync (%s engine)", (name, fixture) => {
+describe.each(["memory", "redis"] as const)("sync (%s engine)", (name) => {
+  const count = name === "redis" ? 2 : 1;
+  // Vector-clock nodes use their own key prefix, so the two strategies never share documents.
+  const vectorEnv = { CONFLICT_STRATEGY: "vector_clock", REDIS_KEY_PREFIX: "vc:" };
+  const cluster = clusterFixture({
+    backing: name,
+    nodes: [...Array.from({ length: count }, () => ({})), ...Array.from({ length: count }, () => vectorEnv)],
+    env: { RATE_LIMIT_POINTS: "10000", MAX_MESSAGE_BYTES: String(MAX_BYTES) },
+  });
+  const { unique } = cluster;
   /** lww nodes, and vector_clock nodes (a cluster runs one strategy). */
   let lww: SwitchboardNode[] = [];
   let vector: SwitchboardNode[] = [];
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
   const urlOf = (nodes: SwitchboardNode[], i: number) => nodes[i % nodes.length]!.url;
   const device = (nodes: SwitchboardNode[], i: number, sub: string, deviceId: string, token: TokenOptions = {}) =>
     connect(urlOf(nodes, i), { tokenOptions: { sub, ...token }, deviceId });
@@ -52,17 +49,11 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("sync (%s engine)", (na
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
-  beforeAll(async () => {
-    const env = { ...fixture.env(), RATE_LIMIT_POINTS: "10000", MAX_MESSAGE_BYTES: String(MAX_BYTES) };
-    const count = name === "redis" ? 2 : 1;
-    lww = await Promise.all(Array.from({ length: count }, () => startNode(env)));
-    // Vector-clock nodes use their own key prefix, so the two strategies never share documents.
-    vector = await Promise.all(Array.from({ length: count }, () => startNode({ ...env, CONFLICT_STRATEGY: "vector_clock", REDIS_KEY_PREFIX: "vc:" })));
+  beforeAll(() => {
+    lww = cluster.nodes.slice(0, count);
+    vector = cluster.nodes.slice(count);
   });
   afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all([...lww, ...vector].map((n) => n.shutdown()));
-  });
 
   it("acks a push, sends sync:state to the user's other devices on every node (not the pusher), and pulls", async () => {
     const user = unique("alice");
