@@ -7,13 +7,11 @@
  * achievements unlock once into notifications; malformed input is refused.
  */
 import { EmitterError, SwitchboardEmitter } from "@switchboard/emitter";
-import type { SwitchboardNode } from "@switchboard/server";
 import type { LeaderboardEntry, LeaderboardUpdateEvent, LeaderboardView, Notification } from "@switchboard/shared";
 import fc from "fast-check";
-import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
-import { startBacking, type Backing } from "../helpers/engines";
+import { command, connect, nextEvent, type Client } from "../helpers/clients";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 
@@ -90,13 +88,14 @@ class Subscription {
 }
 
 describe.each(["memory", "redis"] as const)("leaderboards (%s)", (engineName) => {
-  const nodeCount = engineName === "redis" ? 3 : 1;
-  let backing: Backing;
-  let nodes: SwitchboardNode[] = [];
+  const cluster = clusterFixture({
+    backing: engineName,
+    nodes: engineName === "redis" ? 3 : 1,
+    sequential: true,
+    env: { LEADERBOARD_UPDATE_INTERVAL_MS: String(INTERVAL_MS), RATE_LIMIT_POINTS: "100000" },
+  });
+  const { nodes, node: nodeAt, unique } = cluster;
   let service: string;
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const nodeAt = (i: number) => nodes[i % nodes.length]!;
 
   async function rest(i: number, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${nodeAt(i).url}${path}`, {
@@ -109,16 +108,7 @@ describe.each(["memory", "redis"] as const)("leaderboards (%s)", (engineName) =>
   const score = (i: number, id: string, body: Record<string, unknown>, token?: string) => rest(i, "POST", `/v1/leaderboards/${id}/scores`, body, token);
 
   beforeAll(async () => {
-    backing = await startBacking(engineName);
-    const env = { ...backing.env, LEADERBOARD_UPDATE_INTERVAL_MS: String(INTERVAL_MS), RATE_LIMIT_POINTS: "100000" };
-    for (let i = 0; i < nodeCount; i++) nodes.push(await startNode(env));
     service = await serviceToken();
-  });
-  afterAll(async () => {
-    closeClients();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    nodes = [];
-    await backing?.destroy();
   });
 
   it("answers the ranks of a model under random score sequences, and every node's subscribers converge to its top", async () => {
@@ -298,7 +288,7 @@ describe.each(["memory", "redis"] as const)("leaderboards (%s)", (engineName) =>
 
   if (engineName === "redis") {
     it("takes scores from the emitter exactly as from REST, validated before anything is sent", async () => {
-      const emitter = new SwitchboardEmitter({ redis: backing.env.REDIS_URL! });
+      const emitter = new SwitchboardEmitter({ redis: cluster.redis.url });
       try {
         const id = unique("emit");
         const watcher = await Subscription.open(await connect(nodeAt(1).url, { tokenOptions: { sub: "em-w" } }), id);

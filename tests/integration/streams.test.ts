@@ -7,7 +7,6 @@
  * another node claims — the total counted is the number of points appended.
  */
 import { EmitterError, SwitchboardEmitter } from "@switchboard/emitter";
-import type { SwitchboardNode } from "@switchboard/server";
 import {
   emptyStreamAggregates,
   keyLayout,
@@ -21,10 +20,10 @@ import {
   type StreamView,
 } from "@switchboard/shared";
 import { Redis } from "ioredis";
-import { closeClients, command, connect, type Client } from "../helpers/clients";
-import { startBacking, type Backing } from "../helpers/engines";
+import { command, connect, type Client } from "../helpers/clients";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { NodeProcess, startNode } from "../helpers/nodes";
+import { NodeProcess } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
 import { serviceToken, signToken } from "../helpers/tokens";
@@ -79,26 +78,19 @@ const sum = (list: readonly number[]) => list.reduce((a, b) => a + b, 0);
 
 describe.each(["memory", "redis"] as const)("live streams (%s)", (engineName) => {
   const nodeCount = engineName === "redis" ? 3 : 1;
-  let backing: Backing;
-  let nodes: SwitchboardNode[] = [];
+  const cluster = clusterFixture({
+    backing: engineName,
+    nodes: nodeCount,
+    sequential: true,
+    env: { STREAM_UPDATE_INTERVAL_MS: String(INTERVAL_MS), STREAM_BATCH_MS: "50", STREAM_CLAIM_IDLE_MS: "2000", RATE_LIMIT_POINTS: "100000" },
+  });
+  const { nodes, node: nodeAt, unique } = cluster;
   let service: string;
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-  const nodeAt = (i: number) => nodes[i % nodes.length]!;
   const append = (i: number, name: string, points: unknown[], token = service) => post(nodeAt(i).url, `/v1/streams/${name}/points`, { points }, token);
   const view = async (i: number, name: string, window = "1h", token = service) => (await get(nodeAt(i).url, `/v1/streams/${name}?window=${window}`, token)).body as unknown as StreamView;
 
   beforeAll(async () => {
-    backing = await startBacking(engineName);
-    const env = { ...backing.env, STREAM_UPDATE_INTERVAL_MS: String(INTERVAL_MS), STREAM_BATCH_MS: "50", STREAM_CLAIM_IDLE_MS: "2000", RATE_LIMIT_POINTS: "100000" };
-    for (let i = 0; i < nodeCount; i++) nodes.push(await startNode(env));
     service = await serviceToken();
-  });
-  afterAll(async () => {
-    closeClients();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    nodes = [];
-    await backing?.destroy();
   });
 
   it("aggregates every point exactly once with every node consuming, into windows that match a model", async () => {
@@ -126,7 +118,7 @@ describe.each(["memory", "redis"] as const)("live streams (%s)", (engineName) =>
     expect(sum(after) - sum(before)).toBe(3000);
 
     if (engineName === "redis") {
-      const redis = new Redis(backing.env.REDIS_URL!);
+      const redis = new Redis(cluster.redis.url);
       try {
         const key = keyLayout().stream("", name, "points");
         expect(((await redis.xpending(key, "switchboard")) as [number])[0]).toBe(0);
@@ -265,7 +257,7 @@ describe.each(["memory", "redis"] as const)("live streams (%s)", (engineName) =>
 
   if (engineName === "redis") {
     it("takes points from the emitter exactly as from REST, validated before anything is sent", async () => {
-      const emitter = new SwitchboardEmitter({ redis: backing.env.REDIS_URL! });
+      const emitter = new SwitchboardEmitter({ redis: cluster.redis.url });
       try {
         const name = unique("metrics:emitted");
         const one = await emitter.stream(name).append({ value: 10 });
