@@ -6,10 +6,9 @@
  */
 import { SwitchboardError, type Client, type Message } from "@switchboard/client";
 import type { SwitchboardNode } from "@switchboard/server";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
-import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
-import { RedisServer } from "../helpers/redis";
 import { closeSdkClients, collected, reach, sdkClient } from "../helpers/sdk";
 import { TcpProxy } from "../helpers/tcp-proxy";
 import { signToken } from "../helpers/tokens";
@@ -17,15 +16,14 @@ import { signToken } from "../helpers/tokens";
 jest.setTimeout(30000);
 
 describe("client SDK: cut connections, the offline queue, tokens and the breaker", () => {
-  let redis: RedisServer;
+  const cluster = clusterFixture({ backing: "redis", nodes: [{}, { MAX_DEVICES_PER_USER: "1" }] });
   let node: SwitchboardNode;
   let strict: SwitchboardNode;
   let proxy: TcpProxy;
   let owner: Client;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    [node, strict] = await Promise.all([startNode({ REDIS_URL: redis.url }), startNode({ REDIS_URL: redis.url, MAX_DEVICES_PER_USER: "1" })]);
+    [node, strict] = [cluster.node(0), cluster.node(1)];
     owner = await sdkClient([node.url], { tokenOptions: { sub: "owner" } });
     await reach(owner, "connected");
     for (const id of ["chat", "bounded", "tokens"]) await owner.createRoom({ id, name: id });
@@ -38,11 +36,7 @@ describe("client SDK: cut connections, the offline queue, tokens and the breaker
     await proxy.close();
   });
 
-  afterAll(async () => {
-    closeSdkClients();
-    await Promise.all([node.shutdown(), strict.shutdown()]);
-    await redis.destroy();
-  });
+  cluster.beforeStop(() => closeSdkClients());
 
   const rejected = async (url: string, code: string) => metricValue(await scrape(url), "switchboard_rejected_handshakes_total", { code }) || 0;
   const numbers = (messages: Message[]) => messages.map((m) => (m.data as { n: number }).n);

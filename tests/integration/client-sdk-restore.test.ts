@@ -5,12 +5,11 @@
  * workspace and agent subscriptions (joined again, the agent's last execution reported).
  */
 import type { AgentStatus, Client, Notification, PresenceInfo } from "@switchboard/client";
-import type { SwitchboardNode } from "@switchboard/server";
-import { closeClients, connect } from "../helpers/clients";
+import { connect } from "../helpers/clients";
+import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
 import { startNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
-import { RedisServer } from "../helpers/redis";
 import { closeSdkClients, collected, reach, sdkClient } from "../helpers/sdk";
 import { TcpProxy } from "../helpers/tcp-proxy";
 import { serviceToken } from "../helpers/tokens";
@@ -18,24 +17,18 @@ import { serviceToken } from "../helpers/tokens";
 jest.setTimeout(30000);
 
 describe("client SDK: subscriptions restored after a reconnect", () => {
-  let redis: RedisServer;
-  let nodes: SwitchboardNode[];
+  const { nodes, beforeStop } = clusterFixture({ backing: "redis", nodes: [{ NODE_ID: "restore-1" }, { NODE_ID: "restore-2" }], env: { NOTIFY_ACK_GRACE_MS: "1000" } });
   let proxy: TcpProxy;
   let service: string;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    nodes = await Promise.all([startNode({ REDIS_URL: redis.url, NODE_ID: "restore-1", NOTIFY_ACK_GRACE_MS: "1000" }), startNode({ REDIS_URL: redis.url, NODE_ID: "restore-2", NOTIFY_ACK_GRACE_MS: "1000" })]);
     proxy = await TcpProxy.start(nodes[0]!.port);
     service = await serviceToken();
   });
 
-  afterAll(async () => {
+  beforeStop(async () => {
     closeSdkClients();
-    closeClients();
     await proxy.close();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await redis.destroy();
   });
 
   async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -5,21 +5,17 @@
  * broadcasts, workspace updates and agent events cross the sharded adapter (SPUBLISH of its own
  * message format), and notifications enter the nodes' queue and inbox.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import { SwitchboardEmitter } from "@switchboard/emitter";
 import { Cluster } from "ioredis";
 import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture } from "../helpers/cluster";
 import { sleep, waitFor } from "../helpers/ports";
-import { RedisClusterServers } from "../helpers/redis";
 import { serviceToken } from "../helpers/tokens";
 
 describe("emitter on a Redis Cluster", () => {
-  let cluster: RedisClusterServers;
-  let nodes: SwitchboardNode[] = [];
+  const cluster = clusterFixture({ backing: "redis-cluster", nodes: 3, env: { RATE_LIMIT_POINTS: "10000" } });
+  const { nodes, unique } = cluster;
   let emitter: SwitchboardEmitter;
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
   const user = (sub: string, i: number, tenant?: string) => connect(nodes[i]!.url, { tokenOptions: { sub, tenant } });
 
   async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -34,7 +30,7 @@ describe("emitter on a Redis Cluster", () => {
   /** Subscribers of a sharded channel across the cluster (each master reports its own). */
   async function shardSubscribers(channel: string): Promise<number> {
     let total = 0;
-    for (const server of cluster.servers) {
+    for (const server of cluster.redisCluster.servers) {
       const client = server.client();
       try {
         const reply = (await client.call("PUBSUB", "SHARDNUMSUB", channel)) as [string, number];
@@ -46,19 +42,11 @@ describe("emitter on a Redis Cluster", () => {
     return total;
   }
 
-  beforeAll(async () => {
-    cluster = await RedisClusterServers.start(3);
-    nodes = await Promise.all(
-      [0, 1, 2].map(() => startNode({ REDIS_CLUSTER_NODES: cluster.nodesList, REDIS_URL: undefined, RATE_LIMIT_POINTS: "10000" }, { engineWaitMs: 15000 })),
-    );
-    emitter = new SwitchboardEmitter({ redisClusterNodes: cluster.nodesList });
-  }, 60000);
-  afterEach(() => closeClients());
-  afterAll(async () => {
-    await emitter?.close();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await cluster?.destroy();
+  beforeAll(() => {
+    emitter = new SwitchboardEmitter({ redisClusterNodes: cluster.redisCluster.nodesList });
   });
+  cluster.beforeStop(() => emitter?.close());
+  afterEach(() => closeClients());
 
   it("speaks sharded pub/sub", () => {
     expect(emitter.sharded).toBe(true);
@@ -138,7 +126,7 @@ describe("emitter on a Redis Cluster", () => {
   });
 
   it("takes an ioredis Cluster the caller owns and leaves it open", async () => {
-    const client = new Cluster(cluster.servers.map((s) => ({ host: "127.0.0.1", port: s.port })));
+    const client = new Cluster(cluster.redisCluster.servers.map((s) => ({ host: "127.0.0.1", port: s.port })));
     const borrowed = new SwitchboardEmitter({ redis: client });
     expect(borrowed.sharded).toBe(true);
     const room = unique("borrowed");

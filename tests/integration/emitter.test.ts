@@ -9,7 +9,8 @@
 import type { SwitchboardNode } from "@switchboard/server";
 import { EmitterError, SwitchboardEmitter } from "@switchboard/emitter";
 import type { Redis } from "ioredis";
-import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
+import { closeClients, command, connect, nextEvent } from "../helpers/clients";
+import { clusterFixture, collect } from "../helpers/cluster";
 import { EmitterProcess, installEmitterPackage, type EmitterCallError } from "../helpers/emitter-package";
 import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
@@ -26,12 +27,6 @@ interface Msg {
   priority: string;
 }
 
-function collect<T>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (value: T) => seen.push(value));
-  return seen;
-}
-
 async function rejection(promise: Promise<unknown>): Promise<Error & Partial<EmitterCallError>> {
   try {
     await promise;
@@ -42,12 +37,14 @@ async function rejection(promise: Promise<unknown>): Promise<Error & Partial<Emi
 }
 
 describe("emitter from a separate process", () => {
-  let redis: RedisServer;
-  let nodes: SwitchboardNode[] = [];
-  let child: EmitterProcess;
   let installDir: string;
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
+  // Before the nodes start: the install blocks the event loop the nodes' heartbeats run on.
+  beforeAll(() => {
+    installDir = installEmitterPackage().dir;
+  }, 60000);
+  const cluster = clusterFixture({ backing: "redis", nodes: 3, env: { RATE_LIMIT_POINTS: "10000" } });
+  const { nodes, unique } = cluster;
+  let child: EmitterProcess;
   const user = (sub: string, i: number, tenant?: string) => connect(nodes[i]!.url, { tokenOptions: { sub, name: sub.toUpperCase(), tenant } });
 
   async function rest(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -59,19 +56,11 @@ describe("emitter from a separate process", () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  beforeAll(async () => {
-    const [server, install] = await Promise.all([RedisServer.start(), Promise.resolve().then(installEmitterPackage)]);
-    redis = server;
-    installDir = install.dir;
-    nodes = await Promise.all([0, 1, 2].map(() => startNode({ REDIS_URL: redis.url, RATE_LIMIT_POINTS: "10000" })));
-    child = EmitterProcess.start(installDir, { redis: redis.url, sender: { userId: "backend", name: "Backend" } });
-  }, 60000);
-  afterEach(() => closeClients());
-  afterAll(async () => {
-    await child?.close();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await redis?.destroy();
+  beforeAll(() => {
+    child = EmitterProcess.start(installDir, { redis: cluster.redis.url, sender: { userId: "backend", name: "Backend" } });
   });
+  cluster.beforeStop(() => child?.close());
+  afterEach(() => closeClients());
 
   it("runs from an install of only the emitter package and its runtime dependencies", async () => {
     const probe = await child.call<{ emitter: string; server: boolean; socketIo: boolean; jest: boolean }>(null, "probe");
@@ -247,9 +236,9 @@ describe("emitter from a separate process", () => {
     const published: string[] = [];
 
     beforeAll(async () => {
-      emitter = new SwitchboardEmitter({ redis: redis.url });
-      probe = redis.client();
-      subscriber = redis.client();
+      emitter = new SwitchboardEmitter({ redis: cluster.redis.url });
+      probe = cluster.redis.client();
+      subscriber = cluster.redis.client();
       await subscriber.psubscribe("socket.io*");
       subscriber.on("pmessage", (_pattern: string, channel: string) => published.push(channel));
     });
@@ -339,9 +328,9 @@ describe("emitter from a separate process", () => {
 
     it("refuses bad options and use after close", async () => {
       expect(() => new SwitchboardEmitter({})).toThrow(/SwitchboardEmitter options/);
-      expect(() => new SwitchboardEmitter({ redis: redis.url, redisClusterNodes: "127.0.0.1:1" })).toThrow(EmitterError);
-      expect(() => new SwitchboardEmitter({ redis: redis.url, tenant: "bad/tenant" })).toThrow(EmitterError);
-      const closing = new SwitchboardEmitter({ redis: redis.url });
+      expect(() => new SwitchboardEmitter({ redis: cluster.redis.url, redisClusterNodes: "127.0.0.1:1" })).toThrow(EmitterError);
+      expect(() => new SwitchboardEmitter({ redis: cluster.redis.url, tenant: "bad/tenant" })).toThrow(EmitterError);
+      const closing = new SwitchboardEmitter({ redis: cluster.redis.url });
       await closing.close();
       await expect(closing.notify("u", { type: "x", title: "t", body: "b" })).rejects.toMatchObject({ code: "UNAVAILABLE" });
     });

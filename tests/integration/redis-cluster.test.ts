@@ -4,32 +4,20 @@
  * emits cross nodes through the sharded pub/sub adapter, the device limit's Lua script holds
  * across nodes (its keys share a hash tag), and rooms store and deliver across nodes.
  */
-import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, connectRefused, nextEvent, type Client } from "../helpers/clients";
-import { startNode } from "../helpers/nodes";
+import { clusterFixture } from "../helpers/cluster";
 import { waitFor } from "../helpers/ports";
-import { RedisClusterServers } from "../helpers/redis";
 import { serviceToken, signToken } from "../helpers/tokens";
 
 const NODE_IDS = ["rc-a", "rc-b", "rc-c"];
 
 describe("nodes on a Redis Cluster", () => {
-  let cluster: RedisClusterServers;
-  let nodes: SwitchboardNode[] = [];
-
-  beforeAll(async () => {
-    cluster = await RedisClusterServers.start(3);
-    nodes = await Promise.all(
-      NODE_IDS.map((id) =>
-        startNode({ REDIS_CLUSTER_NODES: cluster.nodesList, REDIS_URL: undefined, NODE_ID: id, MAX_DEVICES_PER_USER: "2", RATE_LIMIT_POINTS: "1000" }, { engineWaitMs: 15000 }),
-      ),
-    );
-  }, 40000);
-  afterEach(() => closeClients());
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await cluster?.destroy();
+  const { nodes } = clusterFixture({
+    backing: "redis-cluster",
+    nodes: NODE_IDS.map((id) => ({ NODE_ID: id })),
+    env: { MAX_DEVICES_PER_USER: "2", RATE_LIMIT_POINTS: "1000" },
   });
+  afterEach(() => closeClients());
 
   /** Waits until `client` is subscribed on its node; cross-node delivery to a fresh socket is only certain then. */
   async function received<T>(client: Client, event: string, send: () => void): Promise<T> {

@@ -7,6 +7,7 @@
 import type { SwitchboardNode } from "@switchboard/server";
 import { keyLayout } from "@switchboard/shared";
 import { closeClients, command, connect, connectRefused, nextEvent } from "../helpers/clients";
+import { clusterFixture } from "../helpers/cluster";
 import { startNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
@@ -15,18 +16,14 @@ import { serviceToken } from "../helpers/tokens";
 const readyStatus = async (node: SwitchboardNode) => (await fetch(`${node.url}/health/ready`)).status;
 
 describe("a Redis outage", () => {
+  const cluster = clusterFixture({ backing: "redis", nodes: [{ NODE_ID: "outage-a" }, { NODE_ID: "outage-b" }] });
   let redis: RedisServer;
   let a: SwitchboardNode;
   let b: SwitchboardNode;
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    [a, b] = await Promise.all([startNode({ REDIS_URL: redis.url, NODE_ID: "outage-a" }), startNode({ REDIS_URL: redis.url, NODE_ID: "outage-b" })]);
-  });
-  afterAll(async () => {
-    closeClients();
-    await Promise.all([a?.shutdown(), b?.shutdown()]);
-    await redis.destroy();
+  beforeAll(() => {
+    redis = cluster.redis;
+    [a, b] = [cluster.node(0), cluster.node(1)];
   });
 
   it("degrades while Redis is down and recovers by itself when it returns", async () => {
