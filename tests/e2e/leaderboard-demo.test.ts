@@ -5,10 +5,8 @@
  * updates, and end equal to the live top.
  */
 import { existsSync } from "node:fs";
-import type { SwitchboardNode } from "@switchboard/server";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startNode } from "../helpers/nodes";
-import { RedisServer } from "../helpers/redis";
+import { clusterFixture } from "../helpers/cluster";
 import { serviceToken } from "../helpers/tokens";
 
 jest.setTimeout(60000);
@@ -38,8 +36,13 @@ async function showsRows(page: Page, expected: string[]): Promise<void> {
 }
 
 describe("demo page: live leaderboard in Chromium", () => {
-  let redis: RedisServer;
-  let nodes: SwitchboardNode[] = [];
+  // DEV_TOKENS: the page signs in through POST /dev/token
+  const { nodes, beforeStop } = clusterFixture({
+    backing: "redis",
+    nodes: 2,
+    sequential: true,
+    env: { NODE_ENV: "development", DEV_TOKENS: "1", LEADERBOARD_UPDATE_INTERVAL_MS: "200" },
+  });
   let browser: Browser | undefined;
   let service: string;
 
@@ -54,18 +57,10 @@ describe("demo page: live leaderboard in Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    redis = await RedisServer.start();
-    // DEV_TOKENS: the page signs in through POST /dev/token
-    const env = { REDIS_URL: redis.url, NODE_ENV: "development", DEV_TOKENS: "1", LEADERBOARD_UPDATE_INTERVAL_MS: "200" };
-    nodes = [await startNode(env), await startNode(env)];
     service = await serviceToken();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   });
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(nodes.map((n) => n.shutdown()));
-    await redis?.destroy();
-  });
+  beforeStop(() => browser?.close());
 
   it("follows a leaderboard: the top and the user's rank change as scores arrive on another node", async () => {
     const page = await (await browser!.newContext({ viewport: { width: 1200, height: 900 } })).newPage();

@@ -7,8 +7,7 @@
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { SwitchboardNode } from "@switchboard/server";
-import { startNode } from "../helpers/nodes";
-import { RedisServer } from "../helpers/redis";
+import { clusterFixture } from "../helpers/cluster";
 import { signToken } from "../helpers/tokens";
 
 jest.setTimeout(45000);
@@ -24,22 +23,14 @@ interface PageState {
 }
 
 describe("client SDK bundle in Chromium", () => {
-  let redis: RedisServer;
-  let nodes: SwitchboardNode[];
+  const { nodes, beforeStop } = clusterFixture({ backing: "redis", nodes: [{ NODE_ID: "browser-1" }, { NODE_ID: "browser-2" }] });
   let browser: Browser | undefined;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    redis = await RedisServer.start();
-    nodes = await Promise.all([startNode({ REDIS_URL: redis.url, NODE_ID: "browser-1" }), startNode({ REDIS_URL: redis.url, NODE_ID: "browser-2" })]);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all((nodes ?? []).map((n) => n.shutdown()));
-    await redis?.destroy();
-  });
+  beforeStop(() => browser?.close());
 
   it("serves the bundle, a small script that does not carry socket.io-client", async () => {
     const res = await fetch(`${nodes[0]!.url}/sdk/switchboard-client.js`);
