@@ -6,7 +6,8 @@
  */
 import type { Notification } from "@switchboard/shared";
 import type { Redis } from "ioredis";
-import { closeClients, command, connect, type Client } from "../helpers/clients";
+import { closeClients, command, connect } from "../helpers/clients";
+import { collect } from "../helpers/cluster";
 import { NodeProcess } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { PushLab } from "../helpers/push-endpoints";
@@ -16,12 +17,6 @@ import { serviceToken } from "../helpers/tokens";
 const GRACE_MS = 4000;
 const CLAIM_IDLE_MS = 1000;
 const COUNT = 10;
-
-function collect(client: Client): Notification[] {
-  const seen: Notification[] = [];
-  client.on("notification", (n: Notification) => seen.push(n));
-  return seen;
-}
 
 describe("notification delivery when its owner node is killed", () => {
   let lab: PushLab;
@@ -61,7 +56,7 @@ describe("notification delivery when its owner node is killed", () => {
     const sub = lab.web.subscribe();
     expect((await command(phone, "push:register", { platform: "webpush", subscription: sub.subscription })).ok).toBe(true);
     expect((await command(phone, "push:register", { platform: "fcm", token: "zoe-fcm" })).ok).toBe(true);
-    const phoneSeen = collect(phone);
+    const phoneSeen = collect<Notification>(phone, "notification");
 
     // The owner is the only node reading: it takes every notification, emits, and waits for acks.
     const auth = { authorization: `Bearer ${await serviceToken()}`, "content-type": "application/json" };
@@ -79,7 +74,7 @@ describe("notification delivery when its owner node is killed", () => {
     // Two more nodes join; zoe opens her laptop on one of them.
     const [second, third] = await Promise.all([spawn(), spawn()]);
     const laptop = await connect(second.url, { tokenOptions: { sub: "zoe" }, deviceId: "laptop" });
-    const laptopSeen = collect(laptop);
+    const laptopSeen = collect<Notification>(laptop, "notification");
 
     expect((await owner.kill("SIGKILL")).signal).toBe("SIGKILL");
     expect(Date.now() - emittedAt).toBeLessThan(GRACE_MS);
