@@ -25,6 +25,7 @@ export {
   type DocSubmission,
 } from "./doc-commit";
 export { notifyUser, plannedDelivery, queueNotification, type DeliveryPlanStores, type NotificationStores } from "./notify";
+export { recordScore, scoreMode } from "./scores";
 export { RedisDocStore } from "./redis/docs";
 export { RedisLeaderboards } from "./redis/leaderboards";
 export { RedisNodeRegistry } from "./redis/node-registry";

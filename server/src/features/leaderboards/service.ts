@@ -6,13 +6,10 @@
  * A score may carry an achievement: when the write unlocks it (once per user and leaderboard),
  * an `achievement_unlocked` notification is queued as `POST /v1/notify` queues one.
  */
-import { randomUUID } from "node:crypto";
 import {
-  achievementNotification,
   LEADERBOARD_AROUND_SPAN,
   LEADERBOARD_TOP_DEFAULT,
   leaderboardRoom,
-  queuedNotification,
   tenantRoom,
   type LeaderboardEntry,
   type LeaderboardScoreRequest,
@@ -24,7 +21,7 @@ import type { Server } from "socket.io";
 import { requirePrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
-import type { Engine, LeaderboardFlush, LiveRef } from "../../engine";
+import { recordScore, scoreMode, type Engine, type LeaderboardFlush, type LiveRef } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
 
 export interface LeaderboardServiceDeps {
@@ -52,26 +49,8 @@ export class LeaderboardService {
 
   async score(actor: Actor, id: string, request: LeaderboardScoreRequest): Promise<LeaderboardScoreResult> {
     requirePrivileged(actor, "write leaderboard scores");
-    const { engine, metrics } = this.deps;
-    const mode = request.inc === undefined ? "set" : "inc";
-    const { achievement } = request;
-    const outcome = await engine.leaderboards.score({
-      tenant: actor.tenant,
-      leaderboardId: id,
-      userId: request.userId,
-      mode,
-      value: mode === "inc" ? request.inc! : request.value!,
-      achievement: achievement && { id: achievement.id, threshold: achievement.threshold },
-    });
-    metrics.leaderboardScores.inc({ mode });
-    const result: LeaderboardScoreResult = { userId: request.userId, score: outcome.score, rank: outcome.rank, previous: outcome.previous };
-    if (outcome.unlocked && achievement) {
-      const notification = queuedNotification(actor.tenant, randomUUID(), achievementNotification(id, request.userId, achievement, outcome.score, outcome.rank), Date.now());
-      // As NotificationService.notify: queued (durable), then filed in the inbox.
-      await engine.notifications.enqueue(notification);
-      await engine.inbox.put(notification);
-      result.achievement = { id: achievement.id, notificationId: notification.id };
-    }
+    const result = await recordScore(this.deps.engine, actor.tenant, id, request);
+    this.deps.metrics.leaderboardScores.inc({ mode: scoreMode(request) });
     return result;
   }
 
