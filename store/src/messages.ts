@@ -2,7 +2,7 @@
  * Messages as both engines store and deliver them. Message ids are history offsets in the Redis
  * Streams form `<ms>-<seq>`; both engines make and compare them the same way.
  */
-import type { Message } from "@switchboard/shared";
+import type { Message, MessageSender } from "@switchboard/shared";
 import type { StoredMessage } from "./types";
 export function parseMessageId(id: string): [number, number] {
   const [ms, seq] = id.split("-");
@@ -36,4 +36,12 @@ export function toMessage(room: string, id: string, stored: StoredMessage): Mess
   const message: Message = { id, room, from: stored.from, kind: stored.kind, data: stored.data, ts: stored.ts, priority: stored.priority };
   if (stored.replyTo !== undefined) message.replyTo = stored.replyTo;
   return message;
+}
+
+/** `from` of what a user or service writes (messages, document ops), its fields in the order nodes write them. */
+export function senderOf({ userId, deviceId, name }: MessageSender): MessageSender {
+  const from: MessageSender = { userId };
+  if (deviceId !== undefined) from.deviceId = deviceId;
+  if (name !== undefined) from.name = name;
+  return from;
 }

@@ -27,7 +27,6 @@ import {
   type DocSnapshot,
   type DocSubmit,
   type DocType,
-  type MessageSender,
   type ParsedDocId,
 } from "@switchboard/shared";
 import type { Server } from "socket.io";
@@ -35,7 +34,7 @@ import { isPrivileged, type Actor } from "../../auth/actor";
 import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
-import { commitDocOps, DocState, docTypeConflict, docVersionError, entriesSince, PendingDocOp, type DocCommitTarget, type Engine } from "../../engine";
+import { commitDocOps, DocState, docTypeConflict, docVersionError, entriesSince, PendingDocOp, senderOf, type DocCommitTarget, type Engine } from "../../engine";
 import type { Metrics } from "../../observability/metrics";
 
 /** Documents a node keeps a working copy of (least recently used ones are dropped). */
@@ -151,7 +150,7 @@ export class DocService {
       version: input.version,
       clientOpId: input.clientOpId,
       type: options.type,
-      from: sender(actor),
+      from: senderOf(actor),
       memberRequired: isPrivileged(actor) ? undefined : actor.userId,
       exceptSocket: options.exceptSocket,
     };
@@ -344,13 +343,6 @@ function parse(docId: string): ParsedDocId {
   const parsed = parseDocId(docId);
   if (!parsed) throw new AppError("VALIDATION_FAILED", `${JSON.stringify(docId)} is not a document id`);
   return parsed;
-}
-
-function sender(actor: Actor): MessageSender {
-  const from: MessageSender = { userId: actor.userId };
-  if (actor.deviceId !== undefined) from.deviceId = actor.deviceId;
-  if (actor.name !== undefined) from.name = actor.name;
-  return from;
 }
 
 const cacheKey = (tenant: string, docId: string) => `${tenant}|${docId}`;
