@@ -5,20 +5,18 @@
  * log line for refusals (within a budget per device). Handlers return a result or throw; they
  * never ack. No client input reaches an exception outside this pipeline's catch.
  */
-import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type ServerToClientEvents, type SocketData } from "@switchboard/shared";
+import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type SocketData } from "@switchboard/shared";
 import type Joi from "joi";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterRes } from "rate-limiter-flexible";
-import type { Socket } from "socket.io";
 import type { Engine } from "./engine";
 import { toAppError } from "./errors";
+import type { AppSocket } from "./io";
 import { validateInput } from "./validation";
 import type { Logger } from "./observability/logger";
 import type { Metrics } from "./observability/metrics";
 import type { RefusalLog } from "./observability/refusal-log";
 import { ROLE_SERVICE } from "./auth/tokens";
-
-export type AppSocket = Socket<Record<string, (...args: never[]) => void>, Record<string, (...args: never[]) => void>, Record<string, never>, SocketData>;
 
 export interface CommandContext {
   socket: AppSocket;
@@ -52,17 +50,6 @@ export function defineCommand<P, R extends object>(
     handler: (ctx, payload) => handler(ctx, payload as P),
     options: { needsEngine: options.needsEngine ?? true },
   };
-}
-
-/** Emits a server event of the protocol to one socket. */
-export function emitToSocket<E extends keyof ServerToClientEvents>(socket: AppSocket, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
-  (socket.emit as unknown as (ev: string, ...rest: unknown[]) => boolean)(event, ...args);
-}
-
-/** Emits a volatile server event to a room's other sockets (dropped for clients that cannot take it now). */
-export function emitVolatileFrom<E extends keyof ServerToClientEvents>(socket: AppSocket, room: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
-  const operator = socket.to(room).volatile;
-  (operator.emit as unknown as (ev: string, ...rest: unknown[]) => boolean).call(operator, event, ...args);
 }
 
 export interface PipelineDeps {
@@ -102,6 +89,8 @@ export class CommandPipeline {
    * not, well-formed or not — passes the rate limit before anything else looks at it.
    */
   attach(socket: AppSocket): void {
+    // `unknown` on purpose, not the event maps: a client may send any event name (even a number)
+    // with any arguments, and this is where they arrive.
     socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(socket, event, args));
   }
 
@@ -149,7 +138,7 @@ export class CommandPipeline {
     this.observe(name, error.code, started);
     const body: ErrorBody = error.toBody();
     if (ack) ack({ ok: false, error: body });
-    else emitToSocket(socket, "command:error", { event, error: body });
+    else socket.emit("command:error", { event, error: body });
     if (error.code !== "INTERNAL") {
       this.deps.refusals.refused(deviceKey(socket.data), "command", "command refused", { command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: error.code });
     }

@@ -10,4 +10,5 @@ export { TokenVerifier, type Principal } from "./auth/tokens";
 export { createLogger, type Logger } from "./observability/logger";
 export { VERSION } from "./version";
 export type { CommandDefinition } from "./commands";
+export type { AppServer, AppSocket } from "./io";
 export type { Route, RouteAuth } from "./http/routes";

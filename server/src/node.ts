@@ -4,10 +4,11 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "@switchboard/shared";
 import { Server } from "socket.io";
 import { TokenVerifier } from "./auth/tokens";
 import { ClusterMembership } from "./cluster/membership";
-import { CommandPipeline, type AppSocket, type CommandDefinition } from "./commands";
+import { CommandPipeline, type CommandDefinition } from "./commands";
 import type { Config } from "./config";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
@@ -28,6 +29,7 @@ import type { Feature, FeatureDeps } from "./features/types";
 import { workspacesFeature } from "./features/workspaces";
 import { createApp } from "./http/app";
 import type { Route } from "./http/routes";
+import type { AppServer } from "./io";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { RefusalLog } from "./observability/refusal-log";
@@ -50,7 +52,7 @@ export class SwitchboardNode {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly engine: Engine;
-  readonly io: Server;
+  readonly io: AppServer;
   readonly http: HttpServer;
   readonly sessions: SessionManager;
   readonly events = new NodeEvents();
@@ -83,7 +85,7 @@ export class SwitchboardNode {
     // BEFORE Socket.IO attaches: engine.io takes over the listeners present at that moment and
     // passes them every request that is not its own (/socket.io/ long-polling included).
     this.http = createServer((req, res) => this.app!(req, res));
-    this.io = new Server(this.http, {
+    this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(this.http, {
       adapter: this.engine.adapter,
       cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: config.corsOrigins !== "*" } : undefined,
       pingInterval: config.heartbeatIntervalMs,
@@ -159,10 +161,10 @@ export class SwitchboardNode {
       logger: this.logger,
     });
 
-    this.io.use((socket, next) => this.sessions.middleware(socket as AppSocket, next));
+    this.io.use((socket, next) => this.sessions.middleware(socket, next));
     this.io.on("connection", (socket) => {
-      this.sessions.onConnection(socket as AppSocket);
-      pipeline.attach(socket as AppSocket);
+      this.sessions.onConnection(socket);
+      pipeline.attach(socket);
     });
   }
 

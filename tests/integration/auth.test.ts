@@ -5,6 +5,7 @@ import { clusterFixture } from "../helpers/cluster";
 import { metricValue, scrape } from "../helpers/metrics";
 import { startNode } from "../helpers/nodes";
 import { signToken, startJwksServer, TEST_SECRET, unsignedToken, type JwksServer } from "../helpers/tokens";
+import { untypedIo } from "../helpers/untyped-io";
 
 describe.each(["memory", "redis"] as const)("handshake auth (%s engine)", (name) => {
   const { node } = clusterFixture({ backing: name, env: { JWT_ISSUER: "https://id.test", JWT_AUDIENCE: "switchboard" } });
@@ -33,7 +34,7 @@ describe.each(["memory", "redis"] as const)("handshake auth (%s engine)", (name)
   it("joins the socket to its user's private room", async () => {
     const client = await connect(node().url, { tokenOptions: { ...valid, sub: "carol" } });
     const got = new Promise((resolve) => client.once("ping:user", resolve));
-    node().io.to("user:carol").emit("ping:user", { hello: 1 });
+    untypedIo(node()).to("user:carol").emit("ping:user", { hello: 1 });
     await expect(got).resolves.toEqual({ hello: 1 });
   });
 
@@ -91,7 +92,7 @@ describe("tenants", () => {
     const toA = new Promise((resolve) => a.once("hello", resolve));
     let bGotIt = false;
     b.once("hello", () => (bGotIt = true));
-    node().io.to("acme/user:u1").emit("hello", 1);
+    untypedIo(node()).to("acme/user:u1").emit("hello", 1);
     await toA;
     await new Promise((r) => setTimeout(r, 100));
     expect(bGotIt).toBe(false);

@@ -8,6 +8,7 @@ import { closeClients, command, connect, connectRefused, nextEvent, type Client 
 import { clusterFixture } from "../helpers/cluster";
 import { waitFor } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
+import { untypedIo } from "../helpers/untyped-io";
 
 const NODE_IDS = ["rc-a", "rc-b", "rc-c"];
 
@@ -85,14 +86,14 @@ describe("nodes on a Redis Cluster", () => {
     carol.on("custom:event", (v: unknown) => carolGot.push(v));
 
     const both = Promise.all([nextEvent(bobPhone, "custom:event"), nextEvent(bobLaptop, "custom:event")]);
-    nodes[0]!.io.to("user:bob").emit("custom:event", { n: 1, from: "rc-a" });
+    untypedIo(nodes[0]!).to("user:bob").emit("custom:event", { n: 1, from: "rc-a" });
     expect(await both).toEqual([
       { n: 1, from: "rc-a" },
       { n: 1, from: "rc-a" },
     ]);
 
     // And back the other way, from a node that also holds one of the user's sockets.
-    const again = await received(bobPhone, "custom:event", () => nodes[2]!.io.to("user:bob").emit("custom:event", { n: 2, from: "rc-c" }));
+    const again = await received(bobPhone, "custom:event", () => untypedIo(nodes[2]!).to("user:bob").emit("custom:event", { n: 2, from: "rc-c" }));
     expect(again).toEqual({ n: 2, from: "rc-c" });
     expect(carolGot).toEqual([]);
   });
@@ -100,7 +101,7 @@ describe("nodes on a Redis Cluster", () => {
   it("delivers a broadcast to every node's clients", async () => {
     const clients = await Promise.all(nodes.map((node, i) => connect(node.url, { tokenOptions: { sub: `bc-${i}` } })));
     const all = Promise.all(clients.map((c) => nextEvent(c, "maintenance")));
-    nodes[1]!.io.emit("maintenance", { at: "22:00" });
+    untypedIo(nodes[1]!).emit("maintenance", { at: "22:00" });
     expect(await all).toEqual([{ at: "22:00" }, { at: "22:00" }, { at: "22:00" }]);
   });
 

@@ -12,6 +12,7 @@ import { startNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
 import { serviceToken } from "../helpers/tokens";
+import { untypedIo } from "../helpers/untyped-io";
 
 const readyStatus = async (node: SwitchboardNode) => (await fetch(`${node.url}/health/ready`)).status;
 
@@ -73,11 +74,11 @@ describe("a Redis outage", () => {
     // The adapter resubscribed: an emit on node A reaches Bob on node B, and the reverse.
     await waitFor(async () => {
       const arrived = nextEvent<{ n: number }>(bob, "note", 300).then(() => true, () => false);
-      a.io.to("user:bob").emit("note", { n: 1 });
+      untypedIo(a).to("user:bob").emit("note", { n: 1 });
       return arrived;
     }, 10000, "cross-node emit after recovery");
     const toAlice = nextEvent<{ n: number }>(alice, "note");
-    b.io.to("user:alice").emit("note", { n: 2 });
+    untypedIo(b).to("user:alice").emit("note", { n: 2 });
     expect(await toAlice).toEqual({ n: 2 });
 
     // And new handshakes are accepted again.

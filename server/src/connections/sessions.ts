@@ -16,9 +16,9 @@ import {
 } from "@switchboard/shared";
 import type { ExtendedError } from "socket.io";
 import { bearerToken, type TokenVerifier } from "../auth/tokens";
-import { emitToSocket, type AppSocket } from "../commands";
 import type { DeviceSession, Engine } from "../engine";
 import { toAppError } from "../errors";
+import type { AppSocket } from "../io";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { NodeEvents } from "../node-events";
@@ -139,7 +139,7 @@ export class SessionManager {
     if (data.tenant) session.tenant = data.tenant;
     // Announced once the user's room is subscribed (asynchronous on a Redis Cluster), so whatever
     // another node sends to `user:<id>` after the client has its session reaches it.
-    const announce = () => emitToSocket(socket, "session", session);
+    const announce = () => socket.emit("session", session);
     if (joined) void joined.then(announce, announce);
     else announce();
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
@@ -192,7 +192,7 @@ export class SessionManager {
       if (!this.sockets.has(socket.id)) return;
       if (socket.data.tokenExp * 1000 > Date.now()) return this.scheduleExpiry(socket);
       this.expiries.delete(socket.id);
-      emitToSocket(socket, "session:expired", { code: "TOKEN_EXPIRED", message: "the session's token has expired; reconnect with a new token", expiredAt: socket.data.tokenExp * 1000 });
+      socket.emit("session:expired", { code: "TOKEN_EXPIRED", message: "the session's token has expired; reconnect with a new token", expiredAt: socket.data.tokenExp * 1000 });
       this.deps.logger.info("session expired", { event: "disconnect", userId: socket.data.userId, deviceId: socket.data.deviceId, sessionId: socket.data.sessionId });
       socket.disconnect(true);
     }, Math.min(Math.max(remaining, 0), MAX_TIMER_MS));

@@ -5,7 +5,7 @@
  * adapter and how many broadcasts it can draw.
  */
 import { AppError, tenantRoom, tenantWideRoom, userRoom } from "@switchboard/shared";
-import type { AppSocket } from "../commands";
+import type { AppSocket } from "../io";
 
 /**
  * Rooms a socket was admitted to but has not joined yet (a room join checks, then writes the

@@ -18,7 +18,8 @@ import type {
   WorkspaceRegistry,
 } from "@switchboard/store";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
-import type { Server, ServerOptions } from "socket.io";
+import type { ServerOptions } from "socket.io";
+import type { AppServer } from "../io";
 
 export * from "@switchboard/store";
 
@@ -48,7 +49,7 @@ export interface Engine {
   readonly leaderboards: LeaderboardStore;
   readonly streams: LiveStreamStore;
   /** Gives the engine the node's Socket.IO server, through which it delivers what it stores. */
-  attach(io: Server): void;
+  attach(io: AppServer): void;
   createRateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
   /** True while every backing connection is usable. */
   isAvailable(): boolean;

@@ -2,11 +2,11 @@
  * What a capability contributes to a node: socket commands and REST routes, both declared
  * through the one pipeline each. Features get their dependencies from the node.
  */
-import type { Server } from "socket.io";
 import type { Config } from "../config";
 import type { CommandDefinition } from "../commands";
 import type { Engine } from "../engine";
 import type { Route } from "../http/routes";
+import type { AppServer } from "../io";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { SessionManager } from "../connections/sessions";
@@ -19,7 +19,7 @@ export interface FeatureDeps {
   version: string;
   startedAt: number;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   sessions: SessionManager;
   events: NodeEvents;
   logger: Logger;

@@ -4,7 +4,7 @@
  * The version check and the append run without an await in between, so they are one step.
  */
 import { compositeKey, docRoom, parseDocId, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType } from "@switchboard/shared";
-import type { Server } from "socket.io";
+import type { AppServer } from "../../io";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 
 /** What the store needs of the memory rooms and workspaces. */
@@ -34,12 +34,12 @@ export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, StoredDoc>();
   private readonly once = new Map<string, { version: number; expiresAt: number }>();
   private readonly scopeDocs = new Map<string, Set<string>>();
-  private io?: Server;
+  private io?: AppServer;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
 
   constructor(private readonly scopes: MemoryDocScopes) {}
 
-  attach(io: Server): void {
+  attach(io: AppServer): void {
     this.io = io;
   }
 

@@ -2,7 +2,7 @@
  * The memory engine: one node, no Redis. Small and faithful to the Redis engine's semantics.
  */
 import { RateLimiterMemory } from "rate-limiter-flexible";
-import type { Server } from "socket.io";
+import type { AppServer } from "../../io";
 import type { Engine, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { MemoryDocStore } from "./docs";
@@ -46,7 +46,7 @@ export class MemoryEngine implements Engine {
   });
   private readonly availability = new Availability(true);
 
-  attach(io: Server): void {
+  attach(io: AppServer): void {
     this.roomStore.attach(io);
     this.docs.attach(io);
   }

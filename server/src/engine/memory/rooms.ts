@@ -3,8 +3,8 @@
  * (idle expiry, trimmed history, idempotent publish), delivered through the local server.
  */
 import { compositeKey, tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { compareMessageIds, MessageIdClock, toMessage } from "@switchboard/store";
+import type { AppServer } from "../../io";
 import type {
   AddMemberResult,
   CreateRoomResult,
@@ -44,10 +44,10 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
   /** Per user: ids of the rooms they created under a quota (checked against the rooms on read). */
   private readonly created = new Map<string, { tenant: string; userId: string; ids: Set<string> }>();
   private readonly ids = new MessageIdClock();
-  private io?: Server;
+  private io?: AppServer;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
 
-  attach(io: Server): void {
+  attach(io: AppServer): void {
     this.io = io;
   }
 

@@ -5,7 +5,7 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { keyLayout, type KeyLayout } from "@switchboard/shared";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
-import type { Server } from "socket.io";
+import type { AppServer } from "../../io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
@@ -121,7 +121,7 @@ export class RedisEngine implements Engine {
     this.docs = new RedisDocStore(this.clients.data, this.keys, this.kind === "redis-cluster");
   }
 
-  attach(io: Server): void {
+  attach(io: AppServer): void {
     const delivery = new SocketIoDelivery(io);
     this.history.deliverThrough(delivery);
     this.docs.deliverThrough(delivery);

@@ -17,15 +17,17 @@ import {
   type AgentRegisterPayload,
   type AgentStatus,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { isPrivileged, requirePrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
+
+/** The wire name of an execution event (`agent:execution_start`, …). */
+type AgentEventName = (typeof AGENT_EVENT_NAMES)[AgentEventKind];
 
 export interface AgentServiceDeps {
   engine: Engine;
-  io: Server;
+  io: AppServer;
   /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
   maxSubscriptionsPerSocket: number;
 }
@@ -76,7 +78,9 @@ export class AgentService {
     requirePrivileged(actor, "report agent executions");
     const recorded = await this.deps.engine.agents.record(actor.tenant, agentId, kind, input);
     if (!recorded) throw notFound(agentId);
-    this.deps.io.to(this.socketRoom(actor.tenant, agentId)).emit(AGENT_EVENT_NAMES[kind], agentExecutionEvent(kind, recorded.state, recorded.ts));
+    // Named as one of the four events rather than by K, so that emit can check it against the event maps.
+    const event: AgentEventName = AGENT_EVENT_NAMES[kind];
+    this.deps.io.to(this.socketRoom(actor.tenant, agentId)).emit(event, agentExecutionEvent(kind, recorded.state, recorded.ts));
     return { execution: recorded.state };
   }
 

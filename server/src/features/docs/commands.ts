@@ -17,7 +17,7 @@ import {
   type VolatileResult,
 } from "@switchboard/shared";
 import { ROLE_SERVICE } from "../../auth/tokens";
-import { defineCommand, emitVolatileFrom, type CommandContext, type CommandDefinition } from "../../commands";
+import { defineCommand, type CommandContext, type CommandDefinition } from "../../commands";
 import { SocketThrottle } from "../socket-throttle";
 import { SocketRate } from "./rate";
 import { checkSelection, type DocService } from "./service";
@@ -57,7 +57,7 @@ export function docCommands(docs: DocService): CommandDefinition[] {
       if (!cursorThrottle.allow(ctx.socket, room)) return { throttled: true };
       const { selection, version } = await docs.cursor(ctx.session, payload, type);
       const { userId, deviceId } = ctx.session;
-      emitVolatileFrom(ctx.socket, room, "doc:cursor", { docId: payload.docId, userId, deviceId, selection, version });
+      ctx.socket.to(room).volatile.emit("doc:cursor", { docId: payload.docId, userId, deviceId, selection, version });
       return {};
     }),
   ];

@@ -29,12 +29,11 @@ import {
   type DocType,
   type ParsedDocId,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
 import { commitDocOps, DocState, docTypeConflict, docVersionError, entriesSince, PendingDocOp, senderOf, type DocCommitTarget, type Engine } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 import type { Metrics } from "../../observability/metrics";
 
 /** Documents a node keeps a working copy of (least recently used ones are dropped). */
@@ -43,7 +42,7 @@ export const DOC_CACHE_MAX = 256;
 export interface DocServiceDeps {
   config: Config;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   metrics: Metrics;
 }
 

@@ -17,16 +17,15 @@ import {
   type LeaderboardUpdateEvent,
   type LeaderboardView,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { requirePrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import { recordScore, scoreMode, type Engine, type LeaderboardFlush, type LiveRef } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 import type { Metrics } from "../../observability/metrics";
 
 export interface LeaderboardServiceDeps {
   engine: Engine;
-  io: Server;
+  io: AppServer;
   metrics: Metrics;
   /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
   maxSubscriptionsPerSocket: number;

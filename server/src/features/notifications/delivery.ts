@@ -12,8 +12,8 @@
  * state says the first owner stopped: no second emission, no second push to a device that had it.
  */
 import { tenantRoom, userRoom, type Notification } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import type { Engine, NotificationEntry, PushDeviceRecord, StoredNotification } from "../../engine";
+import type { AppServer } from "../../io";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { PushMessage, PushOutcome } from "../../push/types";
@@ -39,7 +39,7 @@ export interface DeliveryOptions {
 export interface DeliveryDeps {
   nodeId: string;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   push: PushSender;
   logger: Logger;
   metrics: Metrics;

@@ -4,18 +4,17 @@
  * members of the rooms they belong to, on every node, once per change.
  */
 import { AppError, PRESENCE_WATCH_MAX, presenceRoom, tenantRoom, type Presence, type PresenceMap, type PresenceStatus } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import type { Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, PresenceRecord } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 import type { PresenceChangeReason } from "../../node-events";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 
 export interface PresenceServiceDeps {
   engine: Engine;
-  io: Server;
+  io: AppServer;
   logger: Logger;
   metrics: Metrics;
   /** How long an offline user's presence is remembered (SESSION_TTL_S). */

@@ -21,7 +21,7 @@ import {
   type VolatileResult,
 } from "@switchboard/shared";
 import type { Actor } from "../../auth/actor";
-import { defineCommand, emitVolatileFrom, type CommandContext, type CommandDefinition } from "../../commands";
+import { defineCommand, type CommandContext, type CommandDefinition } from "../../commands";
 import { SocketThrottle } from "../socket-throttle";
 import { assertNotReserved, type RoomService } from "./service";
 
@@ -68,7 +68,7 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
     defineCommand<RoomTypingPayload, VolatileResult>("room:typing", roomSchemas["room:typing"], (ctx, payload) => {
       const socketRoom = joinedRoom(ctx, payload.room);
       if (!typingThrottle.allow(ctx.socket, socketRoom, payload.typing)) return { throttled: true };
-      emitVolatileFrom(ctx.socket, socketRoom, "room:typing", { room: payload.room, userId: ctx.session.userId, typing: payload.typing });
+      ctx.socket.to(socketRoom).volatile.emit("room:typing", { room: payload.room, userId: ctx.session.userId, typing: payload.typing });
       return {};
     }),
     defineCommand<RoomCursorPayload, VolatileResult>("room:cursor", roomSchemas["room:cursor"], (ctx, payload) => {
@@ -79,7 +79,7 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
       const socketRoom = joinedRoom(ctx, payload.room);
       if (!cursorThrottle.allow(ctx.socket, socketRoom)) return { throttled: true };
       const { userId, deviceId } = ctx.session;
-      emitVolatileFrom(ctx.socket, socketRoom, "room:cursor", { room: payload.room, userId, deviceId, position: payload.position });
+      ctx.socket.to(socketRoom).volatile.emit("room:cursor", { room: payload.room, userId, deviceId, position: payload.position });
       return {};
     }),
     defineCommand<MessageReadPayload, object>("message:read", roomSchemas["message:read"], async (ctx, payload) => {

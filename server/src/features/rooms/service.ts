@@ -21,12 +21,11 @@ import {
   type RoomInfo,
   type RoomJoinResult,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { reserve } from "../../connections/subscriptions";
 import type { AddMemberResult, Engine, RoomMemberRecord, RoomRecord } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 import type { Metrics } from "../../observability/metrics";
 
 export const DEFAULT_HISTORY_LIMIT = 50;
@@ -36,7 +35,7 @@ export const DEFAULT_MESSAGE_KIND = "text";
 export interface RoomServiceDeps {
   config: Config;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   metrics: Metrics;
 }
 

@@ -18,19 +18,18 @@ import {
   type StreamView,
   type StreamWindow,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { requirePrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LiveRef, StreamFlush } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 import { validateInput } from "../../validation";
 import type { Metrics } from "../../observability/metrics";
 
 export interface StreamServiceDeps {
   config: Config;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   metrics: Metrics;
 }
 

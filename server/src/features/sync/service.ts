@@ -3,16 +3,16 @@
  * user's other devices. Resolution itself happens in the engine, atomically per document.
  */
 import { AppError, tenantRoom, userRoom, type SyncDocument, type SyncStateEvent, type VectorClock } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { Config } from "../../config";
 import type { Engine } from "../../engine";
+import type { AppServer } from "../../io";
 import type { Metrics } from "../../observability/metrics";
 
 export interface SyncServiceDeps {
   config: Config;
   engine: Engine;
-  io: Server;
+  io: AppServer;
   metrics: Metrics;
 }
 

@@ -20,15 +20,14 @@ import {
   type WorkspaceUser,
   type WorkspaceUserEvent,
 } from "@switchboard/shared";
-import type { Server } from "socket.io";
 import { isPrivileged, requirePrivileged, type Actor } from "../../auth/actor";
-import type { AppSocket } from "../../commands";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, WorkspaceMemberRecord, WorkspaceRecord } from "../../engine";
+import type { AppServer, AppSocket } from "../../io";
 
 export interface WorkspaceServiceDeps {
   engine: Engine;
-  io: Server;
+  io: AppServer;
   /** Subscriptions one socket may hold (MAX_SUBSCRIPTIONS_PER_SOCKET). */
   maxSubscriptionsPerSocket: number;
 }
