@@ -44,7 +44,8 @@ export class RedisNotificationQueue implements NotificationQueue {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
-    private readonly openBlocking: () => RedisClient,
+    /** The connection reads block on; a queue that is only appended to (the emitter's) needs none. */
+    private readonly openBlocking?: () => RedisClient,
   ) {}
 
   async enqueue(notification: StoredNotification): Promise<void> {
@@ -112,6 +113,7 @@ export class RedisNotificationQueue implements NotificationQueue {
   }
 
   private blockingClient(): RedisClient {
+    if (!this.openBlocking) throw new Error("this notification queue has no connection to read with");
     const client = this.openBlocking();
     client.on("error", () => undefined); // reported through the main clients; reads retry
     if (this.closed) client.disconnect();
