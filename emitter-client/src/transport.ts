@@ -1,5 +1,7 @@
 /**
- * How an event reaches the sockets of a Socket.IO room on every node, without a socket.
+ * The emitter's side of the stores' Delivery port: how an event reaches the sockets of a
+ * Socket.IO room on every node, without a socket. The emitter has no sockets of its own, so
+ * `local` does nothing; its uid is one no node has, so every node delivers its frames.
  *
  * - Single Redis: the nodes run the classic Redis adapter; `@socket.io/redis-emitter` publishes
  *   its packets (PUBLISH on `socket.io#/#<room>#`, msgpack `[uid, packet, opts]`).
@@ -9,41 +11,30 @@
  */
 import { Emitter } from "@socket.io/redis-emitter";
 import { EMITTER_UID } from "@switchboard/shared";
-import { shardedBroadcast } from "@switchboard/store";
-import type { Cluster, Redis } from "ioredis";
+import { shardedBroadcast, type Delivery, type RedisClient } from "@switchboard/store";
+import type { Redis } from "ioredis";
 
-export interface Transport {
-  /** Sends `event` to the sockets of `room`; the promise settles when Redis took the packet. */
-  send(room: string, event: string, args: readonly unknown[]): Promise<void>;
+/** Sends `event` to the sockets of `room`; the promise settles when Redis took the packet. */
+type Send = (room: string, event: string, args: readonly unknown[]) => Promise<void>;
+
+export function emitterDelivery(redis: RedisClient, sharded: boolean): Delivery {
+  return { uid: EMITTER_UID, local: () => undefined, broadcast: sharded ? shardedSend(redis) : classicSend(redis as Redis) };
 }
 
-export class ClassicTransport implements Transport {
-  private readonly emitter: Emitter;
-  /** The publish the emitter made last: redis-emitter calls publish synchronously and drops its promise. */
-  private last?: Promise<unknown>;
-
-  constructor(private readonly redis: Redis) {
-    this.emitter = new Emitter({
-      publish: (channel: string, message: Buffer) => {
-        this.last = this.redis.publish(channel, message);
-        return this.last;
-      },
-    });
-  }
-
-  send(room: string, event: string, args: readonly unknown[]): Promise<void> {
-    this.last = undefined;
-    (this.emitter.to(room).emit as (ev: string, ...rest: unknown[]) => true)(event, ...args);
-    const published = this.last as Promise<unknown> | undefined;
-    return published ? published.then(() => undefined) : Promise.resolve();
-  }
+function classicSend(redis: Redis): Send {
+  // redis-emitter calls publish synchronously and drops its promise: kept here to be awaited.
+  let last: Promise<unknown> | undefined;
+  const emitter = new Emitter({ publish: (channel: string, message: Buffer) => (last = redis.publish(channel, message)) });
+  return async (room, event, args) => {
+    last = undefined;
+    (emitter.to(room).emit as (ev: string, ...rest: unknown[]) => true)(event, ...args);
+    await last;
+  };
 }
 
-export class ShardedTransport implements Transport {
-  constructor(private readonly redis: Cluster | Redis) {}
-
-  async send(room: string, event: string, args: readonly unknown[]): Promise<void> {
+function shardedSend(redis: RedisClient): Send {
+  return async (room, event, args) => {
     const { channel, data } = shardedBroadcast(EMITTER_UID, room, event, args);
-    await this.redis.spublish(channel, data);
-  }
+    await redis.spublish(channel, data);
+  };
 }
