@@ -2,8 +2,9 @@
  * SwitchboardEmitter (PROTOCOL §5): a backend service publishes into a Switchboard cluster
  * through the cluster's Redis, without opening a socket. Every payload is validated with the
  * shared schemas before anything is sent; then it is written through the stores a node's
- * services write through (@switchboard/store, on the nodes' key layout), so what it publishes is
- * indistinguishable from what a node publishes. Events reach sockets through Redis alone (./transport).
+ * services write through (@switchboard/store, on the nodes' key layout; document ops through the
+ * nodes' commit loop), so what it publishes is indistinguishable from what a node publishes.
+ * Events reach sockets through Redis alone (./transport).
  */
 // The contract, from @switchboard/shared: the ids a target takes, the requests it validates, and the rooms and events it sends.
 import { agentId, docId, leaderboardId, roomId, streamName, tenantId, userId as userIdSchema, workspaceId } from "@switchboard/shared";
@@ -12,12 +13,12 @@ import { AGENT_EVENT_NAMES, agentExecutionEvent, agentRoom, isReservedRoomId, st
 import { DEFAULT_TENANT, keyLayout, tenantRoom, tenantWideRoom, type KeyLayout, type MessageSender, type NotifyRequest, type NotifyResult } from "@switchboard/shared";
 import type { AgentCompleted, AgentEventInput, AgentEventKind, AgentExecutionState, AgentFailed, AgentInfo, AgentProgress, AgentRegistration, AgentStarted } from "@switchboard/shared";
 import type { LeaderboardScoreInput, LeaderboardScoreResult, PublishPayload, PublishResult, StreamAppendResult, WorkspaceUpdateData, WorkspaceUpdateEvent } from "@switchboard/shared";
+import { AppError, docSubmitRequest, type DocOpResult, type DocSnapshot, type DocSubmitRequest } from "@switchboard/shared";
 // The stores a node's services write through.
-import { notifyUser, recordScore, RedisAgents, RedisDocStore, RedisLeaderboards, RedisLiveStreams, RedisNotificationInbox, RedisNotificationQueue } from "@switchboard/store";
+import { commitDocOp, DocState, notifyUser, recordScore, RedisAgents, RedisDocStore, RedisLeaderboards, RedisLiveStreams, RedisNotificationInbox, RedisNotificationQueue } from "@switchboard/store";
 import { RedisPresenceRegistry, RedisPushDevices, RedisRoomHistory, RedisWorkspaces, senderOf, type Delivery, type RedisClient } from "@switchboard/store";
 import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
-import { DocTarget } from "./docs";
 import { checkPayload, EmitterError, validate } from "./errors";
 import { emitterDelivery } from "./transport";
 
@@ -59,6 +60,8 @@ type EventArgs<E extends CustomEventsMap, K extends keyof E> = E[K] extends (...
 export type PublishOptions = Omit<PublishPayload, "data">;
 /** A notification for one user: `POST /v1/notify` without `userId`. */
 export type NotifyInput = Omit<NotifyRequest, "userId">;
+/** Options of `doc(id).submit`: the version the op was made against, and optionally a clientOpId and the type of a new document. */
+export type DocSubmitOptions = Omit<DocSubmitRequest, "op">;
 
 /** What the emitter keeps of its options; those that mirror the nodes' settings default to the nodes' defaults (PROTOCOL §1). */
 type Settings = Required<Pick<EmitterOptions, "historySize" | "historyTtlS" | "roomIdleTtlS" | "maxMessageBytes" | "streamMaxLen" | "sender">>;
@@ -320,6 +323,34 @@ export class StreamTarget {
   }
 }
 
+export class DocTarget extends Target {
+  /** The latest snapshot and its version (NOT_FOUND for a document nobody wrote). */
+  async get(): Promise<DocSnapshot> {
+    this.ctx.assertOpen();
+    const state = await DocState.read(this.ctx.stores.docs, this.ctx.tenant, this.id);
+    if (!state) throw new EmitterError("NOT_FOUND", `document ${this.id} does not exist`);
+    return { docId: this.id, type: state.type, version: state.version, snapshot: state.head };
+  }
+
+  /**
+   * Submits an op made against `version`: resolves the version it made, or, for a `clientOpId`
+   * applied before, that version with `duplicate: true`. A document that does not exist yet is
+   * created with `type` (default `text`).
+   */
+  async submit(op: unknown, options: DocSubmitOptions): Promise<DocOpResult> {
+    const { ctx, id } = this;
+    const input = ctx.accept("doc().submit", docSubmitRequest, { ...options, op }, op);
+    const { docs } = ctx.stores;
+    // Each submit starts from the store's copy of the document: a service keeps none between calls.
+    const target = { docs, tenant: ctx.tenant, docId: id, roomIdleTtlS: ctx.settings.roomIdleTtlS, load: () => DocState.read(docs, ctx.tenant, id) };
+    try {
+      return await commitDocOp(target, { ...input, from: ctx.settings.sender });
+    } catch (err) {
+      throw err instanceof AppError ? submitError(err, input.version) : err;
+    }
+  }
+}
+
 /** The stores on the emitter's client; those that reach sockets deliver through `delivery`. */
 function openStores(redis: RedisClient, keys: KeyLayout, sharded: boolean, delivery: Delivery) {
   const history = new RedisRoomHistory(redis, keys, sharded);
@@ -350,4 +381,14 @@ function fire(ctx: EmitterContext, room: string, event: string, args: unknown[],
 
 async function assertWorkspace(ctx: EmitterContext, workspaceId: string): Promise<void> {
   if (!(await ctx.stores.workspaces.get(ctx.tenant, workspaceId))) throw new EmitterError("NOT_FOUND", `workspace ${workspaceId} does not exist`);
+}
+
+/** A refusal of the commit loop in the emitter's words: prefixed with the call, but for a missing scope and a type conflict. */
+function submitError(err: AppError, asked: number): EmitterError {
+  const details = err.details as { reason?: string; version?: number; type?: string } | undefined;
+  if (err.code === "NOT_FOUND" || (err.code === "CONFLICT" && details?.type !== undefined)) return new EmitterError(err.code, err.message, err.details);
+  // A service has no document open to open again: it reads it with get().
+  if (details?.reason === "ahead") return new EmitterError(err.code, `doc().submit: version ${asked} is ahead of the document (version ${details.version})`, details);
+  if (details?.reason === "stale") return new EmitterError(err.code, `doc().submit: version ${asked} is no longer in the op log (version ${details.version})`, details);
+  return new EmitterError(err.code, `doc().submit: ${err.message}`, err.details);
 }

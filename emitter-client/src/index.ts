@@ -10,14 +10,15 @@ export {
   AgentTarget,
   LeaderboardTarget,
   StreamTarget,
+  DocTarget,
   type EmitterOptions,
   type CustomEventsMap,
   type DefaultCustomEvents,
   type NotifyInput,
   type PublishOptions,
+  type DocSubmitOptions,
 } from "./emitter";
 export { EmitterError } from "./errors";
-export { DocTarget, type DocSubmitOptions } from "./docs";
 export type { DocOpResult, DocSnapshot, DocType } from "@switchboard/shared";
 export type {
   AgentCompleted,
