@@ -10,7 +10,6 @@ export * from "./json";
 export * from "./workspaces";
 export * from "./agents";
 export * from "./emitter";
-export * from "./redis-scripts";
 export * from "./docs";
 export * from "./doc-types";
 export * from "./leaderboards";

@@ -146,12 +146,6 @@ export const streamSchemas = {
   "stream:unsubscribe": Joi.object<StreamRefPayload>({ name: streamName.required() }),
 } as const;
 
-/** The Redis Stream fields of a point (nodes and the emitter append the very same): `p` the point JSON, `v` its value ('' = none). */
-export function streamEntryFields(name: string, point: Record<string, unknown>): [string, string, string, string] {
-  const value = streamPointValue(name, point);
-  return ["p", JSON.stringify(point), "v", value === null ? "" : String(value)];
-}
-
 /** A stored entry back as a point. */
 export function parseStreamEntry(id: string, fields: readonly string[]): StreamPoint {
   const get = (name: string) => {

@@ -358,9 +358,9 @@ export interface AgentExecutionRecord {
 }
 
 /**
- * Registered agents (agent -> workspace, owner) and the last known execution of each. The Redis
- * implementation runs the scripts the emitter runs (AGENT_REGISTER, AGENT_EXECUTION), so agents
- * registered and executions reported by a backend service are the ones nodes read.
+ * Registered agents (agent -> workspace, owner) and the last known execution of each. Nodes and
+ * the emitter write through the same Redis implementation, so agents registered and executions
+ * reported by a backend service are the ones nodes read.
  */
 export interface AgentRegistry {
   /** Registers an agent, or moves it / changes its owner and name; the workspace is checked by the caller. */

@@ -1,15 +1,15 @@
 /**
  * Collaborative documents in Redis: a meta hash, an op log (a list), a snapshot string and
  * clientOpId keys, all under the hash tag of the document's room or workspace, so one script
- * checks membership, checks the version, appends, trims and publishes (DOC_APPEND, shared with
- * the emitter).
+ * checks membership, checks the version, appends, trims and publishes (DOC_APPEND).
  */
-import { DOC_APPEND, DOC_CREATE, DOC_READ, docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
+import { docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
 import { classicFrame } from "../frames";
 import { RedisScript } from "../script";
+import { DOC_APPEND, DOC_CREATE, DOC_READ } from "./doc-scripts";
 
 const readDoc = new RedisScript(DOC_READ);
 const appendOps = new RedisScript(DOC_APPEND);

@@ -1,13 +1,13 @@
 /**
  * Leaderboards in Redis: one sorted set per (tenant, leaderboard) with scores stored negated
- * (highest first, ties by user id), written by LEADERBOARD_SCORE (shared with the emitter); the
- * top of the last update as a hash, and LEADERBOARD_FLUSH diffing against it under a lease.
+ * (highest first, ties by user id), written by LEADERBOARD_SCORE; the top of the last update as a
+ * hash, and LEADERBOARD_FLUSH diffing against it under a lease.
  */
-import { fromStoredScore as fromStored, LEADERBOARD_SCORE, toStoredScore as toStored, type KeyLayout, type LeaderboardChange, type LeaderboardEntry } from "@switchboard/shared";
+import { fromStoredScore as fromStored, toStoredScore as toStored, type KeyLayout, type LeaderboardChange, type LeaderboardEntry } from "@switchboard/shared";
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LeaderboardFlush, type LeaderboardSnapshot, type LeaderboardStore, type LiveRef, type ScoreOutcome, type ScoreWrite } from "../types";
 import type { RedisClient } from "../script";
 import { DueIndex } from "./due-index";
-import { LEADERBOARD_FLUSH, LEADERBOARD_SNAPSHOT } from "./live-scripts";
+import { LEADERBOARD_FLUSH, LEADERBOARD_SCORE, LEADERBOARD_SNAPSHOT } from "./live-scripts";
 import { RedisScript } from "../script";
 
 const scoreScript = new RedisScript(LEADERBOARD_SCORE);

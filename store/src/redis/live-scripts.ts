@@ -1,9 +1,40 @@
 /**
- * Lua scripts of leaderboards and live streams run only by nodes (the score write, which the
- * emitter runs too, is LEADERBOARD_SCORE in @switchboard/shared). The keys of one leaderboard or
- * stream share a hash tag, so each script runs on one slot, also on a Redis Cluster.
+ * Lua scripts of leaderboards and live streams. The keys of one leaderboard or stream share a
+ * hash tag, so each script runs on one slot, also on a Redis Cluster.
  */
-import { NOW_MS } from "@switchboard/shared";
+import { NOW_MS } from "./scripts";
+
+/**
+ * Sets (`set`) or adds to (`inc`) a user's leaderboard score, marks the leaderboard dirty, and
+ * records an achievement the write unlocks. Scores are stored negated, so ZRANGE/ZRANK order the
+ * highest first and ties by user id in byte order.
+ * KEYS: scores zset, dirty key, achievements set. ARGV: mode, userId, negated value or increment,
+ * achievementId ('' = none), threshold ('' = none: unlocks with this write).
+ * Returns { stored (negated) score, rank (1-based), unlocked (1/0), previous stored score or '' }.
+ */
+export const LEADERBOARD_SCORE = `
+local previous = redis.call('ZSCORE', KEYS[1], ARGV[2])
+local stored
+if ARGV[1] == 'inc' then
+  stored = redis.call('ZINCRBY', KEYS[1], ARGV[3], ARGV[2])
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+  stored = redis.call('ZSCORE', KEYS[1], ARGV[2])
+end
+redis.call('SET', KEYS[2], '1')
+local rank = redis.call('ZRANK', KEYS[1], ARGV[2]) + 1
+local unlocked = 0
+if ARGV[4] ~= '' then
+  local crossed = true
+  if ARGV[5] ~= '' then
+    -- negated: a score at least the threshold is a stored value at most -threshold
+    local limit = -tonumber(ARGV[5])
+    crossed = tonumber(stored) <= limit and (not previous or tonumber(previous) > limit)
+  end
+  if crossed and redis.call('SADD', KEYS[3], ARGV[2] .. '|' .. ARGV[4]) == 1 then unlocked = 1 end
+end
+return { stored, rank, unlocked, previous or '' }
+`;
 
 /**
  * The next update of a leaderboard, at most one per interval cluster-wide: the lease is taken

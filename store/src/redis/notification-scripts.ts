@@ -2,10 +2,39 @@
  * Lua scripts of the inbox, delivery state and push devices. Every key of one user shares the
  * hash tag `{u:<tenant>:<user>}`, so each script runs atomically on one slot, also on a Redis Cluster.
  */
-import { DROP_EXPIRED, INBOX_PUT } from "@switchboard/shared";
+import { NOW_MS } from "./scripts";
 
-/** The emitter files notifications in the inbox too, so these two live in @switchboard/shared. */
-export { DROP_EXPIRED, INBOX_PUT };
+/** KEYS: inbox hash, order zset, expiry zset, read set. Drops what expired. */
+export const DROP_EXPIRED = `${NOW_MS}
+local function drop(id)
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('SREM', KEYS[4], id)
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do drop(id) end
+`;
+
+/**
+ * KEYS: inbox keys. ARGV: id, notification JSON, createdAt, expiresAt, max size.
+ * Returns 1 when stored, 0 when present already (or expired on arrival).
+ */
+export const INBOX_PUT = `${DROP_EXPIRED}
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or tonumber(ARGV[4]) <= now then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if over > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do drop(id) end
+end
+-- The keys live as long as their longest-lived notification.
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+if last[2] then
+  for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], last[2]) end
+end
+return 1
+`;
 
 /** KEYS: inbox keys. ARGV: unreadOnly (0/1), limit. Returns JSON, read flag pairs, newest first. */
 export const INBOX_LIST = `${DROP_EXPIRED}

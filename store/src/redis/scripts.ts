@@ -1,11 +1,45 @@
-import { NOW_MS, PUBLISH_MESSAGE } from "@switchboard/shared";
+/**
+ * Lua scripts of the Redis stores. Each runs atomically on one slot: the keys it touches share
+ * a hash tag. Times come from the Redis clock so writers with skewed clocks (nodes, the emitter)
+ * agree.
+ */
+
+/** Sets `now`: the Redis clock in ms. */
+export const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
 
 /**
- * Lua scripts of the Redis engine. Each runs atomically on one slot: the keys it touches share
- * a hash tag. Times come from the Redis clock so nodes with skewed clocks agree. Scripts the
- * emitter runs as well (NOW_MS, PUBLISH_MESSAGE) live in @switchboard/shared.
+ * Stores a message and publishes it to the Socket.IO adapter's channel in one step.
+ * KEYS: room meta, room members, room history, publish-once key (the history key when unused).
+ * ARGV: member required ('' = none), stored message JSON, history size, history TTL s, idle TTL s,
+ * use publish-once ('1'/'0'), adapter channel ('' = no publish), frame prefix, frame suffix.
+ * The frame is the adapter's msgpack packet split where the message id goes; the id made by
+ * XADD is spliced in as a msgpack string, so the delivered id is the stored id.
+ * Returns { outcome, id? }.
  */
-export { NOW_MS, PUBLISH_MESSAGE };
+export const PUBLISH_MESSAGE = `${NOW_MS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'forbidden'} end
+if ARGV[6] == '1' then
+  local prior = redis.call('GET', KEYS[4])
+  if prior then return {'duplicate', prior} end
+end
+local ttl = tonumber(ARGV[4])
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
+redis.call('XTRIM', KEYS[3], 'MINID', '~', now - ttl * 1000)
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+if ARGV[6] == '1' then redis.call('SET', KEYS[4], id, 'EX', ttl) end
+if ARGV[7] ~= '' then
+  local header
+  if #id < 32 then header = string.char(160 + #id) else header = string.char(217, #id) end
+  redis.call('PUBLISH', ARGV[7], ARGV[8] .. header .. id .. ARGV[9])
+end
+return {'published', id}
+`;
 
 /** KEYS: nodes zset, node-info hash. ARGV: nodeId, info JSON. Returns now. */
 export const HEARTBEAT = `${NOW_MS}

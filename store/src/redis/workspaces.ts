@@ -2,11 +2,9 @@
  * Workspaces and agents in Redis. A workspace's keys share the tag `{w:<tenant>:<id>}`, an
  * agent's `{a:<tenant>:<id>}`, so each script runs on one slot; the indexes on other slots (the
  * user's workspaces, the tenant's, the workspace's agents) are written after the script, like
- * the room membership index. Agent scripts are the emitter's own (@switchboard/shared).
+ * the room membership index.
  */
 import {
-  AGENT_EXECUTION,
-  AGENT_REGISTER,
   agentExecutionFields,
   parseAgent,
   parseAgentExecution,
@@ -27,6 +25,7 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import { RedisScript } from "../script";
+import { NOW_MS } from "./scripts";
 
 /**
  * KEYS: workspace meta, workspace members. ARGV: record JSON, then userId / member JSON pairs.
@@ -44,6 +43,48 @@ const ADD_WORKSPACE_MEMBER = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then return 'added' end
 return 'present'
+`;
+
+/**
+ * Registers an agent, or changes its workspace, owner and name. The agent is a hash (workspaceId,
+ * ownerId, name, createdAt, updatedAt) so nothing user-given passes through cjson.
+ * KEYS: agent hash. ARGV: workspaceId, ownerId ('' = none), name ('' = none).
+ * Returns { created (1/0), previous workspaceId ('' when new), now }.
+ */
+const AGENT_REGISTER = `${NOW_MS}
+local previous = redis.call('HGET', KEYS[1], 'workspaceId') or ''
+local created = 0
+if redis.call('HSETNX', KEYS[1], 'createdAt', now) == 1 then created = 1 end
+redis.call('HSET', KEYS[1], 'workspaceId', ARGV[1], 'updatedAt', now)
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'ownerId') else redis.call('HSET', KEYS[1], 'ownerId', ARGV[2]) end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'name') else redis.call('HSET', KEYS[1], 'name', ARGV[3]) end
+return { created, previous, now }
+`;
+
+/**
+ * Records an execution event of a registered agent as its last known state: a hash of
+ * executionId, status, progress, currentStep, task/result/error (JSON text, kept verbatim),
+ * startedAt, updatedAt, completedAt. `start` begins a new execution; any other event for an
+ * execution the state does not hold begins it too (the start was missed).
+ * KEYS: agent hash, execution hash. ARGV: kind (start|update|complete|fail), executionId, then
+ * field/value pairs to set ('' value = remove the field).
+ * Returns {'missing'} for an unknown agent, else { 'ok', workspaceId, now, field, value, ... }.
+ */
+const AGENT_EXECUTION = `${NOW_MS}
+local workspace = redis.call('HGET', KEYS[1], 'workspaceId')
+if not workspace then return {'missing'} end
+if ARGV[1] == 'start' or redis.call('HGET', KEYS[2], 'executionId') ~= ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'executionId', ARGV[2], 'startedAt', now, 'status', 'running', 'progress', '0')
+end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[2], ARGV[i]) else redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('HSET', KEYS[2], 'updatedAt', now)
+if ARGV[1] == 'complete' or ARGV[1] == 'fail' then redis.call('HSET', KEYS[2], 'completedAt', now) end
+local out = { 'ok', workspace, now }
+for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do out[#out + 1] = v end
+return out
 `;
 
 const createWorkspace = new RedisScript(CREATE_WORKSPACE);
