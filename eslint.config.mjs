@@ -3,7 +3,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "coverage/**", "tests/load/node_modules/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "coverage/**", "tests/load/node_modules/**", "store/src/lua.generated.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,6 +14,8 @@ if (!["typescript", "esbuild", "@switchboard/shared", "@switchboard/store", "@sw
   console.log("[switchboard] installing dependencies (npm ci)…");
   run("npm ci --no-audit --no-fund");
 }
+// store/src/lua.generated.ts (gitignored) from store/lua: the store imports its Lua scripts from it.
+run("node store/scripts/build-lua.mjs");
 run("npx tsc -b");
 // The client SDK's browser bundle (esbuild, well under a second), served by every node at /sdk/.
 run("node client/scripts/bundle.mjs");

@@ -1,7 +1,7 @@
 /**
  * The rules of multi-device sync (PROTOCOL §3 "Multi-device state sync"), as pure functions over
  * the stored document. The memory engine runs them directly; the Redis engine's Lua script
- * (redis/sync-script.ts) is a line-by-line port and the tests hold the two to the same results.
+ * (store/lua/sync/resolve.lua) is a line-by-line port and the tests hold the two to the same results.
  *
  * Stored document (JSON, identical in both engines):
  *   { h: [wall, counter], vc: { deviceId: n }, f: { field: [sibling, ...] } }

@@ -9,11 +9,11 @@ import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
 import { classicFrame } from "../frames";
 import { RedisScript } from "../script";
-import { DOC_APPEND, DOC_CREATE, DOC_READ } from "./doc-scripts";
+import { LUA } from "../lua.generated";
 
-const readDoc = new RedisScript(DOC_READ);
-const appendOps = new RedisScript(DOC_APPEND);
-const createDoc = new RedisScript(DOC_CREATE);
+const readDoc = new RedisScript(LUA["docs/read"]);
+const appendOps = new RedisScript(LUA["docs/append"]);
+const createDoc = new RedisScript(LUA["docs/create"]);
 
 /**
  * With the classic adapter the script PUBLISHes the adapter's own packet of `doc:op` and this

@@ -7,12 +7,12 @@ import { fromStoredScore as fromStored, toStoredScore as toStored, type KeyLayou
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LeaderboardFlush, type LeaderboardSnapshot, type LeaderboardStore, type LiveRef, type ScoreOutcome, type ScoreWrite } from "../types";
 import type { RedisClient } from "../script";
 import { DueIndex } from "./due-index";
-import { LEADERBOARD_FLUSH, LEADERBOARD_SCORE, LEADERBOARD_SNAPSHOT } from "./live-scripts";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
-const scoreScript = new RedisScript(LEADERBOARD_SCORE);
-const flushScript = new RedisScript(LEADERBOARD_FLUSH);
-const snapshotScript = new RedisScript(LEADERBOARD_SNAPSHOT);
+const scoreScript = new RedisScript(LUA["leaderboards/score"]);
+const flushScript = new RedisScript(LUA["leaderboards/flush"]);
+const snapshotScript = new RedisScript(LUA["leaderboards/snapshot"]);
 
 /** "rank|stored" as the snapshot keeps an entry. */
 function parseEntry(userId: string, encoded: string): LeaderboardEntry {

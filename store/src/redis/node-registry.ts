@@ -1,13 +1,13 @@
 import type { KeyLayout } from "@switchboard/shared";
 import type { NodeInfo, NodeRegistry } from "../types";
 import type { RedisClient } from "../script";
-import { CLAIM_SWEEP, EXPIRED_NODES, HEARTBEAT, LIVE_NODES } from "./scripts";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
-const heartbeat = new RedisScript(HEARTBEAT);
-const liveNodes = new RedisScript(LIVE_NODES);
-const expiredNodes = new RedisScript(EXPIRED_NODES);
-const claimSweep = new RedisScript(CLAIM_SWEEP);
+const heartbeat = new RedisScript(LUA["nodes/heartbeat"]);
+const liveNodes = new RedisScript(LUA["nodes/live"]);
+const expiredNodes = new RedisScript(LUA["nodes/expired"]);
+const claimSweep = new RedisScript(LUA["nodes/claim-sweep"]);
 
 export class RedisNodeRegistry implements NodeRegistry {
   constructor(

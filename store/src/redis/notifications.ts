@@ -16,18 +16,8 @@ import {
   type StoredNotification,
 } from "../types";
 import type { RedisClient } from "../script";
-import {
-  DELIVERY_ACK,
-  DELIVERY_CLAIM_PUSH,
-  DELIVERY_EMITTED,
-  DELIVERY_PUSH_SENT,
-  INBOX_GET,
-  INBOX_LIST,
-  INBOX_MARK_READ,
-  INBOX_PUT,
-  PUSH_REGISTER,
-} from "./notification-scripts";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
 /** The consumer group every node reads the notification stream through. */
 export const NOTIFICATION_GROUP = "switchboard";
@@ -132,15 +122,15 @@ function parseEntries(entries: StreamEntry[]): NotificationEntry[] {
   return out;
 }
 
-const inboxPut = new RedisScript(INBOX_PUT);
-const inboxList = new RedisScript(INBOX_LIST);
-const inboxGet = new RedisScript(INBOX_GET);
-const inboxMarkRead = new RedisScript(INBOX_MARK_READ);
-const deliveryAck = new RedisScript(DELIVERY_ACK);
-const deliveryEmitted = new RedisScript(DELIVERY_EMITTED);
-const deliveryClaimPush = new RedisScript(DELIVERY_CLAIM_PUSH);
-const deliveryPushSent = new RedisScript(DELIVERY_PUSH_SENT);
-const pushRegister = new RedisScript(PUSH_REGISTER);
+const inboxPut = new RedisScript(LUA["notifications/inbox-put"]);
+const inboxList = new RedisScript(LUA["notifications/inbox-list"]);
+const inboxGet = new RedisScript(LUA["notifications/inbox-get"]);
+const inboxMarkRead = new RedisScript(LUA["notifications/inbox-mark-read"]);
+const deliveryAck = new RedisScript(LUA["notifications/delivery-ack"]);
+const deliveryEmitted = new RedisScript(LUA["notifications/delivery-emitted"]);
+const deliveryClaimPush = new RedisScript(LUA["notifications/delivery-claim-push"]);
+const deliveryPushSent = new RedisScript(LUA["notifications/delivery-push-sent"]);
+const pushRegister = new RedisScript(LUA["notifications/push-register"]);
 
 export class RedisNotificationInbox implements NotificationInbox {
   constructor(

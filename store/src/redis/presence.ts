@@ -1,13 +1,13 @@
 import type { KeyLayout, PresenceStatus } from "@switchboard/shared";
 import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSession, type PresenceRecord, type PresenceRegistry, type ReleaseResult } from "../types";
 import type { RedisClient } from "../script";
-import { ACQUIRE_DEVICE, READ_PRESENCE, RELEASE_DEVICES, SET_STATUS } from "./scripts";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
-const acquireDevice = new RedisScript(ACQUIRE_DEVICE);
-const releaseDevices = new RedisScript(RELEASE_DEVICES);
-const setStatus = new RedisScript(SET_STATUS);
-const readPresence = new RedisScript(READ_PRESENCE);
+const acquireDevice = new RedisScript(LUA["presence/acquire-device"]);
+const releaseDevices = new RedisScript(LUA["presence/release-devices"]);
+const setStatus = new RedisScript(LUA["presence/set-status"]);
+const readPresence = new RedisScript(LUA["presence/read"]);
 
 type Reply = (string | number)[];
 

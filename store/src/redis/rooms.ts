@@ -18,16 +18,16 @@ import type {
   StoredMessage,
 } from "../types";
 import type { RedisClient } from "../script";
-import { ADD_MEMBER, CREATE_ROOM, HDEL_IF_EQUAL, PUBLISH_MESSAGE, RESERVE_CREATED_ROOM } from "./scripts";
 import type { Delivery } from "../delivery";
 import { splitClassicFrame } from "../frames";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
-const createRoom = new RedisScript(CREATE_ROOM);
-const addMember = new RedisScript(ADD_MEMBER);
-const publishMessage = new RedisScript(PUBLISH_MESSAGE);
-const reserveCreatedRoom = new RedisScript(RESERVE_CREATED_ROOM);
-const hdelIfEqual = new RedisScript(HDEL_IF_EQUAL);
+const createRoom = new RedisScript(LUA["rooms/create"]);
+const addMember = new RedisScript(LUA["rooms/add-member"]);
+const publishMessage = new RedisScript(LUA["rooms/publish-message"]);
+const reserveCreatedRoom = new RedisScript(LUA["rooms/reserve-created"]);
+const hdelIfEqual = new RedisScript(LUA["rooms/release-created"]);
 
 /**
  * How long a reservation for a room being created is safe from pruning: far longer than a create

@@ -25,15 +25,15 @@ import { aggregateWindows, windowBuckets, type BucketData } from "../stream-wind
 import { LIVE_LEASE_GRACE_MS, type FlushOutcome, type LiveRef, type LiveStreamStore, type StreamFlush, type StreamInfo } from "../types";
 import type { RedisClient } from "../script";
 import { DueIndex } from "./due-index";
-import { STREAM_AGGREGATE, STREAM_BUCKETS, STREAM_FLUSH } from "./live-scripts";
 import { RedisScript } from "../script";
+import { LUA } from "../lua.generated";
 
 /** The consumer group every node reads each stream through. */
 export const STREAM_GROUP = "switchboard";
 
-const aggregateScript = new RedisScript(STREAM_AGGREGATE);
-const bucketsScript = new RedisScript(STREAM_BUCKETS);
-const flushScript = new RedisScript(STREAM_FLUSH);
+const aggregateScript = new RedisScript(LUA["streams/aggregate"]);
+const bucketsScript = new RedisScript(LUA["streams/buckets"]);
+const flushScript = new RedisScript(LUA["streams/flush"]);
 
 type Entry = [id: string, fields: string[]];
 

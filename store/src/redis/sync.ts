@@ -6,8 +6,11 @@
 import type { ConflictStrategy, KeyLayout, SyncDocument } from "@switchboard/shared";
 import { parseDoc, prepareWrite, toOutcome, viewOf, type AppliedSyncPush } from "../sync-resolver";
 import type { SyncPush, SyncPushOutcome, SyncStore } from "../types";
-import type { RedisClient } from "../script";
-import { resolveSync } from "./sync-script";
+import { RedisScript, type RedisClient } from "../script";
+import { LUA } from "../lua.generated";
+
+/** store/lua/sync/resolve.lua: the port of ../sync-resolver.ts, held to identical documents by the tests. */
+const resolveSync = new RedisScript(LUA["sync/resolve"]);
 
 export class RedisSyncStore implements SyncStore {
   constructor(

@@ -25,72 +25,12 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import { RedisScript } from "../script";
-import { NOW_MS } from "./scripts";
+import { LUA } from "../lua.generated";
 
-/**
- * KEYS: workspace meta, workspace members. ARGV: record JSON, then userId / member JSON pairs.
- * Returns 0 when the id is taken.
- */
-const CREATE_WORKSPACE = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('DEL', KEYS[2])
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1
-`;
-
-/** KEYS: workspace meta, workspace members. ARGV: userId, member JSON. Returns the outcome. */
-const ADD_WORKSPACE_MEMBER = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then return 'added' end
-return 'present'
-`;
-
-/**
- * Registers an agent, or changes its workspace, owner and name. The agent is a hash (workspaceId,
- * ownerId, name, createdAt, updatedAt) so nothing user-given passes through cjson.
- * KEYS: agent hash. ARGV: workspaceId, ownerId ('' = none), name ('' = none).
- * Returns { created (1/0), previous workspaceId ('' when new), now }.
- */
-const AGENT_REGISTER = `${NOW_MS}
-local previous = redis.call('HGET', KEYS[1], 'workspaceId') or ''
-local created = 0
-if redis.call('HSETNX', KEYS[1], 'createdAt', now) == 1 then created = 1 end
-redis.call('HSET', KEYS[1], 'workspaceId', ARGV[1], 'updatedAt', now)
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'ownerId') else redis.call('HSET', KEYS[1], 'ownerId', ARGV[2]) end
-if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'name') else redis.call('HSET', KEYS[1], 'name', ARGV[3]) end
-return { created, previous, now }
-`;
-
-/**
- * Records an execution event of a registered agent as its last known state: a hash of
- * executionId, status, progress, currentStep, task/result/error (JSON text, kept verbatim),
- * startedAt, updatedAt, completedAt. `start` begins a new execution; any other event for an
- * execution the state does not hold begins it too (the start was missed).
- * KEYS: agent hash, execution hash. ARGV: kind (start|update|complete|fail), executionId, then
- * field/value pairs to set ('' value = remove the field).
- * Returns {'missing'} for an unknown agent, else { 'ok', workspaceId, now, field, value, ... }.
- */
-const AGENT_EXECUTION = `${NOW_MS}
-local workspace = redis.call('HGET', KEYS[1], 'workspaceId')
-if not workspace then return {'missing'} end
-if ARGV[1] == 'start' or redis.call('HGET', KEYS[2], 'executionId') ~= ARGV[2] then
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[2], 'executionId', ARGV[2], 'startedAt', now, 'status', 'running', 'progress', '0')
-end
-for i = 3, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[2], ARGV[i]) else redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-end
-redis.call('HSET', KEYS[2], 'updatedAt', now)
-if ARGV[1] == 'complete' or ARGV[1] == 'fail' then redis.call('HSET', KEYS[2], 'completedAt', now) end
-local out = { 'ok', workspace, now }
-for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do out[#out + 1] = v end
-return out
-`;
-
-const createWorkspace = new RedisScript(CREATE_WORKSPACE);
-const addWorkspaceMember = new RedisScript(ADD_WORKSPACE_MEMBER);
-const agentRegister = new RedisScript(AGENT_REGISTER);
-const agentExecution = new RedisScript(AGENT_EXECUTION);
+const createWorkspace = new RedisScript(LUA["workspaces/create"]);
+const addWorkspaceMember = new RedisScript(LUA["workspaces/add-member"]);
+const agentRegister = new RedisScript(LUA["agents/register"]);
+const agentExecution = new RedisScript(LUA["agents/execution"]);
 
 const sorted = (ids: string[]) => ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 

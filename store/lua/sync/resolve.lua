@@ -1,21 +1,21 @@
-/**
- * The sync resolver as one Lua script: read, resolve and write a document atomically, so two
- * nodes pushing to one key at once never lose an update. A port of ../sync-resolver.ts;
- * the tests hold both to identical documents.
- *
- * - Strings compare by bytes (`bcmp`): Lua's `<` on strings follows the locale (strcoll).
- * - User values are opaque JSON text, never decoded here.
- * - cjson encodes numbers with 14 significant digits: every stored number stays below 1e14.
- */
-import { NOW_MS } from "./scripts";
-import { RedisScript } from "../script";
-
-/**
- * KEYS: the document. ARGV: strategy, deviceId, ttlS, maxBytes, ts ('' = none), clock JSON
- * ('' = none; vector_clock only), then field / value JSON text ('' = delete) pairs.
- * Returns { 'ok', document JSON, now } or { 'too_large', bytes, now }.
- */
-export const RESOLVE_SYNC = `${NOW_MS}
+-- The sync resolver as one Lua script: read, resolve and write a document atomically, so two
+-- nodes pushing to one key at once never lose an update. A port of store/src/sync-resolver.ts;
+-- the tests hold both to identical documents.
+-- - Strings compare by bytes (`bcmp`): Lua's `<` on strings follows the locale (strcoll).
+-- - User values are opaque JSON text, never decoded here.
+-- - cjson encodes numbers with 14 significant digits: every stored number stays below 1e14.
+--
+-- KEYS[1]  the document
+-- ARGV[1]  strategy ('lww' or 'vector_clock')
+-- ARGV[2]  deviceId
+-- ARGV[3]  ttlS
+-- ARGV[4]  maxBytes
+-- ARGV[5]  ts ('' = none)
+-- ARGV[6]  clock JSON ('' = none; vector_clock only)
+-- ARGV[7..] field / value JSON text ('' = delete) pairs
+--
+-- Returns { 'ok', document JSON, now } or { 'too_large', bytes, now }.
+--#include lib/now.lua
 local function bcmp(a, b)
   if a == b then return 0 end
   local la, lb = #a, #b
@@ -149,6 +149,3 @@ if bytes > max_bytes then return { 'too_large', bytes, now } end
 local text = cjson.encode(doc)
 redis.call('SET', KEYS[1], text, 'EX', ttl)
 return { 'ok', text, now }
-`;
-
-export const resolveSync = new RedisScript(RESOLVE_SYNC);
