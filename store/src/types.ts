@@ -18,7 +18,7 @@ import type {
   Notification,
   PresenceStatus,
   QueuedNotification,
-  RoomVisibility,
+  RoomInfo,
   SyncDocument,
   SyncWrite,
   WebPushSubscription,
@@ -113,16 +113,9 @@ export interface PresenceRegistry {
   sessionsOf(nodeId: string): Promise<DeviceSession[]>;
 }
 
-export interface RoomRecord {
+/** A room as stored: what clients see of it (RoomInfo) but its member count, in its tenant. */
+export interface RoomRecord extends Omit<RoomInfo, "memberCount"> {
   tenant: string;
-  id: string;
-  name: string;
-  type: string;
-  visibility: RoomVisibility;
-  createdBy: string;
-  /** ms since the epoch. */
-  createdAt: number;
-  maxSize: number;
 }
 
 export interface RoomMemberRecord {
