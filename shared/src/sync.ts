@@ -6,8 +6,9 @@
  * the field. Two strategies, chosen per cluster by CONFLICT_STRATEGY:
  * - `lww`: every write gets a hybrid logical clock stamp from the server (its clock, or the
  *   device's `ts` when earlier); per field the greatest (stamp, deviceId) wins.
- * - `vector_clock`: a write carries the device's vector clock; a causally later write replaces
- *   what it has seen, concurrent writes are all kept and the field is reported in `conflicts`
+ * - `vector_clock`: a write carries what the device has seen (the clock it received last); the
+ *   store adds the write as the device's next event, so it replaces what it has seen and is kept
+ *   beside the rest: concurrent writes are all kept and the field is reported in `conflicts`
  *   until a write that has seen them all resolves it.
  */
 import Joi from "joi";
@@ -33,7 +34,7 @@ export interface SyncDocument {
   strategy: ConflictStrategy;
 }
 
-/** What a device sends: fields to set (null deletes), its vector clock, when it made the change. */
+/** What a device sends: fields to set (null deletes), the clock it has seen, when it made the change. */
 export interface SyncWrite {
   key: string;
   state: Record<string, unknown>;

@@ -184,7 +184,11 @@ function cloneDoc(doc: StoredSyncDoc): StoredSyncDoc {
 /**
  * The stamp a push gets. lww without `ts`: strictly after everything stored (a hybrid logical
  * clock); with `ts`: when the device made the change (never in the future). vector_clock: the
- * device's clock, or without one, everything stored plus one write of the device.
+ * sent clock is what the device has seen (without one: everything stored), and the store adds
+ * the write itself as the device's next event: its entry becomes one past the document's entry of
+ * that device, or the sent entry when greater (a device that counts its own writes). No stored
+ * value then has seen the write, so it always lands: it replaces what it has seen and stays
+ * beside the rest.
  */
 export function stampWrite(doc: StoredSyncDoc, write: PreparedWrite, strategy: ConflictStrategy, now: number): StampedUpdate {
   const base = { fields: write.fields, d: write.deviceId };
@@ -194,11 +198,8 @@ export function stampWrite(doc: StoredSyncDoc, write: PreparedWrite, strategy: C
     const w = Math.max(now, hw);
     return { ...base, w, c: w === hw ? hc + 1 : 0 };
   }
-  let vc = write.clock;
-  if (vc === undefined) {
-    vc = normalizeClock(doc.vc);
-    vc[write.deviceId] = entry(vc, write.deviceId) + 1;
-  }
+  const vc = normalizeClock(write.clock ?? doc.vc);
+  vc[write.deviceId] = Math.max(entry(vc, write.deviceId), entry(doc.vc, write.deviceId) + 1);
   return { ...base, w: now, c: 0, vc };
 }
 
@@ -213,9 +214,10 @@ function mergeLwwField(siblings: readonly StoredSibling[], incoming: StoredSibli
 }
 
 /**
- * Multi-value register: a write some sibling causally follows is stale; otherwise it replaces
+ * Multi-value register: an update some sibling causally follows is stale; otherwise it replaces
  * every sibling it has seen (of two with the same clock, the greater by compareVector stays)
- * and sits beside the concurrent ones.
+ * and sits beside the concurrent ones. A push never comes here stale: stampWrite gives it an
+ * entry no stored sibling has reached.
  */
 function mergeVectorField(siblings: readonly StoredSibling[], incoming: StoredSibling): StoredSibling[] {
   const clock = incoming.vc!;

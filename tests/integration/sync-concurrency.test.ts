@@ -4,7 +4,7 @@
  * final document must be exactly what the rules give for the whole set of writes: a lost update
  * (a read-modify-write that was not atomic) changes a field or drops a sibling, and fails.
  */
-import { applyStamped, emptyDoc, viewOf, type SiblingValue, type StampedUpdate, type SwitchboardNode } from "@switchboard/server";
+import { applyStamped, clockDominates, clockLeq, emptyDoc, viewOf, type SiblingValue, type StampedUpdate, type SwitchboardNode } from "@switchboard/server";
 import type { VectorClock } from "@switchboard/shared";
 import { closeClients, command, connect, type AckResult, type Client } from "../helpers/clients";
 import { startNode } from "../helpers/nodes";
@@ -162,15 +162,34 @@ describe("sync under concurrent pushes from two nodes (redis engine)", () => {
     const acks = await fire(clients, pushes);
     expect(acks.filter((a) => !a.ok)).toEqual([]);
 
-    // A push without clock was resolved with everything stored plus one: its ack clock.
-    const updates: StampedUpdate[] = pushes.map((p, i) => ({
-      fields: Object.entries(p.state).map(([f, v]): [string, SiblingValue] => [f, v === null ? false : JSON.stringify(v)]),
-      d: p.device,
-      w: 0,
-      c: 0,
-      vc: p.clock ?? (acks[i]!.clock as VectorClock),
-    }));
-    const expected = viewOf(updates.reduce((doc, u) => applyStamped(doc, u, "vector_clock"), emptyDoc()), "vector_clock");
+    // The store made each write the device's next event: what the push sent (without a clock,
+    // everything stored) with the device's entry of its ack clock.
+    const updates: StampedUpdate[] = pushes.map((p, i) => {
+      const acked = acks[i]!.clock as VectorClock;
+      return {
+        fields: Object.entries(p.state).map(([f, v]): [string, SiblingValue] => [f, v === null ? false : JSON.stringify(v)]),
+        d: p.device,
+        w: 0,
+        c: 0,
+        vc: p.clock ? { ...p.clock, [p.device]: acked[p.device]! } : acked,
+      };
+    });
+    // Each write is its device's own event: no two of a device share its entry.
+    for (const d of ["A", "B"]) {
+      const own = updates.filter((u) => u.d === d).map((u) => u.vc![d]);
+      expect(new Set(own).size).toBe(own.length);
+    }
+    // Every write landed: its value is a sibling of each field it wrote, unless a write of that
+    // field that has seen it replaced it.
+    const doc = updates.reduce((d, u) => applyStamped(d, u, "vector_clock"), emptyDoc());
+    for (const u of updates) {
+      for (const [f, v] of u.fields) {
+        const kept = doc.f[f]!.some((s) => s.d === u.d && s.v === v && clockLeq(s.vc!, u.vc!) && clockLeq(u.vc!, s.vc!));
+        const replaced = updates.some((o) => o !== u && o.fields.some(([g]) => g === f) && clockDominates(o.vc!, u.vc!));
+        expect(kept || replaced).toBe(true);
+      }
+    }
+    const expected = viewOf(doc, "vector_clock");
     expect(expected.conflicts.length + Object.keys(expected.state).length).toBeGreaterThan(0);
     for (const final of await finalStates(clients)) {
       expect(JSON.parse(JSON.stringify(final))).toEqual({ ok: true, ...JSON.parse(JSON.stringify(expected)) });

@@ -124,6 +124,32 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("sync store (%s)", 
     );
   }, 60000);
 
+  it("vector_clock: a push that sends back the clock it received lands, and so do two at once", async () => {
+    const key = uniqueKey();
+    const base = { tenant: "t1", userId: "u1", key, strategy: "vector_clock" as const, ttlS: 600, maxBytes: 10_000 };
+    await store.push({ ...base, deviceId: "a", state: { x: "a1", y: 1 } });
+    await store.push({ ...base, deviceId: "a", state: { x: "a2" } });
+    // b pulls, then writes x sending back the clock it received: its value is in the answer.
+    const received = await store.get("t1", "u1", key, "vector_clock");
+    const echoed = await store.apply({ ...base, deviceId: "b", state: { x: "b1" }, clock: received.clock as VectorClock });
+    expect(echoed.outcome).toEqual({ status: "ok", document: { state: { x: "b1", y: 1 }, clock: { a: 2, b: 1 }, conflicts: [], strategy: "vector_clock" } });
+    expect(await store.get("t1", "u1", key, "vector_clock")).toEqual((echoed.outcome as { document: unknown }).document);
+    // a sends back a clock older than the document: its write still lands, beside b's.
+    const older = await store.apply({ ...base, deviceId: "a", state: { x: "a3" }, clock: received.clock as VectorClock });
+    expect(older.outcome).toMatchObject({ status: "ok", document: { state: { x: "b1", y: 1 }, clock: { a: 3, b: 1 }, conflicts: ["x"] } });
+    expect(older.doc!.f.x!.map((s) => [s.d, s.v, s.vc])).toEqual([["a", '"a3"', { a: 3 }], ["b", '"b1"', { a: 2, b: 1 }]]);
+
+    // Two devices send back the same clock at once: both land, as siblings.
+    const now = await store.get("t1", "u1", key, "vector_clock");
+    const [fromA, fromB] = await Promise.all(
+      (["a", "b"] as const).map((d) => store.apply({ ...base, deviceId: d, state: { y: `${d}-y` }, clock: now.clock as VectorClock })),
+    );
+    for (const applied of [fromA!, fromB!]) expect(applied.outcome.status).toBe("ok");
+    const after = await store.apply({ ...base, deviceId: "c", state: { z: 0 }, clock: { c: 1 } });
+    expect(after.doc!.f.y!.map((s) => [s.d, s.v])).toEqual([["a", '"a-y"'], ["b", '"b-y"']]);
+    expect(await store.get("t1", "u1", key, "vector_clock")).toMatchObject({ state: { x: "b1", y: "b-y", z: 0 }, clock: { a: 4, b: 2, c: 1 }, conflicts: ["x", "y"] });
+  });
+
   it("keeps values exactly as pushed, whatever cjson would make of them", async () => {
     const key = uniqueKey();
     const state = { empty: [], obj: {}, nested: [{ a: [] }, {}], big: 1.2345678901234567e19, pi: 3.141592653589793, s: "😀\uffff\"\\/", t: true };

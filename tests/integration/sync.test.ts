@@ -203,20 +203,61 @@ describe.each(["memory", "redis"] as const)("sync (%s engine)", (name) => {
     expect(second).toEqual({ ok: true, state: { title: "from B", body: "x" }, clock: { devA: 1, devB: 1 }, conflicts: ["title"], strategy: "vector_clock" });
     expect(await atA).toEqual({ key: "notes", state: second.state, clock: second.clock, conflicts: ["title"], strategy: "vector_clock", sourceDevice: "devB", ts: expect.any(Number) });
 
-    // A stale write (A's first clock again) changes nothing visible.
-    expect(await command(a, "sync:push", { key: "notes", state: { title: "stale" }, clock: { devA: 1 } })).toMatchObject({ state: { title: "from B" }, conflicts: ["title"] });
+    // A's first clock again: the write still lands (the store makes it A's next event), replacing
+    // A's own value and staying beside B's, which it has not seen.
+    expect(await command(a, "sync:push", { key: "notes", state: { title: "again" }, clock: { devA: 1 } })).toMatchObject({
+      state: { title: "from B" },
+      clock: { devA: 2, devB: 1 },
+      conflicts: ["title"],
+    });
 
     // A write that saw both resolves the conflict (explicit clock here; a push without clock has seen everything too).
     const resolved = await command(a, "sync:push", { key: "notes", state: { title: "merged" }, clock: { devA: 2, devB: 1 } });
-    expect(resolved).toEqual({ ok: true, state: { title: "merged", body: "x" }, clock: { devA: 2, devB: 1 }, conflicts: [], strategy: "vector_clock" });
+    expect(resolved).toEqual({ ok: true, state: { title: "merged", body: "x" }, clock: { devA: 3, devB: 1 }, conflicts: [], strategy: "vector_clock" });
     await command(b, "sync:push", { key: "notes", state: { body: "y" }, clock: { devB: 2 } });
     await command(a, "sync:push", { key: "notes", state: { body: null }, clock: { devA: 3, devB: 1 } });
     const contested = await command(b, "sync:pull", { key: "notes" });
-    expect(contested).toMatchObject({ conflicts: ["body"], clock: { devA: 3, devB: 2 } });
+    expect(contested).toMatchObject({ conflicts: ["body"], clock: { devA: 4, devB: 2 } });
     const implicit = await command(b, "sync:push", { key: "notes", state: { body: "final" } });
-    expect(implicit).toEqual({ ok: true, state: { title: "merged", body: "final" }, clock: { devA: 3, devB: 3 }, conflicts: [], strategy: "vector_clock" });
+    expect(implicit).toEqual({ ok: true, state: { title: "merged", body: "final" }, clock: { devA: 4, devB: 3 }, conflicts: [], strategy: "vector_clock" });
 
     const text = await scrape(vector[1 % vector.length]!.url);
     expect(metricValue(text, "switchboard_sync_writes_total", { strategy: "vector_clock", outcome: "conflict" })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("vector_clock: a push that sends back the clock the device received always lands", async () => {
+    const user = unique("ines");
+    const [a, b] = await Promise.all([device(vector, 0, user, "devA"), device(vector, 1, user, "devB")]);
+    await command(a, "sync:push", { key: "todo", state: { milk: false, eggs: 6 } });
+    await command(a, "sync:push", { key: "todo", state: { milk: true } });
+
+    // B pulls, then changes a field sending back the clock it pulled: the change is in the ack, on A's
+    // screen and in A's next pull.
+    const pulled = await command(b, "sync:pull", { key: "todo" });
+    expect(pulled).toMatchObject({ state: { milk: true, eggs: 6 }, clock: { devA: 2 } });
+    const atA = nextEvent<SyncState>(a, "sync:state");
+    const echoed = await command(b, "sync:push", { key: "todo", state: { milk: false }, clock: pulled.clock });
+    expect(echoed).toEqual({ ok: true, state: { milk: false, eggs: 6 }, clock: { devA: 2, devB: 1 }, conflicts: [], strategy: "vector_clock" });
+    expect(await atA).toMatchObject({ state: { milk: false, eggs: 6 }, sourceDevice: "devB" });
+    expect(await command(a, "sync:pull", { key: "todo" })).toEqual(echoed);
+
+    // A sends back the sync:state it received, twice in a row: each write is newer than the last.
+    const first = await command(a, "sync:push", { key: "todo", state: { eggs: 12 }, clock: echoed.clock });
+    expect(first).toEqual({ ok: true, state: { milk: false, eggs: 12 }, clock: { devA: 3, devB: 1 }, conflicts: [], strategy: "vector_clock" });
+    expect(await command(a, "sync:push", { key: "todo", state: { eggs: 10 }, clock: echoed.clock })).toMatchObject({ state: { eggs: 10 }, conflicts: [] });
+
+    // Both devices send back the same clock at once: both writes land, side by side in conflicts.
+    const seen = (await command(b, "sync:pull", { key: "todo" })).clock;
+    const both = await Promise.all([
+      command(a, "sync:push", { key: "todo", state: { eggs: 1 }, clock: seen }),
+      command(b, "sync:push", { key: "todo", state: { eggs: 2 }, clock: seen }),
+    ]);
+    // Whichever the store resolved second answers the conflict; the first had none yet.
+    expect(both.map((ack) => [ack.ok, (ack.conflicts as string[]).length]).sort()).toEqual([[true, 0], [true, 1]]);
+    const merged = await command(a, "sync:pull", { key: "todo" });
+    // The visible sibling is the greater (deviceId, value): devB's; devA's is kept beside it.
+    expect(merged).toEqual({ ok: true, state: { milk: false, eggs: 2 }, clock: { devA: 5, devB: 2 }, conflicts: ["eggs"], strategy: "vector_clock" });
+    // A write that has seen both ends the conflict.
+    expect(await command(a, "sync:push", { key: "todo", state: { eggs: 3 }, clock: merged.clock })).toMatchObject({ state: { eggs: 3 }, conflicts: [] });
   });
 });

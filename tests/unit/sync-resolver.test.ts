@@ -101,6 +101,9 @@ function vectorModel(updates: readonly StampedUpdate[]): Record<string, { values
   return out;
 }
 
+/** A device's entry of a clock; own keys only, as devices may be named `constructor`. */
+const entryOf = (clock: VectorClock, d: string): number => (Object.hasOwn(clock, d) ? clock[d]! : 0);
+
 const visibleOf = (model: Record<string, SiblingValue>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(model).filter(([, v]) => v !== false).map(([f, v]) => [f, JSON.parse(v as string)]));
 
@@ -223,11 +226,12 @@ describe("sync resolver: vector_clock", () => {
 
   it("a causally later write wins its fields and ends their conflicts, whatever came before", () => {
     fc.assert(
-      fc.property(fc.array(vectorUpdate, { maxLength: 10 }), fields, device, fc.boolean(), (history, written, d, explicit) => {
+      fc.property(fc.array(vectorUpdate, { maxLength: 10 }), fields, device, fc.constantFrom("echo", "counted", "none"), (history, written, d, sent) => {
         const doc = applyAll(history, "vector_clock");
         const state = Object.fromEntries(written.map(([f, v]) => [f, v === false ? null : JSON.parse(v)]));
-        // Either the clock the device sends (it has seen everything and writes once more), or none.
-        const clock = explicit ? mergeClocks(doc.vc, { [d]: (doc.vc[d] ?? 0) + 1 }) : undefined;
+        // The device has seen everything: it sends back the clock it received, or that clock with
+        // its own write counted, or no clock at all.
+        const clock = sent === "echo" ? { ...doc.vc } : sent === "counted" ? mergeClocks(doc.vc, { [d]: (doc.vc[d] ?? 0) + 1 }) : undefined;
         const result = applyWrite(doc, prepareWrite({ deviceId: d, state, clock }), "vector_clock", 7, 1e9);
         if (result.status !== "ok") throw new Error("refused");
         const view = viewOf(result.doc, "vector_clock");
@@ -245,7 +249,50 @@ describe("sync resolver: vector_clock", () => {
     );
   });
 
-  it("a write that a stored value causally follows is dropped for that field", () => {
+  it("every push lands, whatever clock it sends: it replaces what it has seen and stays beside the rest", () => {
+    fc.assert(
+      fc.property(fc.array(vectorUpdate, { maxLength: 10 }), fields, device, fc.option(vectorClock, { nil: undefined }), (history, written, d, clock) => {
+        const doc = applyAll(history, "vector_clock");
+        const state = Object.fromEntries(written.map(([f, v]) => [f, v === false ? null : JSON.parse(v)]));
+        const result = applyWrite(doc, prepareWrite({ deviceId: d, state, clock }), "vector_clock", 7, 1e9);
+        if (result.status !== "ok") throw new Error("refused");
+        // The write's clock: what the device sent (or everything stored), and its own next event.
+        const seen = clock ?? doc.vc;
+        const own = Math.max(entryOf(seen, d), entryOf(doc.vc, d) + 1);
+        const stamped = mergeClocks(seen, { [d]: own });
+        expect(result.doc.vc).toEqual(mergeClocks(doc.vc, stamped));
+        const view = viewOf(result.doc, "vector_clock");
+        for (const [f, v] of written) {
+          const unseen = (doc.f[f] ?? []).filter((s) => !clockLeq(s.vc ?? {}, stamped));
+          expect(result.doc.f[f]!.filter((s) => s.d === d && s.v === v && clockLeq(stamped, s.vc ?? {}) && clockLeq(s.vc ?? {}, stamped))).toHaveLength(1);
+          expect(result.doc.f[f]).toHaveLength(unseen.length + 1);
+          for (const s of unseen) expect(result.doc.f[f]).toContainEqual(s);
+          expect(view.conflicts.includes(f)).toBe(unseen.length > 0);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it("two devices sending back the same received clock both land, as siblings reported in conflicts", () => {
+    fc.assert(
+      fc.property(fc.array(vectorUpdate, { maxLength: 10 }), field, fc.uniqueArray(device, { minLength: 2, maxLength: 2 }), value, value, (history, f, [d1, d2], v1, v2) => {
+        const doc = applyAll(history, "vector_clock");
+        const received = { ...doc.vc };
+        let next = doc;
+        for (const [d, v] of [[d1!, v1], [d2!, v2]] as const) {
+          const result = applyWrite(next, prepareWrite({ deviceId: d, state: { [f]: v === false ? null : JSON.parse(v) }, clock: received }), "vector_clock", 7, 1e9);
+          if (result.status !== "ok") throw new Error("refused");
+          next = result.doc;
+        }
+        expect(next.f[f]!.map((s) => [s.d, s.v]).sort()).toEqual([[d1, v1], [d2, v2]].sort());
+        expect(viewOf(next, "vector_clock").conflicts).toContain(f);
+      }),
+      RUNS,
+    );
+  });
+
+  it("merging: a stamped update that a stored value causally follows is dropped for that field (never a push)", () => {
     fc.assert(
       fc.property(fc.array(vectorUpdate, { minLength: 1, maxLength: 8 }), (history) => {
         const doc = applyAll(history, "vector_clock");

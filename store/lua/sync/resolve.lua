@@ -11,7 +11,7 @@
 -- ARGV[3]  ttlS
 -- ARGV[4]  maxBytes
 -- ARGV[5]  ts ('' = none)
--- ARGV[6]  clock JSON ('' = none; vector_clock only)
+-- ARGV[6]  clock JSON: what the device has seen ('' = none; vector_clock only)
 -- ARGV[7..] field / value JSON text ('' = delete) pairs
 --
 -- Returns { 'ok', document JSON, now } or { 'too_large', bytes, now }.
@@ -89,12 +89,16 @@ if strategy == 'lww' then
     w = math.max(now, doc.h[1])
     if w == doc.h[1] then c = doc.h[2] + 1 end
   end
-elseif ARGV[6] ~= '' then
-  clock = cjson.decode(ARGV[6])
 else
-  clock = {}
-  for k, n in pairs(doc.vc) do clock[k] = n end
-  clock[device] = (clock[device] or 0) + 1
+  -- What the device has seen (without a clock: everything stored), plus the write itself as the
+  -- device's next event: past the document's entry of the device, so no stored value has seen it.
+  if ARGV[6] ~= '' then
+    clock = cjson.decode(ARGV[6])
+  else
+    clock = {}
+    for k, n in pairs(doc.vc) do clock[k] = n end
+  end
+  clock[device] = math.max(clock[device] or 0, (doc.vc[device] or 0) + 1)
 end
 
 for i = 7, #ARGV, 2 do
