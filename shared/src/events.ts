@@ -96,14 +96,14 @@ export interface ClientToServerEvents {
   "session:refresh": (payload: SessionRefreshPayload, ack: Ack<SessionRefreshResult>) => void;
   "room:create": (payload: RoomCreatePayload, ack: Ack<{ room: RoomInfo }>) => void;
   "room:join": (payload: RoomJoinPayload, ack: Ack<RoomJoinResult>) => void;
-  "room:leave": (payload: RoomRefPayload, ack: Ack<Empty>) => void;
+  "room:leave": (payload: RoomRefPayload, ack: Ack<{ removed: boolean }>) => void;
   "room:publish": (payload: RoomPublishPayload, ack: Ack<PublishResult>) => void;
   "room:history": (payload: RoomHistoryPayload, ack: Ack<HistoryPage>) => void;
   "room:members": (payload: RoomRefPayload, ack: Ack<{ members: Member[] }>) => void;
   "room:typing": (payload: RoomTypingPayload, ack: Ack<VolatileResult>) => void;
   "room:cursor": (payload: RoomCursorPayload, ack: Ack<VolatileResult>) => void;
   "message:read": (payload: MessageReadPayload, ack: Ack<Empty>) => void;
-  "presence:set": (payload: PresenceSetPayload, ack: Ack<Empty>) => void;
+  "presence:set": (payload: PresenceSetPayload, ack: Ack<{ changed: boolean }>) => void;
   "presence:get": (payload: PresenceUsersPayload, ack: Ack<PresenceMap>) => void;
   /** Answers the current presence of the watched users. */
   "presence:watch": (payload: PresenceUsersPayload, ack: Ack<PresenceMap>) => void;
@@ -113,7 +113,7 @@ export interface ClientToServerEvents {
   "notification:ack": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
   "notification:read": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
   "notification:list": (payload: NotificationListPayload, ack: Ack<{ notifications: Notification[] }>) => void;
-  "push:register": (payload: PushRegisterPayload, ack: Ack<{ id: string }>) => void;
+  "push:register": (payload: PushRegisterPayload, ack: Ack<{ id: string; created: boolean }>) => void;
   "push:unregister": (payload: NotificationRefPayload, ack: Ack<Empty>) => void;
   "workspace:join": (payload: WorkspaceRefPayload, ack: Ack<WorkspaceJoinResult>) => void;
   "workspace:leave": (payload: WorkspaceRefPayload, ack: Ack<Empty>) => void;

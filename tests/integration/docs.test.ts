@@ -254,7 +254,7 @@ describe.each(["memory", "redis"] as const)("collaborative documents (%s engine)
       await command(alice, "doc:open", { docId: roomDoc });
       await command(alice, "doc:op", { docId: roomDoc, version: 0, op: ["a"] });
       await command(bob, "doc:open", { docId: roomDoc });
-      expect(await command(bob, "room:leave", { room: priv })).toEqual({ ok: true });
+      expect(await command(bob, "room:leave", { room: priv })).toEqual({ ok: true, removed: true });
       await sleep(100);
       const bobSeesRoom = collect<DocOpEvent>(bob, "doc:op");
       await command(alice, "doc:op", { docId: roomDoc, version: 1, op: ["b"] });

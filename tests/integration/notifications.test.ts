@@ -48,7 +48,9 @@ describe.each(["memory", "redis"] as const)("notifications (%s engine)", (name) 
     const fcmToken = unique("fcm-token");
     const web = await command(socket, "push:register", { platform: "webpush", subscription: sub.subscription });
     const fcm = await command(socket, "push:register", { platform: "fcm", token: fcmToken });
-    expect([web.ok, fcm.ok]).toEqual([true, true]);
+    expect([web.ok, web.created, fcm.ok, fcm.created]).toEqual([true, true, true, true]);
+    // Registering the same token again answers the id it has, not a new device.
+    expect(await command(socket, "push:register", { platform: "fcm", token: fcmToken })).toEqual({ ok: true, id: fcm.id, created: false });
     return { sub, fcmToken, ids: [web.id as string, fcm.id as string] };
   }
 

@@ -65,12 +65,13 @@ describe.each(["memory", "redis"] as const)("presence (%s engine)", (name) => {
     const inboxes = watchers.map(updates);
     await Promise.all(watchers.map((w) => command(w, "presence:watch", { userIds: [bob] })));
 
-    expect(await command(bobPhone, "presence:set", { status: "busy", message: "exam until 3pm" })).toEqual({ ok: true });
+    expect(await command(bobPhone, "presence:set", { status: "busy", message: "exam until 3pm" })).toEqual({ ok: true, changed: true });
     for (const inbox of inboxes) await waitFor(() => inbox.length === 1, 3000, "status update");
     for (const inbox of inboxes) expect(inbox[0]).toMatchObject({ userId: bob, status: "busy", message: "exam until 3pm", online: true, devices: ["phone"] });
 
-    expect(await command(bobPhone, "presence:set", { status: "busy", message: "exam until 3pm" })).toEqual({ ok: true });
-    expect(await command(bobPhone, "presence:set", { status: "dnd" })).toEqual({ ok: true });
+    // The same status again changes nothing (and announces nothing): `changed: false` says so.
+    expect(await command(bobPhone, "presence:set", { status: "busy", message: "exam until 3pm" })).toEqual({ ok: true, changed: false });
+    expect(await command(bobPhone, "presence:set", { status: "dnd" })).toEqual({ ok: true, changed: true });
     for (const inbox of inboxes) await waitFor(() => inbox.length === 2, 3000, "dnd update");
     await sleep(SETTLE_MS);
     for (const inbox of inboxes) {

@@ -240,8 +240,10 @@ describe.each(["memory", "redis"] as const)("rooms (%s engine)", (name) => {
 
     await command(alicePhone, "room:join", { room: id });
     const left = nextEvent(alicePhone, "room:member_left");
-    expect(await command(bob, "room:leave", { room: id })).toEqual({ ok: true });
+    expect(await command(bob, "room:leave", { room: id })).toEqual({ ok: true, removed: true });
     expect(await left).toEqual({ room: id, userId: "bob", ts: expect.any(Number) });
+    // Leaving again removes nothing, and says so.
+    expect(await command(bob, "room:leave", { room: id })).toEqual({ ok: true, removed: false });
     const inbox = collect<Msg>(bob, "room:message");
     await command(alicePhone, "room:publish", { room: id, data: "gone?" });
     await sleep(200);
@@ -349,8 +351,10 @@ describe.each(["memory", "redis"] as const)("rooms (%s engine)", (name) => {
 
     const removed = nextEvent(erin, "room:member_left");
     const del = await fetch(`${url(0)}/v1/rooms/${id}/members/erin`, { method: "DELETE", headers: service });
-    expect(del.status).toBe(200);
+    expect([del.status, await del.json()]).toEqual([200, { removed: true }]);
     expect(await removed).toMatchObject({ room: id, userId: "erin" });
+    const again = await fetch(`${url(0)}/v1/rooms/${id}/members/erin`, { method: "DELETE", headers: service });
+    expect([again.status, await again.json()]).toEqual([200, { removed: false }]);
     expect((await fetch(`${url(0)}/v1/rooms/${id}/messages`, { headers: asUser })).status).toBe(403);
   });
 });

@@ -34,7 +34,7 @@ export function serverAcks(socket: AppSocket): void {
 
   // @ts-expect-error serverTime is ms since the epoch, a number
   socket.on("system:ping", (_payload, ack) => ack({ ok: true, serverTime: "now", nodeId: "n1" }));
-  // @ts-expect-error room:leave answers an empty object
+  // @ts-expect-error room:leave answers whether the user was removed, as `removed`
   socket.on("room:leave", (_payload, ack) => ack({ ok: true, left: true }));
   // @ts-expect-error clients send no such command
   socket.on("room:jion", () => undefined);

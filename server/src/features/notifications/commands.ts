@@ -24,9 +24,10 @@ export function notificationCommands(notifications: NotificationService): Comman
     defineCommand<NotificationListPayload, { notifications: Notification[] }>("notification:list", notificationSchemas["notification:list"], async ({ session }, query) => ({
       notifications: await notifications.list(session, query),
     })),
-    defineCommand<PushRegisterPayload, { id: string }>("push:register", notificationSchemas["push:register"], async ({ session }, payload) => ({
-      id: (await notifications.registerPush(session, payload)).id,
-    })),
+    defineCommand<PushRegisterPayload, { id: string; created: boolean }>("push:register", notificationSchemas["push:register"], async ({ session }, payload) => {
+      const { id, created } = await notifications.registerPush(session, payload);
+      return { id, created };
+    }),
     defineCommand<NotificationRefPayload, object>("push:unregister", notificationSchemas["push:unregister"], async ({ session }, { id }) => {
       await notifications.unregisterPush(session, id);
       return {};

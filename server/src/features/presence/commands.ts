@@ -7,10 +7,9 @@ import type { PresenceService } from "./service";
 
 export function presenceCommands(presence: PresenceService): CommandDefinition[] {
   return [
-    defineCommand<PresenceSetPayload, object>("presence:set", presenceSchemas["presence:set"], async ({ session }, payload) => {
-      await presence.set(session, payload.status, payload.message);
-      return {};
-    }),
+    defineCommand<PresenceSetPayload, { changed: boolean }>("presence:set", presenceSchemas["presence:set"], async ({ session }, payload) => ({
+      changed: await presence.set(session, payload.status, payload.message),
+    })),
     defineCommand<PresenceUsersPayload, PresenceMap>("presence:get", presenceSchemas["presence:get"], ({ session }, payload) => presence.get(session, payload.userIds)),
     defineCommand<PresenceUsersPayload, PresenceMap>("presence:watch", presenceSchemas["presence:watch"], ({ session, socket }, payload) =>
       presence.watch(session, socket, payload.userIds),

@@ -26,9 +26,11 @@ export interface PresenceServiceDeps {
 export class PresenceService {
   constructor(private readonly deps: PresenceServiceDeps) {}
 
-  async set(actor: Actor, status: PresenceStatus, message: string | undefined): Promise<void> {
+  /** Sets the chosen status and message; whether they changed (false: already so, nothing announced). */
+  async set(actor: Actor, status: PresenceStatus, message: string | undefined): Promise<boolean> {
     const changed = await this.deps.engine.presence.setStatus(actor.tenant, actor.userId, status, message, this.deps.sessionTtlS);
     if (changed) await this.announce(actor.tenant, changed, "status");
+    return changed !== undefined;
   }
 
   async get(actor: Actor, userIds: readonly string[]): Promise<PresenceMap> {

@@ -51,10 +51,10 @@ export function roomCommands(rooms: RoomService): CommandDefinition[] {
     defineCommand<RoomJoinPayload, RoomJoinResult>("room:join", roomSchemas["room:join"], (ctx, payload) =>
       rooms.join(actorOf(ctx), payload.room, payload.since, ctx.socket),
     ),
-    defineCommand<RoomRefPayload, object>("room:leave", roomSchemas["room:leave"], async (ctx, payload) => {
-      await rooms.leave(actorOf(ctx), payload.room);
+    defineCommand<RoomRefPayload, { removed: boolean }>("room:leave", roomSchemas["room:leave"], async (ctx, payload) => {
+      const removed = await rooms.leave(actorOf(ctx), payload.room);
       void ctx.socket.leave(rooms.socketRoom(actorOf(ctx), payload.room));
-      return {};
+      return { removed };
     }),
     defineCommand<RoomPublishPayload, PublishResult>("room:publish", roomSchemas["room:publish"], (ctx, { room, ...message }) =>
       rooms.publish(actorOf(ctx), room, message),

@@ -50,10 +50,7 @@ export function roomRoutes(rooms: RoomService): Route[] {
       path: "/v1/rooms/:id/members/:userId",
       auth: "user",
       params: Joi.object<MemberParams>({ id: roomId.required(), userId: userId.required() }),
-      handler: async ({ principal, params }) => {
-        await rooms.leave(actorOf(principal), params.id, params.userId);
-        return { body: {} };
-      },
+      handler: async ({ principal, params }) => ({ body: { removed: await rooms.leave(actorOf(principal), params.id, params.userId) } }),
     }),
     defineRoute<RoomParams, Record<string, never>, PublishPayload>({
       method: "post",

@@ -130,8 +130,11 @@ export class RoomService {
     return result;
   }
 
-  /** The user leaves the room: no longer a member, and every device of theirs unsubscribed. */
-  async leave(actor: Actor, roomId: string, userId = actor.userId): Promise<void> {
+  /**
+   * The user leaves the room: no longer a member, and every device of theirs unsubscribed.
+   * Whether they were on the roster (false: nothing was removed).
+   */
+  async leave(actor: Actor, roomId: string, userId = actor.userId): Promise<boolean> {
     const room = await this.existing(actor, roomId);
     if (userId !== actor.userId && !isPrivileged(actor) && room.createdBy !== actor.userId) {
       throw new AppError("FORBIDDEN", "only the room's creator or a service may remove another member");
@@ -142,6 +145,7 @@ export class RoomService {
     // …and from the room's documents, which they may open again only if they may still read them.
     const docs = (await this.deps.engine.docs.list(actor.tenant, { kind: "room", id: roomId })).map((id) => tenantRoom(actor.tenant, docRoom(id)));
     this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave([this.socketRoom(actor, roomId), ...docs]);
+    return removed;
   }
 
   /**
