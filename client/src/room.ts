@@ -86,8 +86,8 @@ export class Room extends Emitter<RoomEvents> {
    */
   async publish(data: unknown, options: Omit<PublishPayload, "data"> = {}): Promise<PublishResult> {
     const payload = { room: this.id, data, ...options, clientMsgId: options.clientMsgId ?? `${this.client.deviceId ?? "c"}.${randomId()}.${++this.publishes}`.slice(-64) };
-    const { id, ts, duplicate } = await this.client.request("room:publish", payload, { lane: `room:${this.id}` });
-    return duplicate ? { id, ts, duplicate } : { id, ts };
+    const { id, ts, seq, epoch, duplicate } = await this.client.request("room:publish", payload, { lane: `room:${this.id}` });
+    return duplicate ? { id, ts, seq, epoch, duplicate } : { id, ts, seq, epoch };
   }
 
   /** A page of history (`before`/`after`/`limit`), oldest first. */

@@ -16,7 +16,7 @@ import type { LeaderboardScoreInput, LeaderboardScoreResult, PublishPayload, Pub
 import { AppError, docSubmitRequest, type DocOpResult, type DocSnapshot, type DocSubmitRequest } from "@switchboard/shared";
 // The stores a node's services write through.
 import { commitDocOp, DocState, notifyUser, recordScore, RedisAgents, RedisDocStore, RedisLeaderboards, RedisLiveStreams, RedisNotificationInbox, RedisNotificationQueue } from "@switchboard/store";
-import { RedisPresenceRegistry, RedisPushDevices, RedisRoomHistory, RedisWorkspaces, senderOf, type Delivery, type RedisClient } from "@switchboard/store";
+import { duplicatePosition, RedisPresenceRegistry, RedisPushDevices, RedisRoomHistory, RedisWorkspaces, senderOf, type Delivery, type RedisClient } from "@switchboard/store";
 import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
 import { checkPayload, EmitterError, validate } from "./errors";
@@ -223,11 +223,11 @@ export class RoomTarget extends Target {
     const message = { from: sender, kind: input.kind ?? "text", data: input.data, ts, priority: input.priority ?? "normal", ...(input.replyTo === undefined ? {} : { replyTo: input.replyTo }) };
     const request = { tenant: ctx.tenant, room: id, message, clientMsgId: input.clientMsgId, historySize, historyTtlS, idleTtlS: roomIdleTtlS };
     const outcome = await ctx.stores.history.publish(request);
-    if (outcome.status === "published") return { id: outcome.id, ts };
+    if (outcome.status === "published") return { id: outcome.id, ts, seq: outcome.seq, epoch: outcome.epoch };
     // Without a member to check, the only refusal is a room that is not there.
     if (outcome.status !== "duplicate") throw new EmitterError("NOT_FOUND", `room ${id} does not exist`);
     const first = await ctx.stores.history.message(ctx.tenant, id, outcome.id);
-    return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), duplicate: true };
+    return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), ...duplicatePosition(outcome, first), duplicate: true };
   }
 }
 

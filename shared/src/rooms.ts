@@ -84,6 +84,13 @@ export interface Message {
   room: string;
   /** The room's history offset (`<ms>-<seq>`): ordered and unique per room. */
   id: string;
+  /**
+   * The message's position in the room's history epoch: 1, 2, 3, … with no hole, so a receiver
+   * sees a lost delivery at the next message. Absent only on messages stored before positions existed.
+   */
+  seq?: number;
+  /** The room's history epoch `seq` counts in; a new epoch starts (at 1) when history was lost. */
+  epoch?: string;
   from: MessageSender;
   kind: string;
   data: unknown;
@@ -106,7 +113,15 @@ export interface RoomRefPayload {
 export interface RoomJoinPayload extends RoomRefPayload {
   since?: string;
 }
-export interface RoomJoinResult {
+/**
+ * Where a room's history stands: the newest message's `seq` and `epoch`. An empty history is
+ * `{ seq: 0 }` with no epoch (its next message starts a new one).
+ */
+export interface RoomPosition {
+  seq: number;
+  epoch?: string;
+}
+export interface RoomJoinResult extends RoomPosition {
   room: RoomInfo;
   members: Member[];
   missed?: Message[];
@@ -125,6 +140,9 @@ export interface RoomPublishPayload extends RoomRefPayload, PublishPayload {}
 export interface PublishResult {
   id: string;
   ts: number;
+  /** The message's position (for a duplicate: the first publish's). */
+  seq: number;
+  epoch: string;
   /** True when `clientMsgId` matched an earlier publish: nothing was stored or delivered again. */
   duplicate?: boolean;
 }

@@ -24,11 +24,10 @@ export interface ClassicFrame {
   data: Buffer;
 }
 
-/** A classic frame split where a value known only inside a script goes (a message id). */
+/** A classic frame split where values known only inside a script go (a message's id and position): n values, n + 1 parts. */
 export interface SplitFrame {
   channel: string;
-  prefix: Buffer;
-  suffix: Buffer;
+  parts: Buffer[];
 }
 
 const packetOf = (event: string, args: readonly unknown[]) => ({ type: EVENT_PACKET, data: [event, ...args], nsp: NSP });
@@ -40,15 +39,23 @@ export function classicFrame(uid: string, room: string, event: string, args: rea
 }
 
 /**
- * The classic frame of `event`, split around `placeholder` (a string that `args` hold once and
- * nothing else can contain): a script splices the real value in between prefix and suffix.
+ * The classic frame of `event`, split around `placeholders` (strings that `args` hold once each,
+ * in this order, and nothing else can contain): a script splices the real values, msgpack-encoded,
+ * in between the parts.
  */
-export function splitClassicFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholder: string): SplitFrame {
+export function splitClassicFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
   const { channel, data } = classicFrame(uid, room, event, args);
-  const marker = encode(placeholder);
-  const at = data.indexOf(marker);
-  if (at < 0) throw new Error("the placeholder is missing from the encoded frame");
-  return { channel, prefix: data.subarray(0, at), suffix: data.subarray(at + marker.length) };
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const placeholder of placeholders) {
+    const marker = encode(placeholder);
+    const at = data.indexOf(marker, from);
+    if (at < 0) throw new Error("a placeholder is missing from the encoded frame");
+    parts.push(data.subarray(from, at));
+    from = at + marker.length;
+  }
+  parts.push(data.subarray(from));
+  return { channel, parts };
 }
 
 /** A room whose name socket.io-adapter takes for a socket id (20 characters) travels on the main channel. */

@@ -8,7 +8,7 @@ export * from "./types";
 export type { Delivery } from "./delivery";
 export { RedisScript, type RedisClient } from "./script";
 export { classicFrame, shardedBroadcast, shardedChannel, splitClassicFrame, type ClassicFrame, type SplitFrame } from "./frames";
-export { compareMessageIds, MessageIdClock, senderOf, toMessage } from "./messages";
+export { compareMessageIds, duplicatePosition, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
 export * from "./stream-windows";
 export * from "./sync-resolver";
 export { DocState } from "./doc-state";

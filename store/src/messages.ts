@@ -2,6 +2,7 @@
  * Messages as both engines store and deliver them. Message ids are history offsets in the Redis
  * Streams form `<ms>-<seq>`; both engines make and compare them the same way.
  */
+import { randomBytes } from "node:crypto";
 import type { Message, MessageSender } from "@switchboard/shared";
 import type { StoredMessage } from "./types";
 export function parseMessageId(id: string): [number, number] {
@@ -31,9 +32,25 @@ export class MessageIdClock {
   }
 }
 
-/** The message as delivered; `id` first, so an encoded frame's id placeholder is the first string it could be. */
-export function toMessage(room: string, id: string, stored: StoredMessage): Message {
-  const message: Message = { id, room, from: stored.from, kind: stored.kind, data: stored.data, ts: stored.ts, priority: stored.priority };
+/** Where a message stands in its room's history (see Message.seq); absent for messages stored before positions existed. */
+export interface MessagePosition {
+  seq: number;
+  epoch: string;
+}
+
+/** A new history epoch: random, so it never repeats one the room had before. */
+export function newEpoch(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/**
+ * The message as delivered; `id`, `seq` and `epoch` first, so an encoded frame's placeholders for
+ * them are the first strings they could be.
+ */
+export function toMessage(room: string, id: string, stored: StoredMessage, position?: MessagePosition): Message {
+  const message: Message = position
+    ? { id, seq: position.seq, epoch: position.epoch, room, from: stored.from, kind: stored.kind, data: stored.data, ts: stored.ts, priority: stored.priority }
+    : { id, room, from: stored.from, kind: stored.kind, data: stored.data, ts: stored.ts, priority: stored.priority };
   if (stored.replyTo !== undefined) message.replyTo = stored.replyTo;
   return message;
 }
@@ -44,4 +61,12 @@ export function senderOf({ userId, deviceId, name }: MessageSender): MessageSend
   if (deviceId !== undefined) from.deviceId = deviceId;
   if (name !== undefined) from.name = name;
   return from;
+}
+
+/**
+ * A duplicate publish's answer position: the first publish's, kept with its publish-once key or
+ * read from history; `0` and `""` only for a message stored before positions existed.
+ */
+export function duplicatePosition(outcome: { seq?: number; epoch?: string }, first: Message | undefined): MessagePosition {
+  return { seq: outcome.seq ?? first?.seq ?? 0, epoch: outcome.epoch ?? first?.epoch ?? "" };
 }

@@ -19,6 +19,7 @@ import type {
   PresenceStatus,
   QueuedNotification,
   RoomInfo,
+  RoomPosition,
   SyncDocument,
   SyncWrite,
   WebPushSubscription,
@@ -175,8 +176,9 @@ export interface PublishRequest {
 }
 
 export type PublishOutcome =
-  | { status: "published"; id: string }
-  | { status: "duplicate"; id: string }
+  | { status: "published"; id: string; seq: number; epoch: string }
+  /** The first publish's id, and its position unless it was stored before positions existed. */
+  | { status: "duplicate"; id: string; seq?: number; epoch?: string }
   | { status: "missing" }
   | { status: "forbidden" };
 
@@ -185,6 +187,8 @@ export interface Recovery {
   /** False when history no longer reaches back to the requested id. */
   recovered: boolean;
   hasMore: boolean;
+  /** Where history stands, read with the messages. */
+  position: RoomPosition;
 }
 
 /**
@@ -198,6 +202,8 @@ export interface RoomHistory {
   page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }>;
   /** Every message after `since` (up to `limit`), and whether history still reaches back to it. */
   since(tenant: string, room: string, since: string, limit: number): Promise<Recovery>;
+  /** The newest message's seq and epoch; `{ seq: 0 }` for an empty history. */
+  position(tenant: string, room: string): Promise<RoomPosition>;
   message(tenant: string, room: string, id: string): Promise<Message | undefined>;
 }
 

@@ -63,13 +63,14 @@ describe("emitter on a Redis Cluster", () => {
     const received = clients.map((c) => nextEvent<{ id: string; data: unknown; from: unknown }>(c, "room:message"));
     const published = await emitter.room(room).publish({ text: "sharded" }, { kind: "system" });
     for (const message of await Promise.all(received)) {
-      expect(message).toEqual({ id: published.id, room, from: { userId: "emitter" }, kind: "system", data: { text: "sharded" }, ts: published.ts, priority: "normal" });
+      expect(message).toEqual({ id: published.id, seq: 1, epoch: published.epoch, room, from: { userId: "emitter" }, kind: "system", data: { text: "sharded" }, ts: published.ts, priority: "normal" });
     }
     const history = await command(clients[2]!, "room:history", { room });
     expect(history).toMatchObject({ ok: true, messages: [{ id: published.id, data: { text: "sharded" } }] });
     const next = await emitter.room(room).publish("second");
     const recovery = await command(clients[1]!, "room:join", { room, since: published.id });
-    expect(recovery).toMatchObject({ ok: true, recovered: true, missed: [{ id: next.id, data: "second" }] });
+    expect(next).toMatchObject({ seq: 2, epoch: published.epoch });
+    expect(recovery).toMatchObject({ ok: true, recovered: true, seq: 2, epoch: published.epoch, missed: [{ id: next.id, seq: 2, data: "second" }] });
   });
 
   it("emits to a user's devices and broadcasts to the tenant on every node", async () => {

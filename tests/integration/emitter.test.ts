@@ -19,6 +19,8 @@ import { serviceToken, signToken } from "../helpers/tokens";
 
 interface Msg {
   id: string;
+  seq: number;
+  epoch: string;
   room: string;
   from: { userId: string; name?: string };
   kind: string;
@@ -75,9 +77,9 @@ describe("emitter from a separate process", () => {
     for (const c of clients) expect((await command(c, "room:join", { room })).ok).toBe(true);
     const inboxes = clients.map((c) => collect<Msg>(c, "room:message"));
 
-    const published = await child.call<{ id: string; ts: number }>(["room", room], "publish", { text: "Session starts" }, { kind: "system", priority: "high" });
-    expect(published).toEqual({ id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number) });
-    const expected: Msg = { id: published.id, room, from: { userId: "backend", name: "Backend" }, kind: "system", data: { text: "Session starts" }, ts: published.ts, priority: "high" };
+    const published = await child.call<{ id: string; ts: number; seq: number; epoch: string }>(["room", room], "publish", { text: "Session starts" }, { kind: "system", priority: "high" });
+    expect(published).toEqual({ id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number), seq: 1, epoch: expect.any(String) });
+    const expected: Msg = { id: published.id, seq: 1, epoch: published.epoch, room, from: { userId: "backend", name: "Backend" }, kind: "system", data: { text: "Session starts" }, ts: published.ts, priority: "high" };
     await waitFor(() => inboxes.every((inbox) => inbox.length === 1), 5000, "room:message on three nodes");
     for (const inbox of inboxes) expect(inbox).toEqual([expected]);
     expect(await command(clients[1]!, "room:history", { room })).toEqual({ ok: true, messages: [expected], hasMore: false });
@@ -85,7 +87,7 @@ describe("emitter from a separate process", () => {
     // A retried publish with the same clientMsgId is stored and delivered once.
     const first = await child.call<{ id: string }>(["room", room], "publish", { n: 1 }, { clientMsgId: "job-7" });
     const again = await child.call<{ id: string; duplicate?: boolean }>(["room", room], "publish", { n: 1 }, { clientMsgId: "job-7" });
-    expect(again).toEqual({ id: first.id, ts: expect.any(Number), duplicate: true });
+    expect(again).toEqual({ id: first.id, ts: expect.any(Number), seq: 2, epoch: published.epoch, duplicate: true });
 
     // A client that was away recovers what the emitter published meanwhile, on another node.
     const ann = clients[0]!;
@@ -95,9 +97,9 @@ describe("emitter from a separate process", () => {
     const back = await user("ann", 2);
     const rejoin = await command(back, "room:join", { room, since: lastSeen });
     expect(rejoin).toMatchObject({ ok: true, recovered: true });
-    expect((rejoin.missed as Msg[]).map((m) => [m.id, m.data])).toEqual([
-      [missed[0]!.id, "while away 1"],
-      [missed[1]!.id, "while away 2"],
+    expect((rejoin.missed as Msg[]).map((m) => [m.id, m.seq, m.data])).toEqual([
+      [missed[0]!.id, 3, "while away 1"],
+      [missed[1]!.id, 4, "while away 2"],
     ]);
     await sleep(100);
     expect(inboxes[1]!.map((m) => m.id)).toEqual([published.id, first.id, missed[0]!.id, missed[1]!.id]);

@@ -321,6 +321,65 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
     });
   });
 
+  describe("room history positions", () => {
+    const room = (id: string) => ({ tenant: "", id, name: id, type: "chat", visibility: "public" as const, createdBy: "owner", createdAt: Date.now(), maxSize: 10 });
+    const publish = (id: string, data: unknown, extra: { clientMsgId?: string; historyTtlS?: number } = {}) =>
+      engine.history.publish({
+        tenant: "",
+        room: id,
+        message: { from: { userId: "owner" }, kind: "text", data, ts: Date.now(), priority: "normal" },
+        clientMsgId: extra.clientMsgId,
+        historySize: 1000,
+        historyTtlS: extra.historyTtlS ?? 60,
+        idleTtlS: 60,
+      });
+
+    it("numbers a room's messages 1, 2, 3, … in one epoch, also under concurrent publishes, and reads the numbers back", async () => {
+      const id = unique("room");
+      await engine.rooms.create(room(id), [], 60);
+      expect(await engine.history.position("", id)).toEqual({ seq: 0 });
+      const first = await publish(id, "first");
+      expect(first).toEqual({ status: "published", id: expect.any(String), seq: 1, epoch: expect.stringMatching(/^\S+$/) });
+      const epoch = (first as { epoch: string }).epoch;
+      const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => publish(id, i)));
+      const seqs = outcomes.map((o) => (o as { seq: number }).seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
+      expect(new Set(outcomes.map((o) => (o as { epoch: string }).epoch))).toEqual(new Set([epoch]));
+      // Positions follow history order.
+      const page = await engine.history.page("", id, { limit: 100 });
+      expect(page.messages.map((m) => m.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+      expect(page.messages.every((m) => m.epoch === epoch)).toBe(true);
+      expect(await engine.history.position("", id)).toEqual({ seq: 41, epoch });
+      const recovery = await engine.history.since("", id, page.messages[38]!.id, 10);
+      expect(recovery.messages.map((m) => [m.seq, m.epoch])).toEqual([[40, epoch], [41, epoch]]);
+      expect(recovery.position).toEqual({ seq: 41, epoch });
+      expect(await engine.history.message("", id, page.messages[0]!.id)).toMatchObject({ seq: 1, epoch, data: "first" });
+    });
+
+    it("answers a duplicate publish with the first one's position", async () => {
+      const id = unique("room");
+      await engine.rooms.create(room(id), [], 60);
+      const first = await publish(id, "pay", { clientMsgId: "c-1" });
+      await publish(id, "other");
+      expect(await publish(id, "pay", { clientMsgId: "c-1" })).toEqual({ status: "duplicate", id: (first as { id: string }).id, seq: 1, epoch: (first as { epoch: string }).epoch });
+      expect(await engine.history.position("", id)).toMatchObject({ seq: 2 });
+    });
+
+    it("starts a new epoch at 1 once the room's history is gone", async () => {
+      const id = unique("room");
+      await engine.rooms.create(room(id), [], 60);
+      await publish(id, "a", { historyTtlS: 1 });
+      const before = (await publish(id, "b", { historyTtlS: 1 })) as { seq: number; epoch: string };
+      expect(before.seq).toBe(2);
+      await sleep(1200);
+      expect(await engine.history.position("", id)).toEqual({ seq: 0 });
+      const after = (await publish(id, "c")) as { seq: number; epoch: string };
+      expect(after.seq).toBe(1);
+      expect(after.epoch).not.toBe(before.epoch);
+      expect(await engine.history.position("", id)).toEqual({ seq: 1, epoch: after.epoch });
+    });
+  });
+
   describe("rooms created per user", () => {
     const room = (id: string, createdBy: string, tenant = "") => ({ tenant, id, name: id, type: "chat", visibility: "public" as const, createdBy, createdAt: Date.now(), maxSize: 10 });
 

@@ -147,9 +147,9 @@ describe("nodes on a Redis Cluster", () => {
 
     const delivered = nextEvent<{ id: string; room: string; data: unknown; from: { userId: string } }>(bob, "room:message");
     const published = await command(alice, "room:publish", { room: "rc-room", data: { text: "hello" } });
-    expect(published).toEqual({ ok: true, id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number) });
+    expect(published).toEqual({ ok: true, id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number), seq: 1, epoch: expect.any(String) });
     const message = await delivered;
-    expect(message).toMatchObject({ room: "rc-room", id: published.id, data: { text: "hello" }, from: { userId: "alice" } });
+    expect(message).toMatchObject({ room: "rc-room", id: published.id, seq: 1, epoch: published.epoch, data: { text: "hello" }, from: { userId: "alice" } });
 
     // History read through a third node holds the same message.
     const reader = await connect(nodes[2]!.url, { tokenOptions: { sub: "alice" }, deviceId: "reader" });

@@ -43,9 +43,9 @@ describe("room recovery after SIGKILL of a node", () => {
 
     const back = await connect(survivor.url, { tokenOptions: { sub: "student" }, deviceId: "tablet" });
     const join = await command(back, "room:join", { room: "lecture", since: first.id });
-    expect(join).toMatchObject({ ok: true, recovered: true });
+    expect(join).toMatchObject({ ok: true, recovered: true, seq: 4, epoch: first.epoch });
     expect(join.missed).toEqual(
-      ["slide 2", "slide 3", "slide 4"].map((data, i) => ({ id: missed[i], room: "lecture", from: { userId: "teacher", deviceId: publisher.session!.deviceId }, kind: "text", data, ts: expect.any(Number), priority: "normal" })),
+      ["slide 2", "slide 3", "slide 4"].map((data, i) => ({ id: missed[i], seq: i + 2, epoch: first.epoch, room: "lecture", from: { userId: "teacher", deviceId: publisher.session!.deviceId }, kind: "text", data, ts: expect.any(Number), priority: "normal" })),
     );
     // And live delivery continues on the new node.
     const live = nextEvent<{ data: string }>(back, "room:message");

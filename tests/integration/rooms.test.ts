@@ -63,11 +63,11 @@ describe.each(["memory", "redis"] as const)("rooms (%s engine)", (name) => {
 
     const inboxes = [alice, bob, carol].map((c) => collect<Msg>(c, "room:message"));
     const published = await command(bob, "room:publish", { room: id, data: { text: "hello" }, kind: "chat" });
-    expect(published).toEqual({ ok: true, id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number) });
+    expect(published).toEqual({ ok: true, id: expect.stringMatching(/^\d+-\d+$/), ts: expect.any(Number), seq: 1, epoch: expect.stringMatching(/^\S+$/) });
     await waitForCount(inboxes, 1);
     for (const inbox of inboxes) {
       expect(inbox).toEqual([
-        { id: published.id, room: id, from: { userId: "bob", deviceId: bob.session!.deviceId, name: "BOB" }, kind: "chat", data: { text: "hello" }, ts: published.ts, priority: "normal" },
+        { id: published.id, seq: 1, epoch: published.epoch, room: id, from: { userId: "bob", deviceId: bob.session!.deviceId, name: "BOB" }, kind: "chat", data: { text: "hello" }, ts: published.ts, priority: "normal" },
       ]);
     }
     const history = await command(carol, "room:history", { room: id });
@@ -127,7 +127,7 @@ describe.each(["memory", "redis"] as const)("rooms (%s engine)", (name) => {
     const inbox = collect<Msg>(bob, "room:message");
     const firstTry = await command(alice, "room:publish", { room: id, data: "pay", clientMsgId: "m-1" });
     const retry = await command(alice, "room:publish", { room: id, data: "pay", clientMsgId: "m-1" });
-    expect(retry).toEqual({ ok: true, id: firstTry.id, ts: firstTry.ts, duplicate: true });
+    expect(retry).toEqual({ ok: true, id: firstTry.id, ts: firstTry.ts, seq: 1, epoch: firstTry.epoch, duplicate: true });
     await sleep(200);
     expect(inbox.map((m) => m.id)).toEqual([firstTry.id]);
     expect((await command(alice, "room:history", { room: id })).messages).toHaveLength(1);

@@ -1,6 +1,10 @@
 -- Stores a message and publishes it to the Socket.IO adapter's channel in one step.
--- The frame is the adapter's msgpack packet split where the message id goes; the id made by
--- XADD is spliced in as a msgpack string, so the delivered id is the stored id.
+-- Each message gets the next position of the room's history: seq (1, 2, 3, … with no hole) in an
+-- epoch. Both are read from the history's newest entry, so they live exactly as long as the
+-- history: when it is gone (expired, deleted, a Redis that restarted empty), the next message
+-- starts a new epoch at seq 1.
+-- The frame is the adapter's msgpack packet split where the id, seq and epoch go; the values
+-- made here are spliced in, msgpack-encoded, so what is delivered is what is stored.
 --
 -- KEYS[1]  room meta
 -- KEYS[2]  room members
@@ -12,28 +16,42 @@
 -- ARGV[4]  history TTL s
 -- ARGV[5]  idle TTL s
 -- ARGV[6]  use publish-once ('1'/'0')
--- ARGV[7]  adapter channel ('' = no publish)
--- ARGV[8]  frame prefix
--- ARGV[9]  frame suffix
+-- ARGV[7]  a fresh epoch, used when a new one starts
+-- ARGV[8]  adapter channel ('' = no publish)
+-- ARGV[9..12]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
 --
--- Returns {'missing'}, {'forbidden'}, {'duplicate', id} or {'published', id}.
+-- Returns {'missing'}, {'forbidden'}, {'duplicate', id, seq, epoch} (seq and epoch absent for a
+-- publish-once key written before positions existed) or {'published', id, seq, epoch}.
 --#include lib/now.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'forbidden'} end
 if ARGV[6] == '1' then
   local prior = redis.call('GET', KEYS[4])
-  if prior then return {'duplicate', prior} end
+  if prior then
+    local id, seq, epoch = string.match(prior, '^(%S+) (%d+) (%S+)$')
+    if id then return {'duplicate', id, tonumber(seq), epoch} end
+    return {'duplicate', prior}
+  end
 end
+local seq, epoch = 1, ARGV[7]
+local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+if newest then
+  local fields = newest[2]
+  local s, e
+  for i = 1, #fields, 2 do
+    if fields[i] == 's' then s = tonumber(fields[i + 1]) elseif fields[i] == 'e' then e = fields[i + 1] end
+  end
+  if s and e then seq, epoch = s + 1, e end
+end
+local seqText = string.format('%d', seq)
 local ttl = tonumber(ARGV[4])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2], 's', seqText, 'e', epoch)
 redis.call('XTRIM', KEYS[3], 'MINID', '~', now - ttl * 1000)
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[6] == '1' then redis.call('SET', KEYS[4], id, 'EX', ttl) end
-if ARGV[7] ~= '' then
-  local header
-  if #id < 32 then header = string.char(160 + #id) else header = string.char(217, #id) end
-  redis.call('PUBLISH', ARGV[7], ARGV[8] .. header .. id .. ARGV[9])
+if ARGV[6] == '1' then redis.call('SET', KEYS[4], id .. ' ' .. seqText .. ' ' .. epoch, 'EX', ttl) end
+if ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[8], ARGV[9] .. cmsgpack.pack(id) .. ARGV[10] .. cmsgpack.pack(seq) .. ARGV[11] .. cmsgpack.pack(epoch) .. ARGV[12])
 end
-return {'published', id}
+return {'published', id, seq, epoch}

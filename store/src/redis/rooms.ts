@@ -3,8 +3,8 @@
  * one slot of a Redis Cluster. History is a Stream whose entry ids are the message ids.
  */
 import { randomBytes } from "node:crypto";
-import { tenantRoom, type HistoryQuery, type KeyLayout, type Message } from "@switchboard/shared";
-import { compareMessageIds, toMessage } from "../messages";
+import { tenantRoom, type HistoryQuery, type KeyLayout, type Message, type RoomPosition } from "@switchboard/shared";
+import { compareMessageIds, newEpoch, toMessage, type MessagePosition } from "../messages";
 import type {
   AddMemberResult,
   CreateRoomResult,
@@ -190,8 +190,8 @@ type StreamEntry = [id: string, fields: string[]];
  */
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
-  /** A string no message can contain, marking where the id goes in a pre-encoded frame. */
-  private readonly placeholder = `sb-id-${randomBytes(12).toString("hex")}`;
+  /** Strings no message can contain, marking where the id, seq and epoch go in a pre-encoded frame. */
+  private readonly placeholders = ["id", "seq", "epoch"].map((what) => `sb-${what}-${randomBytes(12).toString("hex")}`) as [string, string, string];
 
   constructor(
     private readonly redis: RedisClient,
@@ -207,30 +207,23 @@ export class RedisRoomHistory implements RoomHistory {
   async publish(request: PublishRequest): Promise<PublishOutcome> {
     const { tenant, room, message } = request;
     const socketRoom = tenantRoom(tenant, room);
-    const frame = this.sharded || !this.delivery ? undefined : splitClassicFrame(this.delivery.uid, socketRoom, "room:message", [toMessage(room, this.placeholder, message)], this.placeholder);
+    const [idMark, seqMark, epochMark] = this.placeholders;
+    const template = toMessage(room, idMark, message, { seq: seqMark as unknown as number, epoch: epochMark });
+    const frame = this.sharded || !this.delivery ? undefined : splitClassicFrame(this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
-    const [outcome, id] = (await publishMessage.run(
+    const [outcome, id, seq, epoch] = (await publishMessage.run(
       this.redis,
       [this.keys.roomMeta(tenant, room), this.keys.roomMembers(tenant, room), history, once ?? history],
-      [
-        request.memberRequired ?? "",
-        JSON.stringify(message),
-        request.historySize,
-        request.historyTtlS,
-        request.idleTtlS,
-        once ? "1" : "0",
-        frame?.channel ?? "",
-        frame?.prefix ?? "",
-        frame?.suffix ?? "",
-      ],
-    )) as [PublishOutcome["status"], string | undefined];
+      [request.memberRequired ?? "", JSON.stringify(message), request.historySize, request.historyTtlS, request.idleTtlS, once ? "1" : "0", newEpoch(), frame?.channel ?? "", ...(frame?.parts ?? ["", "", "", ""])],
+    )) as [PublishOutcome["status"], string | undefined, number | undefined, string | undefined];
     if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
-    if (outcome === "duplicate") return { status: "duplicate", id: id! };
-    const delivered = toMessage(room, id!, message);
+    if (outcome === "duplicate") return seq === undefined ? { status: "duplicate", id: id! } : { status: "duplicate", id: id!, seq: Number(seq), epoch: epoch! };
+    const position = { seq: Number(seq), epoch: epoch! };
+    const delivered = toMessage(room, id!, message, position);
     if (frame) this.delivery!.local(socketRoom, "room:message", [delivered]);
     else await this.delivery?.broadcast(socketRoom, "room:message", [delivered]);
-    return { status: "published", id: id! };
+    return { status: "published", id: id!, ...position };
   }
 
   async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -255,14 +248,20 @@ export class RedisRoomHistory implements RoomHistory {
       .multi()
       .xrange(key, "-", "+", "COUNT", 1)
       .xrange(key, `(${since}`, "+", "COUNT", limit + 1)
+      .xrevrange(key, "+", "-", "COUNT", 1)
       .exec();
-    const [[firstErr, first], [afterErr, after]] = results as [[Error | null, StreamEntry[]], [Error | null, StreamEntry[]]];
-    if (firstErr ?? afterErr) throw firstErr ?? afterErr;
+    const [[firstErr, first], [afterErr, after], [newestErr, newest]] = results as [[Error | null, StreamEntry[]], [Error | null, StreamEntry[]], [Error | null, StreamEntry[]]];
+    if (firstErr ?? afterErr ?? newestErr) throw firstErr ?? afterErr ?? newestErr;
     // Trimming removes the oldest entries first: history reaches back to `since` when its oldest
     // entry is not newer than `since`.
     const oldest = first[0];
     const recovered = oldest !== undefined && compareMessageIds(since, oldest[0]) >= 0;
-    return { messages: after.slice(0, limit).map((e) => parseEntry(room, e)), recovered, hasMore: after.length > limit };
+    return { messages: after.slice(0, limit).map((e) => parseEntry(room, e)), recovered, hasMore: after.length > limit, position: positionOf(newest[0]) };
+  }
+
+  async position(tenant: string, room: string): Promise<RoomPosition> {
+    const [newest] = (await this.redis.xrevrange(this.keys.roomHistory(tenant, room), "+", "-", "COUNT", 1)) as StreamEntry[];
+    return positionOf(newest);
   }
 
   async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
@@ -271,8 +270,24 @@ export class RedisRoomHistory implements RoomHistory {
   }
 }
 
+/** An entry's fields: `m` the stored message JSON, `s` its seq and `e` its epoch (absent on entries stored before positions existed). */
+function entryPosition(fields: string[]): MessagePosition | undefined {
+  let seq: string | undefined;
+  let epoch: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === "s") seq = fields[i + 1];
+    else if (fields[i] === "e") epoch = fields[i + 1];
+  }
+  return seq === undefined || epoch === undefined ? undefined : { seq: Number(seq), epoch };
+}
+
+function positionOf(newest: StreamEntry | undefined): RoomPosition {
+  const position = newest && entryPosition(newest[1]);
+  return position ?? { seq: 0 };
+}
+
 function parseEntry(room: string, [id, fields]: StreamEntry): Message {
-  return toMessage(room, id, JSON.parse(fields[1]!) as StoredMessage);
+  return toMessage(room, id, JSON.parse(fields[1]!) as StoredMessage, entryPosition(fields));
 }
 
 function memberJson(member: RoomMemberRecord): string {

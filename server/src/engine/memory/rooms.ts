@@ -2,8 +2,8 @@
  * Rooms and their history for the memory engine: the same semantics as the Redis engine
  * (idle expiry, trimmed history, idempotent publish), delivered through the local server.
  */
-import { compositeKey, tenantRoom, type HistoryQuery, type Message } from "@switchboard/shared";
-import { compareMessageIds, MessageIdClock, toMessage } from "@switchboard/store";
+import { compositeKey, tenantRoom, type HistoryQuery, type Message, type RoomPosition } from "@switchboard/shared";
+import { compareMessageIds, MessageIdClock, newEpoch, toMessage } from "@switchboard/store";
 import type { AppServer } from "../../io";
 import type {
   AddMemberResult,
@@ -21,6 +21,8 @@ import type {
 interface Entry {
   id: string;
   message: StoredMessage;
+  seq: number;
+  epoch: string;
 }
 
 interface RoomState {
@@ -31,8 +33,8 @@ interface RoomState {
   history: Entry[];
   /** When the history expires (ms since the epoch). */
   historyExpiresAt: number;
-  /** `userId|clientMsgId` -> id and expiry. */
-  once: Map<string, { id: string; expiresAt: number }>;
+  /** `userId|clientMsgId` -> id, position and expiry. */
+  once: Map<string, { id: string; seq: number; epoch: string; expiresAt: number }>;
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
@@ -145,18 +147,21 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     const now = Date.now();
     const onceKey = request.clientMsgId === undefined ? undefined : compositeKey(request.message.from.userId, request.clientMsgId);
     const prior = onceKey === undefined ? undefined : state.once.get(onceKey);
-    if (prior && prior.expiresAt > now) return { status: "duplicate", id: prior.id };
+    if (prior && prior.expiresAt > now) return { status: "duplicate", id: prior.id, seq: prior.seq, epoch: prior.epoch };
 
     this.expireHistory(state, now);
     const id = this.ids.next(now);
-    state.history.push({ id, message: request.message });
+    // As in the Redis engine: the next position after the newest entry; a new epoch once history is gone.
+    const newest = state.history.at(-1);
+    const entry: Entry = { id, message: request.message, seq: newest ? newest.seq + 1 : 1, epoch: newest?.epoch ?? newEpoch() };
+    state.history.push(entry);
     if (state.history.length > request.historySize) state.history.splice(0, state.history.length - request.historySize);
     state.historyExpiresAt = now + request.historyTtlS * 1000;
     state.expiresAt = now + request.idleTtlS * 1000;
-    if (onceKey !== undefined) state.once.set(onceKey, { id, expiresAt: now + request.historyTtlS * 1000 });
+    if (onceKey !== undefined) state.once.set(onceKey, { id, seq: entry.seq, epoch: entry.epoch, expiresAt: now + request.historyTtlS * 1000 });
 
-    this.io?.to(tenantRoom(request.tenant, request.room)).emit("room:message", toMessage(request.room, id, request.message));
-    return { status: "published", id };
+    this.io?.to(tenantRoom(request.tenant, request.room)).emit("room:message", asMessage(request.room, entry));
+    return { status: "published", id, seq: entry.seq, epoch: entry.epoch };
   }
 
   async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -165,7 +170,7 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     );
     const hasMore = entries.length > query.limit;
     const picked = query.after !== undefined ? entries.slice(0, query.limit) : entries.slice(-query.limit);
-    return { messages: picked.map((e) => toMessage(room, e.id, e.message)), hasMore };
+    return { messages: picked.map((e) => asMessage(room, e)), hasMore };
   }
 
   async since(tenant: string, room: string, since: string, limit: number): Promise<Recovery> {
@@ -174,12 +179,16 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     // History reaches back when `since` is still in it, or is not older than its oldest entry.
     const recovered = first !== undefined && compareMessageIds(since, first.id) >= 0;
     const after = entries.filter((e) => compareMessageIds(e.id, since) > 0);
-    return { messages: after.slice(0, limit).map((e) => toMessage(room, e.id, e.message)), recovered, hasMore: after.length > limit };
+    return { messages: after.slice(0, limit).map((e) => asMessage(room, e)), recovered, hasMore: after.length > limit, position: positionOf(entries) };
+  }
+
+  async position(tenant: string, room: string): Promise<RoomPosition> {
+    return positionOf(this.entries(tenant, room));
   }
 
   async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
     const entry = this.entries(tenant, room).find((e) => e.id === id);
-    return entry && toMessage(room, entry.id, entry.message);
+    return entry && asMessage(room, entry);
   }
 
   private entries(tenant: string, room: string): Entry[] {
@@ -212,3 +221,10 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
 }
 
 const key = (tenant: string, id: string) => compositeKey(tenant, id);
+
+const asMessage = (room: string, entry: Entry): Message => toMessage(room, entry.id, entry.message, entry);
+
+function positionOf(entries: Entry[]): RoomPosition {
+  const newest = entries.at(-1);
+  return newest ? { seq: newest.seq, epoch: newest.epoch } : { seq: 0 };
+}

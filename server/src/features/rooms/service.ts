@@ -21,6 +21,7 @@ import {
   type RoomInfo,
   type RoomJoinResult,
 } from "@switchboard/shared";
+import { duplicatePosition } from "@switchboard/store";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { Config } from "../../config";
 import { reserve } from "../../connections/subscriptions";
@@ -120,12 +121,17 @@ export class RoomService {
       room: toInfo({ ...room, memberCount: room.memberCount + (outcome === "added" ? 1 : 0) }),
       members: await this.memberList(actor, roomId),
       recovered: false,
+      seq: 0,
     };
+    // Read after the socket joined: every later message reaches it live.
     if (since !== undefined) {
       const recovery = await this.deps.engine.history.since(actor.tenant, roomId, since, HISTORY_PAGE_MAX);
       result.missed = recovery.messages;
       result.recovered = recovery.recovered;
       if (recovery.hasMore) result.hasMore = true;
+      Object.assign(result, recovery.position);
+    } else {
+      Object.assign(result, await this.deps.engine.history.position(actor.tenant, roomId));
     }
     return result;
   }
@@ -191,11 +197,11 @@ export class RoomService {
         throw new AppError("FORBIDDEN", `only members publish to room ${roomId}`);
       case "duplicate": {
         const first = await engine.history.message(actor.tenant, roomId, outcome.id);
-        return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), duplicate: true };
+        return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), ...duplicatePosition(outcome, first), duplicate: true };
       }
       case "published":
         this.deps.metrics.messagesPublished.inc({ kind });
-        return { id: outcome.id, ts };
+        return { id: outcome.id, ts, seq: outcome.seq, epoch: outcome.epoch };
     }
   }
 
