@@ -2,6 +2,11 @@
  * A room: join once, and the SDK keeps it joined. It tracks the last message id seen and, after
  * every reconnect, joins again with `since`, so the app gets each message it missed exactly once
  * and in order (live messages that arrive meanwhile wait until the missed ones are handed over).
+ *
+ * While connected it checks each live message's `seq` against the last one handed over: a
+ * message past the next one means deliveries were lost (the cluster's pub/sub is at-most-once),
+ * so later ones wait while the missing range is read from history; a seq already handed over is
+ * dropped; a new `epoch` means the room's history was lost (`gap`).
  */
 import type { CursorEvent, HistoryPage, HistoryQuery, MemberEvent, Message, PublishPayload, PublishResult, ReceiptEvent, RoomInfo, RoomJoinResult, TypingEvent } from "@switchboard/shared";
 import type { Client } from "./client.js";
@@ -10,10 +15,13 @@ import type { SwitchboardError } from "./errors.js";
 import { randomId } from "./id.js";
 
 export interface RoomEvents {
-  /** A message, once, in id order; `replayed` when it was missed while disconnected. */
+  /** A message, once, in order; `replayed` when it came from history (missed while disconnected, or a lost live delivery). */
   message: (message: Message, meta: { replayed: boolean }) => void;
-  /** History no longer reaches back to the last message seen: some were lost; refetch. */
-  gap: (info: { room: string; lastId: string }) => void;
+  /**
+   * Some messages cannot be handed over: history no longer reaches back to the last message seen,
+   * or (with `epoch`, the new one) the room's history was lost and started a new epoch. Reload.
+   */
+  gap: (info: { room: string; lastId: string; epoch?: string }) => void;
   /** Each (re)join's answer. */
   joined: (result: RoomJoinResult) => void;
   member_joined: (event: MemberEvent) => void;
@@ -43,11 +51,19 @@ export function compareIds(a: string, b: string): number {
 export class Room extends Emitter<RoomEvents> {
   /** The newest message id handed to the app (or the start point). */
   lastId?: string;
+  /** The seq of the newest message handed to the app (or where the room stood when joined), in `epoch`. */
+  seq?: number;
+  /** The room's history epoch `seq` counts in (undefined while its history is empty). */
+  epoch?: string;
   info?: RoomInfo;
   /** Kept joined across reconnects. */
   joined = false;
   /** Live messages held while a (re)join's missed messages are handed over. */
   private held: Message[] | null = null;
+  /** Live messages held while a range lost in delivery is read from history. */
+  private filling: Message[] | null = null;
+  /** Counts connections lost: a history read of an earlier one is stale. */
+  private generation = 0;
   private publishes = 0;
 
   constructor(
@@ -130,12 +146,86 @@ export class Room extends Emitter<RoomEvents> {
   /** @internal The connection is gone: what arrives next comes through a rejoin. */
   pause(): void {
     this.held = null;
+    this.filling = null;
+    this.generation++;
   }
 
   /** @internal */
   receive(message: Message): void {
     if (this.held) this.held.push(message);
-    else if (this.joined) this.deliver([message], false);
+    else if (this.filling) this.filling.push(message);
+    else if (this.joined) this.live(message);
+  }
+
+  /** A live message: handed over when it is the next one; a jump first fills the range lost in delivery. */
+  private live(message: Message): void {
+    const { seq, epoch } = message;
+    if (seq === undefined || epoch === undefined || this.seq === undefined) return this.deliver([message], false);
+    if (this.epoch !== undefined && epoch !== this.epoch) {
+      // History was lost: what the app has may miss messages. The new epoch is followed from its start.
+      this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY, epoch });
+      this.seq = 0;
+    }
+    this.epoch = epoch;
+    if (seq <= this.seq) return;
+    if (seq === this.seq + 1) return this.deliver([message], false);
+    this.fill(message);
+  }
+
+  /**
+   * Reads the messages between the last one handed over and `next` from history (newest first,
+   * back from `next`), hands them over, then `next` and whatever arrived meanwhile. Lost with the
+   * connection, the rejoin's `since` recovers them instead.
+   */
+  private fill(next: Message): void {
+    const generation = this.generation;
+    const from = this.seq!;
+    this.filling = [next];
+    const found: Message[] = [];
+    const read = async () => {
+      let before = next.id;
+      for (let need = next.seq! - from - 1; need > 0; ) {
+        const page = await this.client.call("room:history", { room: this.id, before, limit: Math.min(need, PAGE) });
+        const wanted = page.messages.filter((m) => m.epoch === next.epoch && m.seq !== undefined && m.seq > from && m.seq < next.seq!);
+        found.unshift(...wanted);
+        if (wanted.length === 0 || wanted.length < page.messages.length || !page.hasMore) break;
+        before = wanted[0]!.id;
+        need = wanted[0]!.seq! - from - 1;
+      }
+    };
+    read().then(
+      () => {
+        if (generation !== this.generation) return;
+        // Missing from history too (trimmed): lost for good.
+        if (found.length < next.seq! - from - 1) this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY });
+        this.deliver(found, true);
+        this.seq = Math.max(this.seq!, next.seq! - 1);
+        this.release();
+      },
+      (err: Error) => {
+        if (generation !== this.generation) return;
+        // Still connected but history could not be read: what it would have given is lost.
+        this.emit("error", err);
+        this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY });
+        this.seq = Math.max(this.seq!, next.seq! - 1);
+        this.release();
+      },
+    );
+  }
+
+  /** Hands over the live messages held during a fill (which may start another). */
+  private release(): void {
+    const waiting = this.filling ?? [];
+    this.filling = null;
+    this.flush(waiting);
+  }
+
+  /** Live messages, in arrival order; from a jump on, the rest wait for its fill. */
+  private flush(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (this.filling) this.filling.push(message);
+      else this.live(message);
+    }
   }
 
   /** @internal */
@@ -146,6 +236,8 @@ export class Room extends Emitter<RoomEvents> {
   private async rejoin(): Promise<RoomJoinResult> {
     const client = this.client;
     this.held = [];
+    this.filling = null;
+    const generation = ++this.generation;
     // A first join without `since` starts now: nothing before it is missed, and nothing replayed.
     const known = this.lastId !== undefined;
     try {
@@ -154,20 +246,32 @@ export class Room extends Emitter<RoomEvents> {
         // Start after the newest message: joining with `since` hands over whatever comes between.
         const { messages } = await client.call("room:history", { room: this.id, limit: 1 });
         since = messages[0]?.id ?? EMPTY;
+        this.seq = messages[0]?.seq;
+        this.epoch = messages[0]?.epoch;
       }
       const result = await client.call("room:join", { room: this.id, since });
       const { missed = [], recovered } = result;
       this.lastId ??= since;
-      if (!recovered && known && since !== EMPTY) this.emit("gap", { room: this.id, lastId: since });
+      // A server with positions answers where the room stands; a different epoch (or none) means
+      // history was lost since the last message seen: the new epoch is followed from its start.
+      const positioned = result.seq !== undefined;
+      const newEpoch = positioned && this.epoch !== undefined && result.epoch !== this.epoch;
+      if ((!recovered && known && since !== EMPTY) || (known && newEpoch)) this.emit("gap", { room: this.id, lastId: since, ...(newEpoch && result.epoch ? { epoch: result.epoch } : {}) });
+      if (positioned && result.epoch !== this.epoch) {
+        this.epoch = result.epoch;
+        this.seq = 0;
+      }
       this.deliver(missed, known);
       for (let more = result.hasMore; more; ) {
         const page = await client.call("room:history", { room: this.id, after: this.lastId, limit: PAGE });
         this.deliver(page.messages, known);
         more = page.hasMore;
       }
+      // Everything up to where the room stood at the join was handed over; later ones come live.
+      if (positioned && this.epoch === result.epoch) this.seq = Math.max(this.seq ?? 0, result.seq);
       const held = this.held ?? [];
       this.held = null;
-      this.deliver(held, false);
+      if (generation === this.generation) this.flush(held);
       this.info = result.room;
       this.emit("joined", result);
       return result;
@@ -179,9 +283,19 @@ export class Room extends Emitter<RoomEvents> {
 
   private deliver(messages: readonly Message[], replayed: boolean): void {
     for (const message of messages) {
-      if (this.lastId !== undefined && compareIds(message.id, this.lastId) <= 0) continue;
+      if (this.handedOver(message)) continue;
       this.lastId = message.id;
+      if (message.seq !== undefined && message.epoch !== undefined) {
+        this.seq = message.seq;
+        this.epoch = message.epoch;
+      }
       this.emit("message", message, { replayed });
     }
+  }
+
+  /** Already handed over: by seq within the epoch, else by id. */
+  private handedOver(message: Message): boolean {
+    if (message.seq !== undefined && this.seq !== undefined && message.epoch === this.epoch) return message.seq <= this.seq;
+    return this.lastId !== undefined && compareIds(message.id, this.lastId) <= 0;
   }
 }
