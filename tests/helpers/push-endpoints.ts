@@ -7,7 +7,9 @@
  *     with the subscription's private key (http_ece), as a browser would.
  * Each one checks what it receives (problems are recorded on the request and answered with the
  * service's own error), records every request, and answers from a script (`next`, `always`,
- * `forToken`), 200/201 by default.
+ * `forToken`), 200/201 by default. `hold()` keeps the answers back (a provider that has not
+ * answered yet) until `release()`; a request whose client went away meanwhile stays unanswered
+ * (`status` 0).
  *
  * Trust: the servers use a certificate for 127.0.0.1/localhost issued by a throw-away CA made
  * here with the `openssl` CLI. Node reads NODE_EXTRA_CA_CERTS only at process start, so:
@@ -181,6 +183,32 @@ class Script {
 export abstract class Endpoint<R extends { problems: string[]; status: number }> {
   readonly requests: R[] = [];
   protected readonly script = new Script();
+  private holding = false;
+  private readonly held: { answer: () => void; gone: () => boolean }[] = [];
+
+  /** Valid requests are recorded but not answered (status stays 0) until release(). */
+  hold(): this {
+    this.holding = true;
+    return this;
+  }
+
+  /** Answers the held requests whose client is still there, and every request after. */
+  release(): this {
+    this.holding = false;
+    for (const { answer } of this.held.splice(0)) answer();
+    return this;
+  }
+
+  /** How many held requests wait for release() with their client still there. */
+  get holdingCount(): number {
+    return this.held.filter((h) => !h.gone()).length;
+  }
+
+  /** Waits while held; false when the client went away meanwhile (nothing to answer). */
+  protected async answerable(gone: () => boolean): Promise<boolean> {
+    if (this.holding) await new Promise<void>((answer) => this.held.push({ answer, gone }));
+    return !gone();
+  }
 
   /** Answers for the next requests, in order (before `always`). */
   next(...replies: Reply[]): this {
@@ -317,6 +345,7 @@ export class ApnsEndpoint extends Endpoint<ApnsRequest> {
     if (typeof record.payload.aps !== "object") return refuse(400, "PayloadEmpty", "no aps");
     if (body.length > 4096) return refuse(413, "PayloadTooLarge", "payload > 4 KiB");
 
+    if (!(await this.answerable(() => res.stream.destroyed))) return;
     const reply = this.script.take(token, { status: 200 });
     record.status = reply.status;
     res.writeHead(reply.status, { "apns-id": randomUUID(), ...(reply.body !== undefined ? { "content-type": "application/json" } : {}), ...reply.headers });
@@ -325,6 +354,7 @@ export class ApnsEndpoint extends Endpoint<ApnsRequest> {
   }
 
   async close(): Promise<void> {
+    this.release();
     for (const session of this.sessions) session.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -440,6 +470,7 @@ export class FcmEndpoint extends Endpoint<FcmRequest> {
       return refuse(fcmError(400, "INVALID_ARGUMENT", "Invalid value at 'message.android.ttl'"), `ttl ${message.android.ttl}`);
     }
 
+    if (!(await this.answerable(() => req.socket.destroyed))) return;
     const reply = this.script.take(message.token, { status: 200, body: { name: `projects/${project}/messages/${randomUUID()}` } });
     record.status = reply.status;
     res.writeHead(reply.status, { "content-type": "application/json; charset=UTF-8", ...reply.headers });
@@ -476,6 +507,7 @@ export class FcmEndpoint extends Endpoint<FcmRequest> {
   }
 
   async close(): Promise<void> {
+    this.release();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -587,6 +619,7 @@ export class WebPushEndpoint extends Endpoint<WebPushRequest> {
       return answer(400, `cannot decrypt: ${errorMessage(err)}`);
     }
 
+    if (!(await this.answerable(() => req.socket.destroyed))) return;
     const reply = this.script.take(subscriptionId, { status: 201, headers: { location: `${this.origin}/message/${randomUUID()}` } });
     record.status = reply.status;
     res.writeHead(reply.status, reply.headers);
@@ -594,6 +627,7 @@ export class WebPushEndpoint extends Endpoint<WebPushRequest> {
   }
 
   async close(): Promise<void> {
+    this.release();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -648,6 +682,11 @@ export class PushLab {
 
   reset(): void {
     for (const endpoint of [this.apns, this.fcm, this.web]) endpoint.reset();
+  }
+
+  /** Ends every endpoint's hold(). */
+  release(): void {
+    for (const endpoint of [this.apns, this.fcm, this.web]) endpoint.release();
   }
 
   async close(): Promise<void> {
