@@ -52,7 +52,14 @@ export interface Config {
   logLevel: string;
   rateLimit: { points: number; durationS: number };
   redisKeyPrefix: string;
-  notify: { ackGraceMs: number; retryAttempts: number; retryDelayMs: number; claimIdleMs: number };
+  notify: {
+    ackGraceMs: number;
+    retryAttempts: number;
+    retryDelayMs: number;
+    claimIdleMs: number;
+    /** Tests only (SWITCHBOARD_TEST_PAUSE_PUSH with NODE_ENV=test): where every device push stops for good. */
+    testPausePush?: "claimed" | "answered";
+  };
   /** Live leaderboards and streams: update intervals (cluster-wide, per leaderboard / stream), stream cap, consumer timing. */
   live: { leaderboardIntervalMs: number; streamIntervalMs: number; streamMaxLen: number; streamClaimIdleMs: number; streamBatchMs: number };
   push: {
@@ -124,6 +131,8 @@ const envSchema = Joi.object({
   NOTIFY_RETRY_ATTEMPTS: int(0, 20).default(3),
   NOTIFY_RETRY_DELAY_MS: int(0, 600_000).default(1000),
   NOTIFY_CLAIM_IDLE_MS: int(100, 86_400_000).default(30000),
+  // A test hook (NODE_ENV=test only): see DeliveryOptions.testPausePush.
+  SWITCHBOARD_TEST_PAUSE_PUSH: Joi.string().valid("claimed", "answered"),
   LEADERBOARD_UPDATE_INTERVAL_MS: int(10, 60_000).default(250),
   STREAM_UPDATE_INTERVAL_MS: int(10, 60_000).default(1000),
   STREAM_MAX_LEN: int(100, 10_000_000).default(10000),
@@ -173,6 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (v.HEARTBEAT_TIMEOUT_MS > v.HEARTBEAT_INTERVAL_MS * 4) {
     // Socket.IO tolerates it, but node liveness would then lag far behind socket liveness.
     warnings.push("HEARTBEAT_TIMEOUT_MS is more than 4 x HEARTBEAT_INTERVAL_MS");
+  }
+  if (v.SWITCHBOARD_TEST_PAUSE_PUSH !== undefined && v.NODE_ENV !== "test") {
+    throw new ConfigError("SWITCHBOARD_TEST_PAUSE_PUSH", "is a test hook: it is only read with NODE_ENV=test");
   }
   if (v.DEV_TOKENS && production) throw new ConfigError("DEV_TOKENS", "must not be set in production: it mints tokens for any user");
   if (v.ROOM_MAX_SIZE > v.ROOM_MAX_SIZE_LIMIT) throw new ConfigError("ROOM_MAX_SIZE", "must not exceed ROOM_MAX_SIZE_LIMIT");
@@ -243,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryAttempts: v.NOTIFY_RETRY_ATTEMPTS,
       retryDelayMs: v.NOTIFY_RETRY_DELAY_MS,
       claimIdleMs: v.NOTIFY_CLAIM_IDLE_MS,
+      ...(v.SWITCHBOARD_TEST_PAUSE_PUSH !== undefined ? { testPausePush: v.SWITCHBOARD_TEST_PAUSE_PUSH as "claimed" | "answered" } : {}),
     },
     live: {
       leaderboardIntervalMs: v.LEADERBOARD_UPDATE_INTERVAL_MS,

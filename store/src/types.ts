@@ -264,8 +264,24 @@ export interface InboxQuery {
   limit: number;
 }
 
-/** The answer of a push claim: send now, already sent, or another owner is sending right now. */
-export type PushClaim = "claimed" | "sent" | "busy";
+/**
+ * The answer of a push claim: send now, already sent, or the node `owner` holds the lease (it is
+ * sending right now, or it died while sending: see `PushLease.takeOverFrom`).
+ */
+export type PushClaim = { status: "claimed" } | { status: "sent" } | { status: "busy"; owner: string };
+
+/** Who claims a device's push, for how long, and whose lease it may take at once. */
+export interface PushLease {
+  /** The claiming node; the lease records it. */
+  owner: string;
+  /** The lease lapses after this long even if its owner never records the push. */
+  leaseMs: number;
+  /**
+   * A node the caller found dead (not live in the node registry) holding the lease: the claim
+   * takes the lease if that node still holds it, expired or not. Another holder answers `busy`.
+   */
+  takeOverFrom?: string;
+}
 
 /**
  * Each user's notifications (newest first, each until its `expiresAt`, at most INBOX_SIZE) and
@@ -284,10 +300,11 @@ export interface NotificationInbox {
   /** Records the first emission to sockets; answers when that was (an earlier owner's time, if any). */
   markEmitted(tenant: string, userId: string, id: string, at: number): Promise<number>;
   /**
-   * Takes the right to push this notification to one device for `leaseMs`, unless it was pushed
-   * there already (`sent`) or another owner holds the lease (`busy`).
+   * Takes the right to push this notification to one device for `lease.leaseMs`, unless it was
+   * pushed there already (`sent`) or another node holds the lease (`busy`, with that node): a
+   * lease is free once expired, or at once when its owner is `lease.takeOverFrom`.
    */
-  claimPush(tenant: string, userId: string, id: string, deviceId: string, leaseMs: number): Promise<PushClaim>;
+  claimPush(tenant: string, userId: string, id: string, deviceId: string, lease: PushLease): Promise<PushClaim>;
   /** The push to the device succeeded: never again. */
   pushSent(tenant: string, userId: string, id: string, deviceId: string): Promise<void>;
 }

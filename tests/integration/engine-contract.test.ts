@@ -599,15 +599,37 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       expect(await engine.inbox.isAcked("", user, "d1")).toBe(true);
       expect(await engine.inbox.markAcked("", user, "unknown")).toBe(false);
 
-      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("claimed");
-      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("busy");
-      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("claimed");
+      const byA = { owner: "node-a", leaseMs: 300 };
+      const byB = { owner: "node-b", leaseMs: 300 };
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", byA)).toEqual({ status: "claimed" });
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", byB)).toEqual({ status: "busy", owner: "node-a" });
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", byB)).toEqual({ status: "claimed" });
       await engine.inbox.pushSent("", user, "d1", "laptop");
-      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("sent");
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", byA)).toEqual({ status: "sent" });
       // A lease whose owner vanished lapses; a sent push never does.
       await sleep(400);
-      expect(await engine.inbox.claimPush("", user, "d1", "phone", 300)).toBe("claimed");
-      expect(await engine.inbox.claimPush("", user, "d1", "laptop", 300)).toBe("sent");
+      expect(await engine.inbox.claimPush("", user, "d1", "phone", byB)).toEqual({ status: "claimed" });
+      expect(await engine.inbox.claimPush("", user, "d1", "laptop", { ...byB, takeOverFrom: "node-b" })).toEqual({ status: "sent" });
+    });
+
+    it("takes the lease of a dead owner at once, and only from that owner", async () => {
+      const user = unique("user");
+      await engine.inbox.put(note(user, "d2", at));
+      const long = 60_000;
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-a", leaseMs: long })).toEqual({ status: "claimed" });
+      // node-b found node-a dead: it takes the lease without waiting out its minute.
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-b", leaseMs: long, takeOverFrom: "node-a" })).toEqual({ status: "claimed" });
+      // A second claimer that also found node-a dead loses: node-b holds the lease now.
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-c", leaseMs: long, takeOverFrom: "node-a" })).toEqual({ status: "busy", owner: "node-b" });
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-a", leaseMs: long })).toEqual({ status: "busy", owner: "node-b" });
+      // node-b died too, with the push still in flight: node-c takes over from it.
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-c", leaseMs: long, takeOverFrom: "node-b" })).toEqual({ status: "claimed" });
+      await engine.inbox.pushSent("", user, "d2", "phone");
+      // Recorded as sent: no claim takes it again, dead owner or not.
+      expect(await engine.inbox.claimPush("", user, "d2", "phone", { owner: "node-d", leaseMs: long, takeOverFrom: "node-c" })).toEqual({ status: "sent" });
+      // A free lease is claimed whatever the claimer names as dead.
+      expect(await engine.inbox.claimPush("", user, "d2", "laptop", { owner: "node-d", leaseMs: long, takeOverFrom: "node-x" })).toEqual({ status: "claimed" });
+      expect(await engine.inbox.claimPush("", user, "d2", "laptop", { owner: "node-e", leaseMs: long })).toEqual({ status: "busy", owner: "node-d" });
     });
   });
 

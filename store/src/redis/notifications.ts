@@ -11,6 +11,7 @@ import {
   type NotificationInbox,
   type NotificationQueue,
   type PushClaim,
+  type PushLease,
   type PushDeviceRecord,
   type PushDeviceRegistry,
   type StoredNotification,
@@ -171,9 +172,11 @@ export class RedisNotificationInbox implements NotificationInbox {
     return Number(await deliveryEmitted.run(this.redis, this.deliveryKeys(tenant, userId, id), [id, at]));
   }
 
-  async claimPush(tenant: string, userId: string, id: string, deviceId: string, leaseMs: number): Promise<PushClaim> {
+  async claimPush(tenant: string, userId: string, id: string, deviceId: string, lease: PushLease): Promise<PushClaim> {
     const keys = [...this.deliveryKeys(tenant, userId, id), this.keys.notificationPushLease(tenant, userId, id, deviceId)];
-    return String(await deliveryClaimPush.run(this.redis, keys, [id, deviceId, leaseMs])) as PushClaim;
+    const [status, owner] = (await deliveryClaimPush.run(this.redis, keys, [id, deviceId, lease.leaseMs, lease.owner, lease.takeOverFrom ?? ""])) as [string, string?];
+    if (status === "busy") return { status, owner: String(owner) };
+    return { status: status === "sent" ? "sent" : "claimed" };
   }
 
   async pushSent(tenant: string, userId: string, id: string, deviceId: string): Promise<void> {

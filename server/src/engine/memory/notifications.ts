@@ -10,6 +10,7 @@ import {
   type NotificationInbox,
   type NotificationQueue,
   type PushClaim,
+  type PushLease,
   type PushDeviceRecord,
   type PushDeviceRegistry,
   type StoredNotification,
@@ -84,8 +85,8 @@ interface Delivery {
   emittedAt?: number;
   acked: boolean;
   sent: Set<string>;
-  /** deviceId -> lease expiry (ms). */
-  leases: Map<string, number>;
+  /** deviceId -> the lease: its owner node and expiry (ms). */
+  leases: Map<string, { owner: string; until: number }>;
 }
 
 interface UserInbox {
@@ -150,14 +151,15 @@ export class MemoryNotificationInbox implements NotificationInbox {
     return item.delivery.emittedAt;
   }
 
-  async claimPush(tenant: string, userId: string, id: string, deviceId: string, leaseMs: number): Promise<PushClaim> {
+  async claimPush(tenant: string, userId: string, id: string, deviceId: string, lease: PushLease): Promise<PushClaim> {
     const delivery = this.inbox(tenant, userId, false)?.items.get(id)?.delivery;
-    if (!delivery) return "claimed";
-    if (delivery.sent.has(deviceId)) return "sent";
+    if (!delivery) return { status: "claimed" };
+    if (delivery.sent.has(deviceId)) return { status: "sent" };
     const now = Date.now();
-    if ((delivery.leases.get(deviceId) ?? 0) > now) return "busy";
-    delivery.leases.set(deviceId, now + leaseMs);
-    return "claimed";
+    const held = delivery.leases.get(deviceId);
+    if (held && held.until > now && held.owner !== lease.takeOverFrom) return { status: "busy", owner: held.owner };
+    delivery.leases.set(deviceId, { owner: lease.owner, until: now + lease.leaseMs });
+    return { status: "claimed" };
   }
 
   async pushSent(tenant: string, userId: string, id: string, deviceId: string): Promise<void> {

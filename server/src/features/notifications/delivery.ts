@@ -10,6 +10,10 @@
  * An owner that dies leaves its entries pending; another node claims them once they have been idle
  * NOTIFY_CLAIM_IDLE_MS (a live owner keeps touching its entries) and resumes where the delivery
  * state says the first owner stopped: no second emission, no second push to a device that had it.
+ * A device whose lease the dead owner still holds (it died before its request, with the request in
+ * flight, or after the provider answered but before recording it) is waited for, never skipped:
+ * the lease records its owner, and once that node is no longer live in the node registry
+ * (HEARTBEAT_TIMEOUT_MS after its last heartbeat) the claimer takes the lease at once and pushes.
  */
 import { tenantRoom, userRoom, type Notification } from "@switchboard/shared";
 import type { Engine, NotificationEntry, PushDeviceRecord, StoredNotification } from "../../engine";
@@ -18,6 +22,8 @@ import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { PushMessage, PushOutcome } from "../../push/types";
 import { ConsumerGroupWorker } from "../consumer-group-worker";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** Whatever sends one push to one device (the node's PushDispatcher). */
 export interface PushSender {
@@ -29,6 +35,17 @@ export interface DeliveryOptions {
   claimIdleMs: number;
   /** How long one owner may hold a device's push before another may try (covers the retries). */
   pushLeaseMs: number;
+  /** A node is dead when its last heartbeat is older than this (HEARTBEAT_TIMEOUT_MS). */
+  heartbeatTimeoutMs: number;
+  /** The wait between two claims of a device's push held by a live node; default heartbeatTimeoutMs / 3, at most 1 s. */
+  busyRetryMs?: number;
+  /**
+   * Tests only (SWITCHBOARD_TEST_PAUSE_PUSH, refused unless NODE_ENV=test): every device push
+   * stops for good after its lease was taken (`claimed`) or after the provider answered, before
+   * the answer is recorded (`answered`), with a log line `push paused for a test`, so a test can
+   * kill the node at that point.
+   */
+  testPausePush?: "claimed" | "answered";
   /** Entries one read asks for, and how long it waits for the first. */
   batch?: number;
   blockMs?: number;
@@ -170,9 +187,10 @@ export class NotificationDelivery {
     };
     await Promise.all(
       devices.map(async (device) => {
-        const claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, this.deps.options.pushLeaseMs);
-        if (claim !== "claimed") return;
+        if (!(await this.claimPush(n, device))) return;
+        await this.testPause("claimed", n, device);
         const outcome = await push.send(device, message);
+        await this.testPause("answered", n, device);
         if (outcome === "sent") await engine.inbox.pushSent(n.tenant, n.userId, n.id, device.id);
         if (outcome === "dead") {
           await engine.pushDevices.unregister(n.tenant, n.userId, device.id);
@@ -180,6 +198,42 @@ export class NotificationDelivery {
         }
       }),
     );
+  }
+
+  /**
+   * Takes the lease of one device's push: true to push now, false when the device had it.
+   * A lease held by a live node (this one included) is claimed again every busyRetryMs until it is
+   * recorded as sent, lapses, or its owner is no longer live (a dead owner's lease is taken at once),
+   * or until the notification expires.
+   */
+  private async claimPush(n: StoredNotification, device: PushDeviceRecord): Promise<boolean> {
+    const { engine, nodeId, logger, options } = this.deps;
+    const retryMs = options.busyRetryMs ?? Math.max(50, Math.min(1000, Math.floor(options.heartbeatTimeoutMs / 3)));
+    const lease = { owner: nodeId, leaseMs: options.pushLeaseMs };
+    for (;;) {
+      if (n.expiresAt <= Date.now()) return false;
+      let claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, lease);
+      if (claim.status === "busy" && claim.owner !== nodeId && !(await this.isLive(claim.owner))) {
+        const deadOwner = claim.owner;
+        claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, { ...lease, takeOverFrom: deadOwner });
+        if (claim.status === "claimed") {
+          logger.info("took over the push of a dead node", { event: "notify", notificationId: n.id, pushDeviceId: device.id, deadNodeId: deadOwner });
+        }
+      }
+      if (claim.status !== "busy") return claim.status === "claimed";
+      if (!this.worker.running) throw new LeftForAnotherNode();
+      await sleep(retryMs);
+    }
+  }
+
+  private async isLive(nodeId: string): Promise<boolean> {
+    return (await this.deps.engine.nodes.live(this.deps.options.heartbeatTimeoutMs)).some((node) => node.nodeId === nodeId);
+  }
+
+  private async testPause(point: "claimed" | "answered", n: StoredNotification, device: PushDeviceRecord): Promise<void> {
+    if (this.deps.options.testPausePush !== point) return;
+    this.deps.logger.info("push paused for a test", { event: "notify", point, notificationId: n.id, pushDeviceId: device.id, platform: device.platform });
+    await new Promise<never>(() => undefined);
   }
 }
 

@@ -23,7 +23,13 @@ export function notificationsFeature(deps: FeatureDeps): Feature {
     push,
     logger,
     metrics,
-    options: { ackGraceMs: config.notify.ackGraceMs, claimIdleMs: config.notify.claimIdleMs, pushLeaseMs },
+    options: {
+      ackGraceMs: config.notify.ackGraceMs,
+      claimIdleMs: config.notify.claimIdleMs,
+      pushLeaseMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      testPausePush: config.notify.testPausePush,
+    },
   });
   const notifications = new NotificationService({ engine: deps.engine, delivery, webPushEndpoints: new WebPushEndpointPolicy(config.webPushAllowedHosts) });
   return {
