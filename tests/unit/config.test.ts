@@ -110,6 +110,15 @@ describe("configuration", () => {
     expect(error.message).toBe("Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user");
   });
 
+  it("reads the push pause test hook only with NODE_ENV=test", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).notify.testPausePush).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: "test", SWITCHBOARD_TEST_PAUSE_PUSH: "answered" }).notify.testPausePush).toBe("answered");
+    expect(configError({ NODE_ENV: "test", SWITCHBOARD_TEST_PAUSE_PUSH: "later" }).variable).toBe("SWITCHBOARD_TEST_PAUSE_PUSH");
+    for (const NODE_ENV of ["development", "production"]) {
+      expect(configError({ NODE_ENV, JWT_SECRET: SECRET, SWITCHBOARD_TEST_PAUSE_PUSH: "claimed" }).variable).toBe("SWITCHBOARD_TEST_PAUSE_PUSH");
+    }
+  });
+
   describe("the process", () => {
     const run = (env: Record<string, string>) =>
       spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 15000 });
