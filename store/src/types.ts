@@ -13,8 +13,6 @@ import type {
   ConflictStrategy,
   HistoryQuery,
   Message,
-  MessagePriority,
-  MessageSender,
   Notification,
   PresenceStatus,
   QueuedNotification,
@@ -152,15 +150,11 @@ export interface RoomRegistry {
   roomsOf(tenant: string, userId: string): Promise<string[]>;
 }
 
-/** A message as stored: the id is the history offset and the room is the key. */
-export interface StoredMessage {
-  from: MessageSender;
-  kind: string;
-  data: unknown;
-  ts: number;
-  priority: MessagePriority;
-  replyTo?: string;
-}
+/**
+ * A message as stored: the id is the history offset, the room is the key, and the position
+ * (seq, epoch) is assigned by the store when it appends.
+ */
+export type StoredMessage = Omit<Message, "id" | "room" | "seq" | "epoch">;
 
 export interface PublishRequest {
   tenant: string;
