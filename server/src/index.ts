@@ -4,7 +4,6 @@ export { createEngine, type AcquireResult, type Engine, type DeviceSession, type
 export { MemoryEngine } from "./engine/memory";
 export { RedisEngine } from "./engine/redis";
 export { MemorySyncStore } from "./engine/memory/sync";
-export { RedisSyncStore } from "@switchboard/store";
 export * from "@switchboard/store";
 export { TokenVerifier, type Principal } from "./auth/tokens";
 export { createLogger, type Logger } from "./observability/logger";

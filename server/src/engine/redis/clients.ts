@@ -3,9 +3,10 @@
  * commands answer UNAVAILABLE instead of queueing), and `pub`/`sub` for the Socket.IO adapter
  * (`sub` queues its subscriptions and re-subscribes by itself after a reconnect).
  */
+import type { RedisClient } from "@switchboard/store";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 
-export type RedisClient = Redis | Cluster;
+export type { RedisClient };
 
 export interface RedisTarget {
   url?: string;
