@@ -9,17 +9,16 @@
 // The contract, from @switchboard/shared: the ids a target takes, the requests it validates, and the rooms and events it sends.
 import { agentId, docId, leaderboardId, roomId, streamName, tenantId, userId as userIdSchema, workspaceId } from "@switchboard/shared";
 import { agentEventSchemas, agentRegistrationFields, customEventName, leaderboardScoreRequest, notifyRequest, publishFields, streamAppendSchema, workspaceUpdateFields } from "@switchboard/shared";
-import { AGENT_EVENT_NAMES, agentExecutionEvent, agentRoom, isReservedRoomId, streamPointValue, userRoom, workspaceRoom, workspaceUpdateEvent } from "@switchboard/shared";
+import { AGENT_EVENT_NAMES, agentExecutionEvent, agentRoom, streamPointValue, userRoom, workspaceRoom, workspaceUpdateEvent } from "@switchboard/shared";
 import { DEFAULT_TENANT, keyLayout, tenantRoom, tenantWideRoom, type KeyLayout, type MessageSender, type NotifyRequest, type NotifyResult } from "@switchboard/shared";
 import type { AgentCompleted, AgentEventInput, AgentEventKind, AgentExecutionState, AgentFailed, AgentInfo, AgentProgress, AgentRegistration, AgentStarted } from "@switchboard/shared";
 import type { LeaderboardScoreInput, LeaderboardScoreResult, PublishPayload, PublishResult, StreamAppendResult, WorkspaceUpdateData, WorkspaceUpdateEvent } from "@switchboard/shared";
-import { AppError, docSubmitRequest, type DocOpResult, type DocSnapshot, type DocSubmitRequest } from "@switchboard/shared";
+import { docSubmitRequest, type DocOpResult, type DocSnapshot, type DocSubmitRequest } from "@switchboard/shared";
 // The stores a node's services write through.
-import { commitDocOp, DocState, notifyUser, recordScore, RedisAgents, RedisDocStore, RedisLeaderboards, RedisLiveStreams, RedisNotificationInbox, RedisNotificationQueue } from "@switchboard/store";
-import { duplicatePosition, RedisPresenceRegistry, RedisPushDevices, RedisRoomHistory, RedisWorkspaces, senderOf, type Delivery, type RedisClient } from "@switchboard/store";
+import { commitDocOp, DocState, notifyUser, openRedisStores, publishMessage, recordScore, senderOf, type Delivery, type RedisStores } from "@switchboard/store";
 import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
-import { checkPayload, EmitterError, validate } from "./errors";
+import { checkPayload, EmitterError, rethrow, validate } from "./errors";
 import { emitterDelivery } from "./transport";
 
 export interface EmitterOptions {
@@ -91,7 +90,7 @@ export interface EmitterContext {
   /** Told when a fire-and-forget send could not be handed to Redis. */
   onError(err: Error): void;
   /** The stores a node's services write through, on the emitter's Redis. */
-  stores: ReturnType<typeof openStores>;
+  stores: RedisStores;
   delivery: Delivery;
   /** Throws UNAVAILABLE once the emitter is closed. */
   assertOpen(): void;
@@ -143,7 +142,10 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
       checkPayload(payload, settings.maxMessageBytes, what);
       return validate(schema, request, what);
     };
-    this.context = { tenant: this.tenant, settings, onError, stores: openStores(this.redis, this.keys, this.sharded, delivery), delivery, assertOpen, accept };
+    const stores = openRedisStores(this.redis, this.keys, { sharded: this.sharded });
+    stores.history.deliverThrough(delivery);
+    stores.docs.deliverThrough(delivery);
+    this.context = { tenant: this.tenant, settings, onError, stores, delivery, assertOpen, accept };
   }
 
   /**
@@ -215,19 +217,9 @@ export class RoomTarget extends Target {
    */
   async publish(data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const { ctx, id } = this;
-    ctx.assertOpen();
-    if (isReservedRoomId(id)) throw new EmitterError("FORBIDDEN", `room ids starting with ${id.slice(0, id.indexOf(":") + 1)} are reserved for the server`);
     const input = ctx.accept("room().publish", publishOptions, { ...options, data }, data);
-    const { historySize, historyTtlS, roomIdleTtlS, sender } = ctx.settings;
-    const ts = Date.now();
-    const message = { from: sender, kind: input.kind ?? "text", data: input.data, ts, priority: input.priority ?? "normal", ...(input.replyTo === undefined ? {} : { replyTo: input.replyTo }) };
-    const request = { tenant: ctx.tenant, room: id, message, clientMsgId: input.clientMsgId, historySize, historyTtlS, idleTtlS: roomIdleTtlS };
-    const outcome = await ctx.stores.history.publish(request);
-    if (outcome.status === "published") return { id: outcome.id, ts, seq: outcome.seq, epoch: outcome.epoch };
-    // Without a member to check, the only refusal is a room that is not there.
-    if (outcome.status !== "duplicate") throw new EmitterError("NOT_FOUND", `room ${id} does not exist`);
-    const first = await ctx.stores.history.message(ctx.tenant, id, outcome.id);
-    return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), ...duplicatePosition(outcome, first), duplicate: true };
+    const { historySize, historyTtlS, roomIdleTtlS: idleTtlS, sender: from } = ctx.settings;
+    return publishMessage(ctx.stores.history, { tenant: ctx.tenant, room: id, from, input, historySize, historyTtlS, idleTtlS }).catch(rethrow);
   }
 }
 
@@ -303,11 +295,11 @@ export class LeaderboardTarget extends Target {
   }
 }
 
-export class StreamTarget {
-  constructor(
-    private readonly ctx: EmitterContext,
-    readonly name: string,
-  ) {}
+export class StreamTarget extends Target {
+  /** The stream's name (its id). */
+  get name(): string {
+    return this.id;
+  }
 
   /**
    * Appends one point or several (at most 500, all or none), validated by the stream's kind
@@ -343,32 +335,8 @@ export class DocTarget extends Target {
     const { docs } = ctx.stores;
     // Each submit starts from the store's copy of the document: a service keeps none between calls.
     const target = { docs, tenant: ctx.tenant, docId: id, roomIdleTtlS: ctx.settings.roomIdleTtlS, load: () => DocState.read(docs, ctx.tenant, id) };
-    try {
-      return await commitDocOp(target, { ...input, from: ctx.settings.sender });
-    } catch (err) {
-      throw err instanceof AppError ? submitError(err, input.version) : err;
-    }
+    return commitDocOp(target, { ...input, from: ctx.settings.sender }).catch(rethrow);
   }
-}
-
-/** The stores on the emitter's client; those that reach sockets deliver through `delivery`. */
-function openStores(redis: RedisClient, keys: KeyLayout, sharded: boolean, delivery: Delivery) {
-  const history = new RedisRoomHistory(redis, keys, sharded);
-  const docs = new RedisDocStore(redis, keys, sharded);
-  history.deliverThrough(delivery);
-  docs.deliverThrough(delivery);
-  return {
-    history,
-    docs,
-    notifications: new RedisNotificationQueue(redis, keys),
-    workspaces: new RedisWorkspaces(redis, keys),
-    agents: new RedisAgents(redis, keys),
-    inbox: new RedisNotificationInbox(redis, keys),
-    presence: new RedisPresenceRegistry(redis, keys),
-    pushDevices: new RedisPushDevices(redis, keys),
-    leaderboards: new RedisLeaderboards(redis, keys),
-    streams: new RedisLiveStreams(redis, keys),
-  };
 }
 
 /** Fire-and-forget: a custom event to the sockets of `room`; a send Redis refused goes to `onError`. */
@@ -381,14 +349,4 @@ function fire(ctx: EmitterContext, room: string, event: string, args: unknown[],
 
 async function assertWorkspace(ctx: EmitterContext, workspaceId: string): Promise<void> {
   if (!(await ctx.stores.workspaces.get(ctx.tenant, workspaceId))) throw new EmitterError("NOT_FOUND", `workspace ${workspaceId} does not exist`);
-}
-
-/** A refusal of the commit loop in the emitter's words: prefixed with the call, but for a missing scope and a type conflict. */
-function submitError(err: AppError, asked: number): EmitterError {
-  const details = err.details as { reason?: string; version?: number; type?: string } | undefined;
-  if (err.code === "NOT_FOUND" || (err.code === "CONFLICT" && details?.type !== undefined)) return new EmitterError(err.code, err.message, err.details);
-  // A service has no document open to open again: it reads it with get().
-  if (details?.reason === "ahead") return new EmitterError(err.code, `doc().submit: version ${asked} is ahead of the document (version ${details.version})`, details);
-  if (details?.reason === "stale") return new EmitterError(err.code, `doc().submit: version ${asked} is no longer in the op log (version ${details.version})`, details);
-  return new EmitterError(err.code, `doc().submit: ${err.message}`, err.details);
 }

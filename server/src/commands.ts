@@ -5,14 +5,13 @@
  * log line for refusals (within a budget per device). Handlers return a result or throw; they
  * never ack. No client input reaches an exception outside this pipeline's catch.
  */
-import { AppError, PAYLOAD_OPTIONS, type Ack, type ErrorBody, type SocketData } from "@switchboard/shared";
+import { AppError, PAYLOAD_OPTIONS, validateInput, type Ack, type ErrorBody, type SocketData } from "@switchboard/shared";
 import type Joi from "joi";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import type { Engine } from "./engine";
 import { toAppError } from "./errors";
 import type { AppSocket } from "./io";
-import { validateInput } from "./validation";
 import type { Logger } from "./observability/logger";
 import type { Metrics } from "./observability/metrics";
 import type { RefusalLog } from "./observability/refusal-log";

@@ -20,7 +20,7 @@ import { type as json1 } from "ot-json1";
 import { type as text, type TextOp } from "ot-text-unicode";
 import { AppError } from "./errors";
 import { DOC_MAX_BYTES, DOC_OP_MAX_BYTES, type DocOpEntry, type DocSelection, type DocType } from "./docs";
-import { jsonBytes } from "./json";
+import { jsonBytes, utf8Bytes } from "./json";
 
 export interface DocOt {
   /** The content of a new document. */
@@ -48,8 +48,6 @@ export interface DocOt {
  * document holds more than DOC_MAX_BYTES of them.
  */
 export const DOC_COUNT_MAX = DOC_MAX_BYTES;
-
-const utf8Bytes = (s: string): number => (typeof Buffer === "undefined" ? new TextEncoder().encode(s).length : Buffer.byteLength(s, "utf8"));
 
 const isPosition = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
@@ -198,7 +196,7 @@ const jsonOt: DocOt = {
   compose: (a, b) => json1.compose(a as JsonOp, b as JsonOp),
   isSelection: (s): s is DocSelection => Array.isArray(s) && s.every((k) => isPosition(k) || typeof k === "string"),
   transformSelection: (selection, op) => json1.transformPosition(selection as JsonPath, op as JsonOp),
-  size: (snapshot) => utf8Bytes(JSON.stringify(snapshot) ?? ""),
+  size: (snapshot) => jsonBytes(snapshot),
 };
 
 export const DOC_OT: Readonly<Record<DocType, DocOt>> = { text: textOt, json: jsonOt };

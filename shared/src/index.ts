@@ -7,6 +7,7 @@ export * from "./presence";
 export * from "./sync";
 export * from "./notifications";
 export * from "./json";
+export * from "./validation";
 export * from "./workspaces";
 export * from "./agents";
 export * from "./emitter";

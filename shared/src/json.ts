@@ -30,7 +30,12 @@ export const jsonValue = Joi.any().custom((value: unknown, helpers) => (isJsonVa
 
 /** Bytes of a value's JSON text. */
 export function jsonBytes(value: unknown): number {
-  return new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+  return utf8Bytes(JSON.stringify(value) ?? "");
+}
+
+/** The UTF-8 size of a string (Buffer's count on Node, which encodes nothing; TextEncoder's in a browser). */
+export function utf8Bytes(text: string): number {
+  return typeof Buffer === "undefined" ? new TextEncoder().encode(text).length : Buffer.byteLength(text, "utf8");
 }
 
 /** The deepest nesting a payload may have (objects and arrays inside each other). */

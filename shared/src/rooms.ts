@@ -6,6 +6,7 @@
  * scopes every Socket.IO room by tenant so tenants never share a room.
  */
 import Joi from "joi";
+import { AppError } from "./errors";
 import { userId } from "./schemas";
 
 export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
@@ -14,6 +15,11 @@ export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export function isReservedRoomId(id: string): boolean {
   return RESERVED_ROOM_PREFIXES.some((prefix) => id.startsWith(prefix));
+}
+
+/** FORBIDDEN for a room id only the server names (a user's, a workspace's, …): no one creates, joins or publishes to it as a room. */
+export function assertNotReserved(id: string): void {
+  if (isReservedRoomId(id)) throw new AppError("FORBIDDEN", `room ids starting with ${id.slice(0, id.indexOf(":") + 1)} are reserved for the server`);
 }
 
 export const userRoom = (userId: string): string => `user:${userId}`;

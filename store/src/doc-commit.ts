@@ -136,8 +136,8 @@ export function docTypeConflict(docId: string, type: DocType): AppError {
 /** An op (or cursor) made against a version the log cannot transform from. */
 export function docVersionError(asked: number, current: number, why: "stale" | "ahead"): AppError {
   return why === "ahead"
-    ? new AppError("CONFLICT", `version ${asked} is ahead of the document (version ${current}); open it again`, { version: current, reason: "ahead" })
-    : new AppError("CONFLICT", `version ${asked} is no longer in the op log; open the document again`, { version: current, reason: "stale" });
+    ? new AppError("CONFLICT", `version ${asked} is ahead of the document (version ${current}); read it again`, { version: current, reason: "ahead" })
+    : new AppError("CONFLICT", `version ${asked} is no longer in the op log (version ${current}); read the document again`, { version: current, reason: "stale" });
 }
 
 /** The ops of one append: each transformed past the log and the ops before it, with the document after each. */

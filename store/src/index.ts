@@ -8,7 +8,7 @@ export * from "./types";
 export type { Delivery } from "./delivery";
 export { RedisScript, type RedisClient } from "./script";
 export { classicFrame, shardedBroadcast, shardedChannel, splitClassicFrame, type ClassicFrame, type SplitFrame } from "./frames";
-export { compareMessageIds, duplicatePosition, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
+export { compareMessageIds, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
 export * from "./stream-windows";
 export * from "./sync-resolver";
 export { DocState } from "./doc-state";
@@ -26,6 +26,8 @@ export {
 } from "./doc-commit";
 export { notifyUser, plannedDelivery, queueNotification, type DeliveryPlanStores, type NotificationStores } from "./notify";
 export { recordScore, scoreMode } from "./scores";
+export { DEFAULT_MESSAGE_KIND, publishMessage, type RoomPublish } from "./publish";
+export { openRedisStores, type RedisStoreOptions, type RedisStores } from "./redis/open";
 export { RedisDocStore } from "./redis/docs";
 export { RedisLeaderboards } from "./redis/leaderboards";
 export { RedisNodeRegistry } from "./redis/node-registry";

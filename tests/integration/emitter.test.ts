@@ -270,6 +270,9 @@ describe("emitter from a separate process", () => {
       published.length = 0;
 
       const big = "x".repeat(70_000);
+      // Within maxMessageBytes, beyond the nodes' nesting (64) and entry (10,000) bounds.
+      const deep = Array.from({ length: 70 }).reduce<unknown>((inner) => [inner], 1);
+      const wide = new Array<number>(10_001).fill(0);
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
       const invalid: [string, () => unknown, string][] = [
@@ -278,6 +281,8 @@ describe("emitter from a separate process", () => {
         ["publish a function", () => emitter.room(room).publish({ f: () => 1 }), "VALIDATION_FAILED"],
         ["publish a cycle", () => emitter.room(room).publish(cyclic), "VALIDATION_FAILED"],
         ["publish too large", () => emitter.room(room).publish(big), "PAYLOAD_TOO_LARGE"],
+        ["publish nested too deep", () => emitter.room(room).publish(deep), "VALIDATION_FAILED"],
+        ["publish too many entries", () => emitter.room(room).publish(wide), "VALIDATION_FAILED"],
         ["publish unknown option", () => emitter.room(room).publish("x", { colour: "red" } as never), "VALIDATION_FAILED"],
         ["publish bad kind", () => emitter.room(room).publish("x", { kind: "no spaces" }), "VALIDATION_FAILED"],
         ["publish bad priority", () => emitter.room(room).publish("x", { priority: "extreme" as never }), "VALIDATION_FAILED"],

@@ -3,13 +3,12 @@
  * runs through auth (roles) -> rate limit -> validation of params, query and body -> handler,
  * with the protocol's error envelope, metrics and a log line.
  */
-import { AppError, HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS } from "@switchboard/shared";
+import { AppError, HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS, validateInput } from "@switchboard/shared";
 import type { Request, Response, Router } from "express";
 import type Joi from "joi";
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { bearerToken, ROLE_ADMIN, ROLE_SERVICE, type Principal, type TokenVerifier } from "../auth/tokens";
 import { toAppError } from "../errors";
-import { validateInput } from "../validation";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { RefusalLog } from "../observability/refusal-log";

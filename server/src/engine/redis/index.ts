@@ -9,7 +9,8 @@ import type { AppServer } from "../../io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
-import {
+import { openRedisStores } from "@switchboard/store";
+import type {
   RedisAgents,
   RedisDocStore,
   RedisLeaderboards,
@@ -106,19 +107,20 @@ export class RedisEngine implements Engine {
       this.kind === "redis-cluster"
         ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
         : createAdapter(this.clients.pub, this.clients.sub);
-    this.nodes = new RedisNodeRegistry(this.clients.data, this.keys);
-    this.presence = new RedisPresenceRegistry(this.clients.data, this.keys);
-    this.sync = new RedisSyncStore(this.clients.data, this.keys);
-    this.notifications = new RedisNotificationQueue(this.clients.data, this.keys, () => createBlockingClient(options));
-    this.inbox = new RedisNotificationInbox(this.clients.data, this.keys);
-    this.pushDevices = new RedisPushDevices(this.clients.data, this.keys);
-    this.rooms = new RedisRoomRegistry(this.clients.data, this.keys);
-    this.history = new RedisRoomHistory(this.clients.data, this.keys, this.kind === "redis-cluster");
-    this.workspaces = new RedisWorkspaces(this.clients.data, this.keys);
-    this.agents = new RedisAgents(this.clients.data, this.keys);
-    this.leaderboards = new RedisLeaderboards(this.clients.data, this.keys);
-    this.streams = new RedisLiveStreams(this.clients.data, this.keys);
-    this.docs = new RedisDocStore(this.clients.data, this.keys, this.kind === "redis-cluster");
+    const stores = openRedisStores(this.clients.data, this.keys, { sharded: this.kind === "redis-cluster", openBlocking: () => createBlockingClient(options) });
+    this.nodes = stores.nodes;
+    this.presence = stores.presence;
+    this.sync = stores.sync;
+    this.notifications = stores.notifications;
+    this.inbox = stores.inbox;
+    this.pushDevices = stores.pushDevices;
+    this.rooms = stores.rooms;
+    this.history = stores.history;
+    this.workspaces = stores.workspaces;
+    this.agents = stores.agents;
+    this.leaderboards = stores.leaderboards;
+    this.streams = stores.streams;
+    this.docs = stores.docs;
   }
 
   attach(io: AppServer): void {

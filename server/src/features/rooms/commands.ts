@@ -19,11 +19,12 @@ import {
   type RoomRefPayload,
   type RoomTypingPayload,
   type VolatileResult,
+  assertNotReserved,
 } from "@switchboard/shared";
 import type { Actor } from "../../auth/actor";
 import { defineCommand, type CommandContext, type CommandDefinition } from "../../commands";
 import { SocketThrottle } from "../socket-throttle";
-import { assertNotReserved, type RoomService } from "./service";
+import type { RoomService } from "./service";
 
 /** Typing updates of one state per room at most this often per socket. */
 export const TYPING_INTERVAL_MS = 1000;

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import {
   AppError,
   HISTORY_PAGE_MAX,
-  isReservedRoomId,
+  assertNotReserved,
   docRoom,
   tenantRoom,
   userRoom,
@@ -21,7 +21,7 @@ import {
   type RoomInfo,
   type RoomJoinResult,
 } from "@switchboard/shared";
-import { duplicatePosition } from "@switchboard/store";
+import { DEFAULT_MESSAGE_KIND, publishMessage } from "@switchboard/store";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { Config } from "../../config";
 import { reserve } from "../../connections/subscriptions";
@@ -31,7 +31,6 @@ import type { Metrics } from "../../observability/metrics";
 
 export const DEFAULT_HISTORY_LIMIT = 50;
 export const DEFAULT_ROOM_TYPE = "chat";
-export const DEFAULT_MESSAGE_KIND = "text";
 
 export interface RoomServiceDeps {
   config: Config;
@@ -175,34 +174,13 @@ export class RoomService {
 
   /** Stores and delivers a message. Members publish; services publish anywhere in their tenant. */
   async publish(actor: Actor, roomId: string, input: PublishPayload): Promise<PublishResult> {
-    assertNotReserved(roomId);
     const { config, engine } = this.deps;
-    const ts = Date.now();
-    const kind = input.kind ?? DEFAULT_MESSAGE_KIND;
     const from = actor.deviceId === undefined ? { userId: actor.userId } : { userId: actor.userId, deviceId: actor.deviceId };
-    const outcome = await engine.history.publish({
-      tenant: actor.tenant,
-      room: roomId,
-      message: { from: withName(from, actor.name), kind, data: input.data, ts, priority: input.priority ?? "normal", ...(input.replyTo === undefined ? {} : { replyTo: input.replyTo }) },
-      memberRequired: isPrivileged(actor) ? undefined : actor.userId,
-      clientMsgId: input.clientMsgId,
-      historySize: config.historySize,
-      historyTtlS: config.historyTtlS,
-      idleTtlS: config.roomIdleTtlS,
-    });
-    switch (outcome.status) {
-      case "missing":
-        throw new AppError("NOT_FOUND", `room ${roomId} does not exist`);
-      case "forbidden":
-        throw new AppError("FORBIDDEN", `only members publish to room ${roomId}`);
-      case "duplicate": {
-        const first = await engine.history.message(actor.tenant, roomId, outcome.id);
-        return { id: outcome.id, ts: first?.ts ?? Number(outcome.id.split("-")[0]), ...duplicatePosition(outcome, first), duplicate: true };
-      }
-      case "published":
-        this.deps.metrics.messagesPublished.inc({ kind });
-        return { id: outcome.id, ts, seq: outcome.seq, epoch: outcome.epoch };
-    }
+    const { historySize, historyTtlS, roomIdleTtlS: idleTtlS } = config;
+    const memberRequired = isPrivileged(actor) ? undefined : actor.userId;
+    const result = await publishMessage(engine.history, { tenant: actor.tenant, room: roomId, from: withName(from, actor.name), input, memberRequired, historySize, historyTtlS, idleTtlS });
+    if (!result.duplicate) this.deps.metrics.messagesPublished.inc({ kind: input.kind ?? DEFAULT_MESSAGE_KIND });
+    return result;
   }
 
   async history(actor: Actor, roomId: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -255,10 +233,6 @@ export class RoomService {
     }
     return room;
   }
-}
-
-export function assertNotReserved(roomId: string): void {
-  if (isReservedRoomId(roomId)) throw new AppError("FORBIDDEN", `room ids starting with ${roomId.slice(0, roomId.indexOf(":") + 1)} are reserved for the server`);
 }
 
 function toInfo(room: StoredRoom): RoomInfo {

@@ -13,6 +13,7 @@ import {
   streamRoom,
   tenantRoom,
   PAYLOAD_OPTIONS,
+  validateInput,
   type StreamAppendResult,
   type StreamUpdateEvent,
   type StreamView,
@@ -23,7 +24,6 @@ import type { Config } from "../../config";
 import { subscribe } from "../../connections/subscriptions";
 import type { Engine, LiveRef, StreamFlush } from "../../engine";
 import type { AppServer, AppSocket } from "../../io";
-import { validateInput } from "../../validation";
 import type { Metrics } from "../../observability/metrics";
 
 export interface StreamServiceDeps {

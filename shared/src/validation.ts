@@ -1,11 +1,12 @@
 /**
- * Input validation for the command pipeline and the REST wrapper alike: the payload's shape first
- * (depth, entries, binary: one cheap walk without recursion), then its joi schema. A valid payload
+ * Input validation for the command pipeline, the REST wrapper and the emitter alike: the payload's
+ * shape first (depth, entries, binary: one cheap walk without recursion), then its joi schema. A valid payload
  * costs one schema pass. An invalid one lists every problem when it is small, only its first when
  * it is large, never more than VALIDATION_PROBLEMS_MAX, each message cut short: a hostile payload
  * can neither stall the node with error building nor draw an answer larger than itself.
  */
-import { AppError, inspectPayload } from "@switchboard/shared";
+import { AppError } from "./errors";
+import { inspectPayload, utf8Bytes } from "./json";
 import type Joi from "joi";
 
 /** Problems one refusal lists at most. */
@@ -34,7 +35,7 @@ export function validateInput<T>(schema: Joi.Schema<T>, value: unknown, options:
   if (problem?.kind === "entries") throw new AppError("VALIDATION_FAILED", `the ${what} holds more than ${problem.limit} entries`, { limit: problem.limit });
   if (problem?.kind === "binary") throw new AppError("VALIDATION_FAILED", `the ${what} holds binary data; payloads are JSON`);
   if (maxBytes !== undefined) {
-    const size = Buffer.byteLength(JSON.stringify(value) ?? "");
+    const size = utf8Bytes(JSON.stringify(value) ?? "");
     if (size > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `${what} is ${size} bytes; the limit is ${maxBytes}`, { size, limit: maxBytes });
   }
   const first = schema.validate(value, { ...options, abortEarly: true });

@@ -1,0 +1,42 @@
+/**
+ * Every Redis store on one client, as a node's Redis engine and the emitter both open them, so a
+ * store added here reaches both.
+ */
+import type { KeyLayout } from "@switchboard/shared";
+import type { RedisClient } from "../script";
+import { RedisDocStore } from "./docs";
+import { RedisLeaderboards } from "./leaderboards";
+import { RedisNodeRegistry } from "./node-registry";
+import { RedisNotificationInbox, RedisNotificationQueue, RedisPushDevices } from "./notifications";
+import { RedisPresenceRegistry } from "./presence";
+import { RedisRoomHistory, RedisRoomRegistry } from "./rooms";
+import { RedisLiveStreams } from "./streams";
+import { RedisSyncStore } from "./sync";
+import { RedisAgents, RedisWorkspaces } from "./workspaces";
+
+export interface RedisStoreOptions {
+  /** True on a Redis Cluster: the nodes run the sharded adapter. */
+  sharded: boolean;
+  /** A connection of its own for the notification queue's blocking reads (a node's); without one the queue is only appended to. */
+  openBlocking?: () => RedisClient;
+}
+
+export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, openBlocking }: RedisStoreOptions) {
+  return {
+    nodes: new RedisNodeRegistry(redis, keys),
+    presence: new RedisPresenceRegistry(redis, keys),
+    sync: new RedisSyncStore(redis, keys),
+    notifications: new RedisNotificationQueue(redis, keys, openBlocking),
+    inbox: new RedisNotificationInbox(redis, keys),
+    pushDevices: new RedisPushDevices(redis, keys),
+    rooms: new RedisRoomRegistry(redis, keys),
+    history: new RedisRoomHistory(redis, keys, sharded),
+    workspaces: new RedisWorkspaces(redis, keys),
+    agents: new RedisAgents(redis, keys),
+    leaderboards: new RedisLeaderboards(redis, keys),
+    streams: new RedisLiveStreams(redis, keys),
+    docs: new RedisDocStore(redis, keys, sharded),
+  };
+}
+
+export type RedisStores = ReturnType<typeof openRedisStores>;
