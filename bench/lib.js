@@ -142,12 +142,15 @@ async function startRedis() {
  * Starts `count` node processes and waits until each answers /health. `describe(i, port)` gives
  * each one's `{ nodeId, main, env }` (main: the script to run, Switchboard's by default).
  */
+/** Extra node flags for every server process, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS || "").split(" ").filter(Boolean);
+
 async function startNodes(count, describe) {
   const nodes = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
     const { nodeId, main = SB_MAIN, env } = describe(i, port);
-    const child = spawnChild([process.execPath, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
+    const child = spawnChild([process.execPath, ...NODE_ARGS, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
     nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
   }
   for (const node of nodes) {

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "@switchboard/shared";
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import { Server } from "socket.io";
 import { TokenVerifier } from "./auth/tokens";
 import { ClusterMembership } from "./cluster/membership";
@@ -79,7 +80,12 @@ export class SwitchboardNode {
       this.logger.warn("redis error", { event: "redis", client, error: err.message });
     });
     const verifier = new TokenVerifier(config.jwt);
-    const rateLimiter = this.engine.createRateLimiter({ name: "commands", points: config.rateLimit.points, durationS: config.rateLimit.durationS });
+    const { points, durationS } = config.rateLimit;
+    // A device's socket lives on one node, so its command budget is kept in this process: no
+    // Redis round trip before every command. REST calls reach any node: their budget is the
+    // engine's, shared by the cluster.
+    const commandLimiter = new RateLimiterMemory({ points, duration: durationS });
+    const restLimiter = this.engine.createRateLimiter({ name: "commands", points, durationS });
 
     // The express app is built after the features, but it must be the server's request listener
     // BEFORE Socket.IO attaches: engine.io takes over the listeners present at that moment and
@@ -143,7 +149,7 @@ export class SwitchboardNode {
       metrics: this.metrics,
       logger: this.logger,
       maxMessageBytes: config.maxMessageBytes,
-      rateLimiter,
+      rateLimiter: commandLimiter,
       refusals,
     });
     pipeline.register(features.flatMap((f) => f.commands ?? []));
@@ -155,7 +161,7 @@ export class SwitchboardNode {
       maxMessageBytes: config.maxMessageBytes,
       routes: this.routes,
       verifier,
-      rateLimiter,
+      rateLimiter: restLimiter,
       refusals,
       metrics: this.metrics,
       logger: this.logger,

@@ -170,3 +170,29 @@ describe("refusal logging", () => {
     expect(metricValue(metrics, "switchboard_log_lines_suppressed_total", { event: "command" })).toBe(990);
   });
 });
+
+describe("rate limit budgets on two nodes sharing Redis", () => {
+  const { url, unique, rest } = clusterFixture({ backing: "redis", nodes: 2, env: { RATE_LIMIT_POINTS: "3", RATE_LIMIT_DURATION_S: "60" } });
+  afterEach(() => closeClients());
+
+  it("keeps a device's command budget in its node's memory and a user's REST budget across the cluster", async () => {
+    const deviceId = unique("dev");
+    const tokenOptions = { sub: unique("user") };
+    const codes = async (client: Awaited<ReturnType<typeof connect>>, n: number) => {
+      const out: (string | undefined)[] = [];
+      for (let i = 0; i < n; i++) out.push((await command(client, "system:ping", {})).error?.code);
+      return out;
+    };
+    const onFirst = await connect(url(0), { deviceId, tokenOptions });
+    expect(await codes(onFirst, 4)).toEqual([undefined, undefined, undefined, "RATE_LIMITED"]);
+    // The same device on the other node: that node's own budget.
+    const onSecond = await connect(url(1), { deviceId, tokenOptions });
+    expect(await codes(onSecond, 4)).toEqual([undefined, undefined, undefined, "RATE_LIMITED"]);
+
+    // REST: three calls spread over both nodes spend one budget; the fourth, anywhere, is refused.
+    const token = await signToken(tokenOptions);
+    const statuses: number[] = [];
+    for (const node of [0, 1, 0, 1]) statuses.push((await rest("GET", "/v1/rooms/no-such-room", { token, node })).status);
+    expect(statuses).toEqual([404, 404, 404, 429]);
+  });
+});
