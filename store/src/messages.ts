@@ -38,9 +38,13 @@ export interface MessagePosition {
   epoch: string;
 }
 
-/** A new history epoch: random, so it never repeats one the room had before. */
+/** This process's epochs: a random prefix, then a count, so none repeats (a publish offers one each time; few are taken). */
+const epochPrefix = randomBytes(6).toString("hex");
+let epochsOffered = 0;
+
+/** A new history epoch: unique to this process and call, so it never repeats one the room had before. */
 export function newEpoch(): string {
-  return randomBytes(8).toString("hex");
+  return `${epochPrefix}${(epochsOffered++).toString(16).padStart(4, "0")}`;
 }
 
 /**

@@ -29,6 +29,7 @@ function connect(target: RedisTarget, options: RedisOptions, cluster: Partial<Cl
     return new Cluster(target.clusterNodes!, {
       ...cluster,
       enableOfflineQueue: options.enableOfflineQueue ?? true,
+      enableAutoPipelining: options.enableAutoPipelining ?? false,
       redisOptions: options,
       clusterRetryStrategy: (times) => Math.min(100 + times * 100, 2000),
     });
@@ -55,8 +56,10 @@ function reportRejections(client: RedisClient, methods: readonly string[], onErr
 
 export function createRedisClients(target: RedisTarget, onAdapterError: (err: Error) => void): RedisClients {
   const common: RedisOptions = { connectTimeout: 5000, retryStrategy: (times) => Math.min(50 * times, 2000) };
-  const data = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 });
-  const pub = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  // Auto-pipelining: what the node sends in one tick (concurrent publishes, their deliveries) goes
+  // to Redis in one write.
+  const data = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000, enableAutoPipelining: true });
+  const pub = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
   const sub = connect(target, { ...common, maxRetriesPerRequest: null }, { shardedSubscribers: true });
   reportRejections(pub, ["publish", "spublish"], onAdapterError);
   reportRejections(sub, ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"], onAdapterError);
