@@ -110,7 +110,10 @@ export class CommandPipeline {
       const result = await def.handler({ socket, session: socket.data, nodeId: this.deps.nodeId }, value);
       this.observe(name, "ok", started);
       ack?.({ ok: true, ...result });
-      this.deps.logger.debug("command", { event: "command", command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: "ok" });
+      // winston formats a message before its transports drop it for its level: skip the call instead.
+      if (this.deps.logger.isDebugEnabled()) {
+        this.deps.logger.debug("command", { event: "command", command: name, userId: socket.data.userId, deviceId: socket.data.deviceId, outcome: "ok" });
+      }
     } catch (err) {
       const { error, internal } = toAppError(err);
       if (internal) {

@@ -171,6 +171,27 @@ describe("refusal logging", () => {
   });
 });
 
+describe("command logging by level", () => {
+  afterEach(() => closeClients());
+
+  it.each([
+    ["debug", 3],
+    ["info", 0],
+  ] as const)("at LOG_LEVEL=%s logs %d lines for 3 answered commands", async (level, lines) => {
+    const node = await NodeProcess.spawn({ LOG_LEVEL: level });
+    try {
+      const client = await connect(node.url, { deviceId: "log-device" });
+      for (let i = 0; i < 3; i++) expect((await command(client, "system:ping", {})).ok).toBe(true);
+      await sleep(200);
+      const logged = node.logs().filter((line) => line.event === "command" && line.outcome === "ok");
+      expect(logged.length).toBe(lines);
+      if (lines > 0) expect(logged[0]).toMatchObject({ level: "debug", command: "system:ping", deviceId: "log-device" });
+    } finally {
+      await node.kill("SIGTERM");
+    }
+  });
+});
+
 describe("rate limit budgets on two nodes sharing Redis", () => {
   const { url, unique, rest } = clusterFixture({ backing: "redis", nodes: 2, env: { RATE_LIMIT_POINTS: "3", RATE_LIMIT_DURATION_S: "60" } });
   afterEach(() => closeClients());
