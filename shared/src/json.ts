@@ -51,28 +51,44 @@ export const PAYLOAD_ENTRIES_MAX = 10_000;
 /** Why a payload is refused before anything reads it. */
 export type PayloadShapeProblem = { kind: "depth"; limit: number } | { kind: "entries"; limit: number } | { kind: "binary" };
 
+/** The most bytes a JSON scalar's text takes: a string escaped at worst as `\uXXXX` per UTF-16 unit (6 bytes), a number's longest form (`-1.7976931348623157e+308`). */
+function scalarBytesAtMost(value: unknown): number {
+  if (typeof value === "string") return 6 * value.length + 2;
+  if (typeof value === "number") return 24;
+  return 5; // true, false, null (and what JSON writes as null or leaves out)
+}
+
 /**
  * Measures a payload's shape before anything recursive (validation, serialisation) touches it:
- * its entries (object keys and array items at every depth), and the first problem — nesting
- * deeper than PAYLOAD_DEPTH_MAX, more than PAYLOAD_ENTRIES_MAX entries, or binary data (no
- * command takes any; a Buffer would otherwise be read as an object with a key per byte). Walks
- * with its own stack and stops at the first problem, so a hostile payload costs at most
- * PAYLOAD_ENTRIES_MAX steps.
+ * its entries (object keys and array items at every depth), an upper bound of its JSON size in
+ * bytes (so most payloads need no serialising to be measured; Infinity for an object with its
+ * own `toJSON`), and the first problem — nesting deeper than PAYLOAD_DEPTH_MAX, more than
+ * PAYLOAD_ENTRIES_MAX entries, or binary data (no command takes any; a Buffer would otherwise be
+ * read as an object with a key per byte). Walks with its own stack and stops at the first
+ * problem, so a hostile payload costs at most PAYLOAD_ENTRIES_MAX steps.
  */
-export function inspectPayload(value: unknown): { entries: number; problem?: PayloadShapeProblem } {
-  if (typeof value !== "object" || value === null) return { entries: 0 };
+export function inspectPayload(value: unknown): { entries: number; bytesAtMost: number; problem?: PayloadShapeProblem } {
+  if (typeof value !== "object" || value === null) return { entries: 0, bytesAtMost: scalarBytesAtMost(value) };
   const stack: [object, number][] = [[value, 1]];
   let entries = 0;
+  let bytesAtMost = 0;
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (ArrayBuffer.isView(node) || node instanceof ArrayBuffer) return { entries, problem: { kind: "binary" } };
-    if (depth > PAYLOAD_DEPTH_MAX) return { entries, problem: { kind: "depth", limit: PAYLOAD_DEPTH_MAX } };
-    const children = Array.isArray(node) ? node : Object.values(node);
+    if (ArrayBuffer.isView(node) || node instanceof ArrayBuffer) return { entries, bytesAtMost, problem: { kind: "binary" } };
+    if (depth > PAYLOAD_DEPTH_MAX) return { entries, bytesAtMost, problem: { kind: "depth", limit: PAYLOAD_DEPTH_MAX } };
+    if (typeof (node as { toJSON?: unknown }).toJSON === "function") bytesAtMost = Infinity;
+    const array = Array.isArray(node);
+    const keys = array ? undefined : Object.keys(node);
+    const children: unknown[] = array ? node : Object.values(node);
     entries += children.length;
-    if (entries > PAYLOAD_ENTRIES_MAX) return { entries, problem: { kind: "entries", limit: PAYLOAD_ENTRIES_MAX } };
+    if (entries > PAYLOAD_ENTRIES_MAX) return { entries, bytesAtMost, problem: { kind: "entries", limit: PAYLOAD_ENTRIES_MAX } };
+    // Brackets, a comma per entry, and each key as a string with its colon.
+    bytesAtMost += 2 + children.length;
+    if (keys) for (const key of keys) bytesAtMost += 6 * key.length + 3;
     for (const child of children) {
       if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+      else bytesAtMost += scalarBytesAtMost(child);
     }
   }
-  return { entries };
+  return { entries, bytesAtMost };
 }

@@ -30,11 +30,12 @@ export interface InputOptions {
  * (PAYLOAD_TOO_LARGE for a value over `maxBytes`).
  */
 export function validateInput<T>(schema: Joi.Schema<T>, value: unknown, options: Joi.ValidationOptions, { what = "payload", maxBytes }: InputOptions = {}): T {
-  const { entries, problem } = inspectPayload(value);
+  const { entries, bytesAtMost, problem } = inspectPayload(value);
   if (problem?.kind === "depth") throw new AppError("VALIDATION_FAILED", `the ${what} nests deeper than ${problem.limit} levels`, { limit: problem.limit });
   if (problem?.kind === "entries") throw new AppError("VALIDATION_FAILED", `the ${what} holds more than ${problem.limit} entries`, { limit: problem.limit });
   if (problem?.kind === "binary") throw new AppError("VALIDATION_FAILED", `the ${what} holds binary data; payloads are JSON`);
-  if (maxBytes !== undefined) {
+  // Serialised only when its shape does not already prove it small enough.
+  if (maxBytes !== undefined && !(bytesAtMost <= maxBytes)) {
     const size = utf8Bytes(JSON.stringify(value) ?? "");
     if (size > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `${what} is ${size} bytes; the limit is ${maxBytes}`, { size, limit: maxBytes });
   }
