@@ -130,13 +130,13 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     pushDevices: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:push-devices`,
     notificationQueue: () => `${prefix}{notify}:queue`,
     rateLimit: (name) => `${prefix}rl:${k(name)}`,
-    roomMeta: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:meta`,
-    roomMembers: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:members`,
-    roomHistory: (tenant, room) => `${prefix}{r:${k(tenant)}:${k(room)}}:history`,
-    roomPublishOnce: (tenant, room, userId, clientMsgId) => `${prefix}{r:${k(tenant)}:${k(room)}}:once:${k(userId)}:${k(clientMsgId)}`,
-    workspaceMeta: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:meta`,
-    workspaceMembers: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:members`,
-    workspaceAgents: (tenant, workspace) => `${prefix}{w:${k(tenant)}:${k(workspace)}}:agents`,
+    roomMeta: (tenant, room) => `${prefix}${roomTag(tenant, room)}:meta`,
+    roomMembers: (tenant, room) => `${prefix}${roomTag(tenant, room)}:members`,
+    roomHistory: (tenant, room) => `${prefix}${roomTag(tenant, room)}:history`,
+    roomPublishOnce: (tenant, room, userId, clientMsgId) => `${prefix}${roomTag(tenant, room)}:once:${k(userId)}:${k(clientMsgId)}`,
+    workspaceMeta: (tenant, workspace) => `${prefix}${workspaceTag(tenant, workspace)}:meta`,
+    workspaceMembers: (tenant, workspace) => `${prefix}${workspaceTag(tenant, workspace)}:members`,
+    workspaceAgents: (tenant, workspace) => `${prefix}${workspaceTag(tenant, workspace)}:agents`,
     userWorkspaces: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:workspaces`,
     tenantWorkspaces: (tenant) => `${prefix}{t:${k(tenant)}}:workspaces`,
     agent: (tenant, agentId) => `${prefix}{a:${k(tenant)}:${k(agentId)}}:agent`,
@@ -145,7 +145,7 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     docLog: (tenant, docId) => `${docBase(prefix, tenant, docId)}|log`,
     docSnapshot: (tenant, docId) => `${docBase(prefix, tenant, docId)}|snapshot`,
     docOnce: (tenant, docId, userId, clientOpId) => `${docBase(prefix, tenant, docId)}|once|${k(userId)}|${k(clientOpId)}`,
-    scopeDocs: (tenant, scope) => `${scopeTag(prefix, tenant, scope)}:docs`,
+    scopeDocs: (tenant, scope) => `${prefix}${scopeHashTag(tenant, scope)}:docs`,
     leaderboard: (tenant, id, part) => `${prefix}{lb:${k(tenant)}:${k(id)}}:${k(part)}`,
     leaderboardsDue: () => `${prefix}{leaderboards}:due`,
     stream: (tenant, name, part) => `${prefix}{st:${k(tenant)}:${k(name)}}:${k(part)}`,
@@ -164,15 +164,21 @@ export function parseScopedMember(member: string): { tenant: string; id: string 
   return { tenant: member.slice(0, at), id: member.slice(at + 1) };
 }
 
-/** The hash tag of a room's or a workspace's keys (see roomMeta, workspaceMeta). */
-function scopeTag(prefix: string, tenant: string, scope: DocScope): string {
-  return `${prefix}{${scope.kind === "room" ? "r" : "w"}:${k(tenant)}:${k(scope.id)}}`;
+/**
+ * The hash tag of a room's or a workspace's keys (`{r:<tenant>:<room>}`, `{w:<tenant>:<workspace>}`;
+ * the key prefix stands before it); its documents' keys carry it too.
+ */
+export function scopeHashTag(tenant: string, scope: DocScope): string {
+  return `{${scope.kind === "room" ? "r" : "w"}:${k(tenant)}:${k(scope.id)}}`;
 }
+
+const roomTag = (tenant: string, room: string) => scopeHashTag(tenant, { kind: "room", id: room });
+const workspaceTag = (tenant: string, workspace: string) => scopeHashTag(tenant, { kind: "workspace", id: workspace });
 
 function docBase(prefix: string, tenant: string, docId: string): string {
   const parsed = parseDocId(docId);
   if (!parsed) throw new Error(`not a document id: ${docId}`);
-  return `${scopeTag(prefix, tenant, parsed.scope)}:doc|${k(parsed.name)}`;
+  return `${prefix}${scopeHashTag(tenant, parsed.scope)}:doc|${k(parsed.name)}`;
 }
 
 /**
