@@ -15,11 +15,11 @@ import type { AgentCompleted, AgentEventInput, AgentEventKind, AgentExecutionSta
 import type { LeaderboardScoreInput, LeaderboardScoreResult, PublishPayload, PublishResult, StreamAppendResult, WorkspaceUpdateData, WorkspaceUpdateEvent } from "@switchboard/shared";
 import { docSubmitRequest, type DocOpResult, type DocSnapshot, type DocSubmitRequest } from "@switchboard/shared";
 // The stores a node's services write through.
-import { commitDocOp, DocState, notifyUser, openRedisStores, publishMessage, recordScore, senderOf, type Delivery, type RedisStores } from "@switchboard/store";
+import { commitDocOp, DocState, notifyUser, openRedisStores, publishMessage, recordScore, senderOf, type RedisStores } from "@switchboard/store";
 import { Cluster, Redis } from "ioredis";
 import Joi from "joi";
 import { checkPayload, EmitterError, rethrow, validate } from "./errors";
-import { emitterDelivery } from "./transport";
+import { emitterDelivery, type EmitterDelivery } from "./transport";
 
 export interface EmitterOptions {
   /** A Redis URL, or an ioredis client (Redis or Cluster) the caller owns: close() leaves it open. */
@@ -91,7 +91,7 @@ export interface EmitterContext {
   onError(err: Error): void;
   /** The stores a node's services write through, on the emitter's Redis. */
   stores: RedisStores;
-  delivery: Delivery;
+  delivery: EmitterDelivery;
   /** Throws UNAVAILABLE once the emitter is closed. */
   assertOpen(): void;
   /** Refuses before anything is sent (closed, a payload the nodes would refuse, a request `schema` refuses); answers the request validated. */

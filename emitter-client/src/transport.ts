@@ -1,23 +1,28 @@
 /**
- * The emitter's side of the stores' Delivery port: how an event reaches the sockets of a
- * Socket.IO room on every node, without a socket. The emitter has no sockets of its own, so
- * `local` does nothing; its uid is one no node has, so every node delivers its frames.
+ * How the emitter's events reach the sockets of a Socket.IO room on every node, without a socket:
+ * its side of the stores' Delivery port (their scripts publish what they store; the emitter has
+ * no sockets of its own, so `local` does nothing), and `broadcast` for what it sends without
+ * storing. Its uid is one no node has, so every node delivers its frames.
  *
  * - Single Redis: the nodes run the classic Redis adapter; `@socket.io/redis-emitter` publishes
  *   its packets (PUBLISH on `socket.io#/#<room>#`, msgpack `[uid, packet, opts]`).
  * - Redis Cluster: the nodes run the sharded adapter, which `@socket.io/redis-emitter` does not
- *   speak; this publishes the sharded adapter's own BROADCAST message with SPUBLISH on the
- *   channel that adapter would choose.
+ *   speak; this publishes the sharded adapter's own BROADCAST message with SPUBLISH on the room's
+ *   channel.
  */
 import { Emitter } from "@socket.io/redis-emitter";
 import { EMITTER_UID } from "@switchboard/shared";
-import { shardedBroadcast, type Delivery, type RedisClient } from "@switchboard/store";
+import { adapterFrame, type Delivery, type RedisClient } from "@switchboard/store";
 import type { Redis } from "ioredis";
 
 /** Sends `event` to the sockets of `room`; the promise settles when Redis took the packet. */
 type Send = (room: string, event: string, args: readonly unknown[]) => Promise<void>;
 
-export function emitterDelivery(redis: RedisClient, sharded: boolean): Delivery {
+export interface EmitterDelivery extends Delivery {
+  broadcast: Send;
+}
+
+export function emitterDelivery(redis: RedisClient, sharded: boolean): EmitterDelivery {
   return { uid: EMITTER_UID, local: () => undefined, broadcast: sharded ? shardedSend(redis) : classicSend(redis as Redis) };
 }
 
@@ -34,7 +39,7 @@ function classicSend(redis: Redis): Send {
 
 function shardedSend(redis: RedisClient): Send {
   return async (room, event, args) => {
-    const { channel, data } = shardedBroadcast(EMITTER_UID, room, event, args);
+    const { channel, data } = adapterFrame("sharded", EMITTER_UID, room, event, args);
     await redis.spublish(channel, data);
   };
 }

@@ -166,7 +166,9 @@ export function parseScopedMember(member: string): { tenant: string; id: string 
 
 /**
  * The hash tag of a room's or a workspace's keys (`{r:<tenant>:<room>}`, `{w:<tenant>:<workspace>}`;
- * the key prefix stands before it); its documents' keys carry it too.
+ * the key prefix stands before it): its documents' keys carry it too, and on a Redis Cluster so do
+ * the Socket.IO rooms of the room and of its documents (socketRooms), so a script publishes to
+ * them on the keys' slot.
  */
 export function scopeHashTag(tenant: string, scope: DocScope): string {
   return `{${scope.kind === "room" ? "r" : "w"}:${k(tenant)}:${k(scope.id)}}`;

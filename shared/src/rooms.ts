@@ -7,6 +7,8 @@
  */
 import Joi from "joi";
 import { AppError } from "./errors";
+import { docRoom, parseDocId } from "./docs";
+import { scopeHashTag } from "./keys";
 import { userId } from "./schemas";
 
 export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
@@ -51,6 +53,42 @@ export function tenantRoom(tenant: string, room: string): string {
 export function tenantWideRoom(tenant: string): string {
   return tenantRoom(tenant, TENANT_WIDE_ROOM);
 }
+
+/**
+ * The Socket.IO rooms whose events a store's script publishes in the same step as it writes them:
+ * a room's (its messages, and everything else its sockets hear: members, typing, cursors, the
+ * presence of its members) and a document's. Every place that names them asks the engine's.
+ */
+export interface SocketRooms {
+  room(tenant: string, roomId: string): string;
+  doc(tenant: string, docId: string): string;
+}
+
+const plainRooms: SocketRooms = {
+  room: (tenant, roomId) => tenantRoom(tenant, roomId),
+  doc: (tenant, docId) => tenantRoom(tenant, docRoom(docId)),
+};
+
+/**
+ * On a Redis Cluster each name begins with the hash tag of its room's (or workspace's) keys —
+ * `{r::math-101}math-101`, `{r:acme:math-101}acme/math-101`, `{r::math-101}doc:room:math-101/notes`,
+ * `{w::w1}doc:workspace:w1/src/main.ts` — so the sharded
+ * adapter's channel of that Socket.IO room hashes to the keys' slot, where the script can SPUBLISH.
+ * With one Redis or none they are the plain tenant-scoped names (`math-101`, `acme/math-101`),
+ * the ones `@socket.io/redis-emitter` reaches. No other Socket.IO room begins with `{`.
+ */
+export function socketRooms(onCluster: boolean): SocketRooms {
+  return onCluster ? slottedRooms : plainRooms;
+}
+
+const slottedRooms: SocketRooms = {
+  room: (tenant, roomId) => `${scopeHashTag(tenant, { kind: "room", id: roomId })}${plainRooms.room(tenant, roomId)}`,
+  doc: (tenant, docId) => {
+    const parsed = parseDocId(docId);
+    if (!parsed) throw new Error(`not a document id: ${docId}`);
+    return `${scopeHashTag(tenant, parsed.scope)}${plainRooms.doc(tenant, docId)}`;
+  },
+};
 
 export const ROOM_VISIBILITIES = ["public", "private"] as const;
 export type RoomVisibility = (typeof ROOM_VISIBILITIES)[number];

@@ -1,12 +1,18 @@
 /**
  * The Socket.IO Redis adapters' wire formats, encoded in one place for the nodes and the emitter,
- * so a packet a script PUBLISHes is the one the adapters on every node decode.
+ * so a packet a script publishes is the one the adapters on every node decode.
  *
  * - Classic adapter (one Redis): PUBLISH on `socket.io#/#<room>#` of msgpack `[uid, packet, opts]`.
- *   An adapter ignores frames carrying its own uid (its node delivered locally already); the
- *   emitter's uid is one no node has, so every node delivers its frames.
- * - Sharded adapter (Redis Cluster, subscription mode `dynamic`): SPUBLISH on the room's channel
- *   of the ClusterAdapter's JSON BROADCAST message.
+ * - Sharded adapter (Redis Cluster, subscription mode `dynamic`): SPUBLISH on `socket.io#/#<room>#`
+ *   of the ClusterAdapter's BROADCAST message, msgpack-encoded (the adapter reads msgpack as well as
+ *   JSON). A node subscribes that channel of every room it holds sockets in but their own
+ *   one-socket rooms, so a frame to a room reaches every node that has sockets there. (The adapter
+ *   itself sends to a 20-character room on its main channel, as such a name may be a socket id;
+ *   nodes hear that channel too, so both reach them.) A room's channel hashes to its name's hash
+ *   tag: a script whose keys share that tag publishes there in the same step as it writes.
+ *
+ * An adapter ignores frames carrying its own uid (its node delivered locally already); the
+ * emitter's uid is one no node has, so every node delivers its frames.
  */
 import { ADAPTER_CHANNEL_PREFIX } from "@switchboard/shared";
 import { encode } from "notepack.io";
@@ -16,35 +22,45 @@ const EVENT_PACKET = 2;
 /** socket.io-adapter's ClusterAdapter BROADCAST message type. */
 const BROADCAST_MESSAGE = 3;
 const NSP = "/";
-const MAIN_CHANNEL = `${ADAPTER_CHANNEL_PREFIX}#${NSP}#`;
 
-/** A classic adapter frame: the channel and the bytes to PUBLISH there. */
-export interface ClassicFrame {
+/** The Redis adapter the nodes run: `classic` on one Redis, `sharded` on a Redis Cluster. */
+export type AdapterKind = "classic" | "sharded";
+
+/** An adapter frame: the command and channel to publish it with, and the bytes. */
+export interface Frame {
+  command: "PUBLISH" | "SPUBLISH";
   channel: string;
   data: Buffer;
 }
 
-/** A classic frame split where values known only inside a script go (a message's id and position): n values, n + 1 parts. */
+/** A frame split where values known only inside a script go (a message's id and position): n values, n + 1 parts. */
 export interface SplitFrame {
+  command: Frame["command"];
   channel: string;
   parts: Buffer[];
 }
 
-const packetOf = (event: string, args: readonly unknown[]) => ({ type: EVENT_PACKET, data: [event, ...args], nsp: NSP });
-const optsOf = (room: string, except: readonly string[]) => ({ rooms: [room], except: [...except], flags: {} });
+/** The channel of `room`, the same for both adapters. */
+export function roomChannel(room: string): string {
+  return `${ADAPTER_CHANNEL_PREFIX}#${NSP}#${room}#`;
+}
 
-/** The classic adapter's frame of `event` to the sockets of `room` (but `except`'s). */
-export function classicFrame(uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): ClassicFrame {
-  return { channel: `${MAIN_CHANNEL}${room}#`, data: encode([uid, packetOf(event, args), optsOf(room, except)]) };
+/** The frame of `event` to the sockets of `room` (but `except`'s) for `adapter`. */
+export function adapterFrame(adapter: AdapterKind, uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): Frame {
+  const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: NSP };
+  const opts = { rooms: [room], except: [...except], flags: {} };
+  const channel = roomChannel(room);
+  if (adapter === "classic") return { command: "PUBLISH", channel, data: encode([uid, packet, opts]) };
+  return { command: "SPUBLISH", channel, data: encode({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } }) };
 }
 
 /**
- * The classic frame of `event`, split around `placeholders` (strings that `args` hold once each,
- * in this order, and nothing else can contain): a script splices the real values, msgpack-encoded,
- * in between the parts.
+ * The frame of `event`, split around `placeholders` (strings that `args` hold once each, in this
+ * order, and nothing else can contain): a script splices the real values, msgpack-encoded, in
+ * between the parts.
  */
-export function splitClassicFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
-  const { channel, data } = classicFrame(uid, room, event, args);
+export function splitAdapterFrame(adapter: AdapterKind, uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
+  const { command, channel, data } = adapterFrame(adapter, uid, room, event, args);
   const parts: Buffer[] = [];
   let from = 0;
   for (const placeholder of placeholders) {
@@ -55,19 +71,5 @@ export function splitClassicFrame(uid: string, room: string, event: string, args
     from = at + marker.length;
   }
   parts.push(data.subarray(from));
-  return { channel, parts };
-}
-
-/** A room whose name socket.io-adapter takes for a socket id (20 characters) travels on the main channel. */
-const looksLikeASocketId = (room: string) => room.length === 20;
-
-/** The channel the sharded adapter (subscription mode `dynamic`) uses for a broadcast to one room. */
-export function shardedChannel(room: string): string {
-  return looksLikeASocketId(room) ? MAIN_CHANNEL : `${MAIN_CHANNEL}${room}#`;
-}
-
-/** The sharded adapter's BROADCAST of `event` to `room`: the channel and the JSON to SPUBLISH there. */
-export function shardedBroadcast(uid: string, room: string, event: string, args: readonly unknown[]): { channel: string; data: string } {
-  const message = { uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts: optsOf(room, []), packet: packetOf(event, args) } };
-  return { channel: shardedChannel(room), data: JSON.stringify(message) };
+  return { command, channel, parts };
 }

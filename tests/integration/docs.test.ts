@@ -478,7 +478,7 @@ describe("collaborative documents on a Redis Cluster", () => {
 
   afterEach(() => closeClients());
 
-  it("stores then broadcasts ops through the sharded adapter, from nodes and the emitter, and converges", async () => {
+  it("stores and SPUBLISHes ops in one step for the sharded adapter, from nodes and the emitter, and converges", async () => {
     const token = await serviceToken();
     const created = await fetch(`${nodes[0]!.url}/v1/workspaces`, {
       method: "POST",

@@ -6,6 +6,7 @@
  * message format), and notifications enter the nodes' queue and inbox.
  */
 import { SwitchboardEmitter } from "@switchboard/emitter";
+import { socketRooms } from "@switchboard/shared";
 import { Cluster } from "ioredis";
 import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
 import { clusterFixture } from "../helpers/cluster";
@@ -58,7 +59,10 @@ describe("emitter on a Redis Cluster", () => {
     expect((await rest("POST", "/v1/rooms", { id: room, name: "Cluster room" })).status).toBe(201);
     const clients = await Promise.all([0, 1, 2].map((i) => user(`member-${i}`, i)));
     for (const c of clients) expect((await command(c, "room:join", { room })).ok).toBe(true);
-    await waitFor(async () => (await shardSubscribers(`socket.io#/#${room}#`)) === 3, 5000, "three nodes subscribed to the room");
+    // The room's Socket.IO name on a Redis Cluster carries the hash tag of its keys.
+    const socketRoom = socketRooms(true).room("", room);
+    expect(socketRoom).toBe(`{r::${room}}${room}`);
+    await waitFor(async () => (await shardSubscribers(`socket.io#/#${socketRoom}#`)) === 3, 5000, "three nodes subscribed to the room");
 
     const received = clients.map((c) => nextEvent<{ id: string; data: unknown; from: unknown }>(c, "room:message"));
     const published = await emitter.room(room).publish({ text: "sharded" }, { kind: "system" });

@@ -4,6 +4,7 @@
  * emits cross nodes through the sharded pub/sub adapter, the device limit's Lua script holds
  * across nodes (its keys share a hash tag), and rooms store and deliver across nodes.
  */
+import { socketRooms } from "@switchboard/shared";
 import { closeClients, command, connect, connectRefused, nextEvent, type Client } from "../helpers/clients";
 import { clusterFixture } from "../helpers/cluster";
 import { waitFor } from "../helpers/ports";
@@ -155,6 +156,24 @@ describe("nodes on a Redis Cluster", () => {
     const reader = await connect(nodes[2]!.url, { tokenOptions: { sub: "alice" }, deviceId: "reader" });
     const history = await command(reader, "room:history", { room: "rc-room" });
     expect((history.messages as { id: string }[]).map((m) => m.id)).toEqual([published.id]);
+  });
+
+  it("carries a room whose Socket.IO name is 20 characters long, which the adapter itself sends on its main channel", async () => {
+    const tenant = "ab";
+    expect(socketRooms(true).room(tenant, "cdefg")).toHaveLength(20);
+    const alice = await connect(nodes[0]!.url, { tokenOptions: { sub: "alice", tenant } });
+    const bob = await connect(nodes[1]!.url, { tokenOptions: { sub: "bob", tenant } });
+    expect((await command(alice, "room:create", { id: "cdefg", name: "Twenty" })).ok).toBe(true);
+    for (const member of [alice, bob]) expect((await command(member, "room:join", { room: "cdefg" })).ok).toBe(true);
+
+    // Published by the script on the room's own channel…
+    const delivered = nextEvent<{ id: string }>(bob, "room:message");
+    const published = await command(alice, "room:publish", { room: "cdefg", data: "twenty" });
+    expect(await delivered).toMatchObject({ id: published.id, data: "twenty" });
+    // …and sent by the adapter on its main channel.
+    const typing = nextEvent(bob, "room:typing");
+    expect(await command(alice, "room:typing", { room: "cdefg", typing: true })).toEqual({ ok: true });
+    expect(await typing).toEqual({ room: "cdefg", userId: "alice", typing: true });
   });
 
   it("drops a node that shuts down from the cluster list at once", async () => {

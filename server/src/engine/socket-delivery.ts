@@ -1,7 +1,7 @@
 /**
  * The node's side of the stores' Delivery port: its Socket.IO server. Frames carry the uid of the
  * node's own adapter, so the adapter skips them when they come back and the node adds only its
- * local sockets; a broadcast goes through the adapter to every node.
+ * local sockets.
  */
 import type { Delivery } from "@switchboard/store";
 import type { Server } from "socket.io";
@@ -19,11 +19,6 @@ export class SocketIoDelivery implements Delivery {
 
   local(room: string, event: string, args: readonly unknown[], except?: string): void {
     const target = this.io.local.to(room);
-    ((except ? target.except(except) : target).emit as Emit)(event, ...args);
-  }
-
-  async broadcast(room: string, event: string, args: readonly unknown[], except?: string): Promise<void> {
-    const target = this.io.to(room);
     ((except ? target.except(except) : target).emit as Emit)(event, ...args);
   }
 }

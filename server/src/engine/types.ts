@@ -17,6 +17,7 @@ import type {
   SyncStore,
   WorkspaceRegistry,
 } from "@switchboard/store";
+import type { SocketRooms } from "@switchboard/shared";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { ServerOptions } from "socket.io";
 import type { AppServer } from "../io";
@@ -46,6 +47,8 @@ export interface Engine {
   readonly workspaces: WorkspaceRegistry;
   readonly agents: AgentRegistry;
   readonly docs: DocStore;
+  /** The Socket.IO rooms of rooms and documents, as this engine's stores publish to them. */
+  readonly socketRooms: SocketRooms;
   readonly leaderboards: LeaderboardStore;
   readonly streams: LiveStreamStore;
   /** Gives the engine the node's Socket.IO server, through which it delivers what it stores. */

@@ -1,7 +1,9 @@
 -- Appends ops to a collaborative document's log, atomically with the version check, and
--- publishes each to the document's subscribers. The caller transformed the ops, in order, to
--- follow the version it believes current; when another writer appended first the script refuses
--- with the entries since, and the caller transforms again and retries. A node appends the ops it
+-- publishes each to the document's subscribers: PUBLISH for the classic adapter, SPUBLISH for the
+-- sharded one on a Redis Cluster (the document's Socket.IO name carries the hash tag of its keys,
+-- so its channel is on this script's slot). The caller transformed the ops, in order, to follow
+-- the version it believes current; when another writer appended first the script refuses with
+-- the entries since, and the caller transforms again and retries. A node appends the ops it
 -- received meanwhile together (the emitter one at a time): all or none.
 --
 -- KEYS[1]  scope meta (room or workspace)
@@ -20,8 +22,10 @@
 -- ARGV[7]  once TTL s
 -- ARGV[8]  idle TTL s (0 = the document never expires; else the document and its room expire together)
 -- ARGV[9]  document id
--- ARGV[10..] per op, 5 values: member required ('' = none), entry JSON, its once key's index in KEYS
---            (0 = none), adapter channel ('' = no publish), adapter frame
+-- ARGV[10] publish command: 'PUBLISH' or 'SPUBLISH' ('' = no publish)
+-- ARGV[11] adapter channel
+-- ARGV[12..] per op, 4 values: member required ('' = none), entry JSON, its once key's index in KEYS
+--            (0 = none), adapter frame
 --
 -- Returns {'missing'} (no such room/workspace), {'forbidden', i} (op i's author is not a member),
 -- {'duplicate', i, version} (op i's clientOpId made that version), {'type', type}, {'stale',
@@ -31,11 +35,11 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local n = tonumber(ARGV[3])
 for i = 1, n do
-  local member = ARGV[9 + (i - 1) * 5 + 1]
+  local member = ARGV[11 + (i - 1) * 4 + 1]
   if member ~= '' and redis.call('HEXISTS', KEYS[2], member) == 0 then return {'forbidden', i} end
 end
 for i = 1, n do
-  local onceKey = tonumber(ARGV[9 + (i - 1) * 5 + 3])
+  local onceKey = tonumber(ARGV[11 + (i - 1) * 4 + 3])
   if onceKey > 0 then
     local prior = redis.call('GET', KEYS[onceKey])
     if prior then return {'duplicate', i, tonumber(prior)} end
@@ -57,7 +61,7 @@ if not meta[1] then
   redis.call('SADD', KEYS[6], ARGV[9])
 end
 for i = 1, n do
-  local at = 9 + (i - 1) * 5
+  local at = 11 + (i - 1) * 4
   version = version + 1
   redis.call('RPUSH', KEYS[4], ARGV[at + 2])
   local onceKey = tonumber(ARGV[at + 3])
@@ -83,8 +87,7 @@ if ttl > 0 then
   end
   for i = 3, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
 end
-for i = 1, n do
-  local at = 9 + (i - 1) * 5
-  if ARGV[at + 4] ~= '' then redis.call('PUBLISH', ARGV[at + 4], ARGV[at + 5]) end
+if ARGV[10] ~= '' then
+  for i = 1, n do redis.call(ARGV[10], ARGV[11], ARGV[11 + (i - 1) * 4 + 4]) end
 end
 return {'appended', version}

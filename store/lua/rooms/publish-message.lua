@@ -1,4 +1,6 @@
--- Stores a message and publishes it to the Socket.IO adapter's channel in one step.
+-- Stores a message and publishes it to the Socket.IO adapter's channel in one step: PUBLISH for
+-- the classic adapter, SPUBLISH for the sharded one on a Redis Cluster (the room's Socket.IO name
+-- carries the hash tag of its keys, so its channel is on this script's slot).
 -- Each message gets the next position of the room's history: seq (1, 2, 3, … with no hole) in an
 -- epoch. Both are read from the history's newest entry, so they live exactly as long as the
 -- history: when it is gone (expired, deleted, a Redis that restarted empty), the next message
@@ -17,8 +19,9 @@
 -- ARGV[5]  idle TTL s
 -- ARGV[6]  use publish-once ('1'/'0')
 -- ARGV[7]  a fresh epoch, used when a new one starts
--- ARGV[8]  adapter channel ('' = no publish)
--- ARGV[9..12]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
+-- ARGV[8]  publish command: 'PUBLISH' or 'SPUBLISH' ('' = no publish)
+-- ARGV[9]  adapter channel
+-- ARGV[10..13]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
 --
 -- Returns {'missing'}, {'forbidden'}, {'duplicate', id, seq, epoch} (seq and epoch absent for a
 -- publish-once key written before positions existed) or {'published', id, seq, epoch}.
@@ -52,6 +55,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 if ARGV[6] == '1' then redis.call('SET', KEYS[4], id .. ' ' .. seqText .. ' ' .. epoch, 'EX', ttl) end
 if ARGV[8] ~= '' then
-  redis.call('PUBLISH', ARGV[8], ARGV[9] .. cmsgpack.pack(id) .. ARGV[10] .. cmsgpack.pack(seq) .. ARGV[11] .. cmsgpack.pack(epoch) .. ARGV[12])
+  redis.call(ARGV[8], ARGV[9], ARGV[10] .. cmsgpack.pack(id) .. ARGV[11] .. cmsgpack.pack(seq) .. ARGV[12] .. cmsgpack.pack(epoch) .. ARGV[13])
 end
 return {'published', id, seq, epoch}

@@ -3,11 +3,11 @@
  * clientOpId keys, all under the hash tag of the document's room or workspace, so one script
  * checks membership, checks the version, appends, trims and publishes (DOC_APPEND).
  */
-import { docKeys, docRoom, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout } from "@switchboard/shared";
+import { docKeys, socketRooms, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type KeyLayout, type SocketRooms } from "@switchboard/shared";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { classicFrame } from "../frames";
+import { adapterFrame, type AdapterKind } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -16,18 +16,23 @@ const appendOps = new RedisScript(LUA["docs/append"]);
 const createDoc = new RedisScript(LUA["docs/create"]);
 
 /**
- * With the classic adapter the script PUBLISHes the adapter's own packet of `doc:op` and this
- * node delivers to its local sockets; with the sharded adapter (Redis Cluster) the adapter's
- * channel lives on another slot, so the op is stored first and then broadcast through the adapter.
+ * The append script publishes the adapter's own packet of each `doc:op` in the step that stores
+ * it (SPUBLISH on a Redis Cluster, where the document's Socket.IO name carries the hash tag of its
+ * keys), and this process then delivers to its local sockets.
  */
 export class RedisDocStore implements DocStore {
   private delivery?: Delivery;
+  private readonly adapter: AdapterKind;
+  private readonly rooms: SocketRooms;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
-    private readonly sharded: boolean,
-  ) {}
+    sharded: boolean,
+  ) {
+    this.adapter = sharded ? "sharded" : "classic";
+    this.rooms = socketRooms(sharded);
+  }
 
   /** Where appended ops go; without one they are stored and reach nobody. */
   deliverThrough(delivery: Delivery): void {
@@ -56,17 +61,14 @@ export class RedisDocStore implements DocStore {
   async append(request: DocAppendRequest): Promise<DocAppendOutcome> {
     const { tenant, docId } = request;
     const k = docKeys(this.keys, tenant, docId);
-    const socketRoom = tenantRoom(tenant, docRoom(docId));
+    const socketRoom = this.rooms.doc(tenant, docId);
     const keys = [k.scopeMeta, k.scopeMembers, k.meta, k.log, k.snapshot, k.scopeDocs];
-    const events: DocOpEvent[] = [];
-    const perOp: (string | Buffer | number)[] = [];
-    request.ops.forEach(({ entry, memberRequired, exceptSocket }, i) => {
-      const event: DocOpEvent = { docId, version: request.version + i + 1, ...entry };
-      events.push(event);
-      let onceIndex = 0;
-      if (entry.clientOpId !== undefined) onceIndex = keys.push(this.keys.docOnce(tenant, docId, entry.from.userId, entry.clientOpId));
-      const frame = this.sharded || !this.delivery ? undefined : classicFrame(this.delivery.uid, socketRoom, "doc:op", [event], exceptSocket ? [exceptSocket] : []);
-      perOp.push(memberRequired ?? "", JSON.stringify(entry), onceIndex, frame?.channel ?? "", frame?.data ?? "");
+    const { delivery } = this;
+    const events = request.ops.map(({ entry }, i): DocOpEvent => ({ docId, version: request.version + i + 1, ...entry }));
+    const frames = delivery && request.ops.map(({ exceptSocket }, i) => adapterFrame(this.adapter, delivery.uid, socketRoom, "doc:op", [events[i]], exceptSocket ? [exceptSocket] : []));
+    const perOp = request.ops.flatMap(({ entry, memberRequired }, i) => {
+      const onceIndex = entry.clientOpId === undefined ? 0 : keys.push(this.keys.docOnce(tenant, docId, entry.from.userId, entry.clientOpId));
+      return [memberRequired ?? "", JSON.stringify(entry), onceIndex, frames?.[i]?.data ?? ""];
     });
     const reply = (await appendOps.run(this.redis, keys, [
       request.version,
@@ -78,6 +80,8 @@ export class RedisDocStore implements DocStore {
       request.onceTtlS,
       request.idleTtlS,
       docId,
+      frames?.[0]?.command ?? "",
+      frames?.[0]?.channel ?? "",
       ...perOp,
     ])) as (string | number)[];
     const status = String(reply[0]);
@@ -99,17 +103,8 @@ export class RedisDocStore implements DocStore {
       default:
         throw new Error(`unexpected append outcome ${status}`);
     }
-    const { delivery } = this;
-    if (delivery) {
-      // With the classic adapter the script published to the other nodes already.
-      const sent = events.map((event, i) => {
-        const except = request.ops[i]!.exceptSocket;
-        if (this.sharded) return delivery.broadcast(socketRoom, "doc:op", [event], except);
-        delivery.local(socketRoom, "doc:op", [event], except);
-        return undefined;
-      });
-      await Promise.all(sent);
-    }
+    // The script published to the other nodes already.
+    if (delivery) events.forEach((event, i) => delivery.local(socketRoom, "doc:op", [event], request.ops[i]!.exceptSocket));
     return { status: "appended", version: Number(reply[1]) };
   }
 

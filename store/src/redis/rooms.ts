@@ -3,7 +3,7 @@
  * one slot of a Redis Cluster. History is a Stream whose entry ids are the message ids.
  */
 import { randomBytes } from "node:crypto";
-import { tenantRoom, type HistoryQuery, type KeyLayout, type Message, type RoomPosition } from "@switchboard/shared";
+import { socketRooms, type HistoryQuery, type KeyLayout, type Message, type RoomPosition, type SocketRooms } from "@switchboard/shared";
 import { compareMessageIds, newEpoch, toMessage, type MessagePosition } from "../messages";
 import type {
   AddMemberResult,
@@ -19,7 +19,7 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { splitClassicFrame } from "../frames";
+import { splitAdapterFrame, type AdapterKind } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -183,21 +183,26 @@ export class RedisRoomRegistry implements RoomRegistry {
 type StreamEntry = [id: string, fields: string[]];
 
 /**
- * How a stored message reaches the room's sockets. With the classic adapter the publish script
- * PUBLISHes the adapter's own packet (one round trip) and this node delivers to its local sockets;
- * with the sharded adapter (Redis Cluster) the adapter's channel lives on another slot than the
- * room, so the message is stored first and then broadcast through the adapter.
+ * How a stored message reaches the room's sockets: the publish script stores it and publishes the
+ * adapter's own packet in one step (SPUBLISH on a Redis Cluster, where the room's Socket.IO name
+ * carries the hash tag of its keys), so a message stored reaches every node even when this process
+ * dies right after; then this process delivers to its own sockets.
  */
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
+  private readonly adapter: AdapterKind;
+  private readonly rooms: SocketRooms;
   /** Strings no message can contain, marking where the id, seq and epoch go in a pre-encoded frame. */
   private readonly placeholders = ["id", "seq", "epoch"].map((what) => `sb-${what}-${randomBytes(12).toString("hex")}`) as [string, string, string];
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
-    private readonly sharded: boolean,
-  ) {}
+    sharded: boolean,
+  ) {
+    this.adapter = sharded ? "sharded" : "classic";
+    this.rooms = socketRooms(sharded);
+  }
 
   /** Where published messages go; without one they are stored and reach nobody. */
   deliverThrough(delivery: Delivery): void {
@@ -206,23 +211,32 @@ export class RedisRoomHistory implements RoomHistory {
 
   async publish(request: PublishRequest): Promise<PublishOutcome> {
     const { tenant, room, message } = request;
-    const socketRoom = tenantRoom(tenant, room);
+    const socketRoom = this.rooms.room(tenant, room);
     const [idMark, seqMark, epochMark] = this.placeholders;
     const template = toMessage(room, idMark, message, { seq: seqMark as unknown as number, epoch: epochMark });
-    const frame = this.sharded || !this.delivery ? undefined : splitClassicFrame(this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
+    const frame = this.delivery && splitAdapterFrame(this.adapter, this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
     const [outcome, id, seq, epoch] = (await publishMessage.run(
       this.redis,
       [this.keys.roomMeta(tenant, room), this.keys.roomMembers(tenant, room), history, once ?? history],
-      [request.memberRequired ?? "", JSON.stringify(message), request.historySize, request.historyTtlS, request.idleTtlS, once ? "1" : "0", newEpoch(), frame?.channel ?? "", ...(frame?.parts ?? ["", "", "", ""])],
+      [
+        request.memberRequired ?? "",
+        JSON.stringify(message),
+        request.historySize,
+        request.historyTtlS,
+        request.idleTtlS,
+        once ? "1" : "0",
+        newEpoch(),
+        frame?.command ?? "",
+        frame?.channel ?? "",
+        ...(frame?.parts ?? ["", "", "", ""]),
+      ],
     )) as [PublishOutcome["status"], string | undefined, number | undefined, string | undefined];
     if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
     if (outcome === "duplicate") return seq === undefined ? { status: "duplicate", id: id! } : { status: "duplicate", id: id!, seq: Number(seq), epoch: epoch! };
     const position = { seq: Number(seq), epoch: epoch! };
-    const delivered = toMessage(room, id!, message, position);
-    if (frame) this.delivery!.local(socketRoom, "room:message", [delivered]);
-    else await this.delivery?.broadcast(socketRoom, "room:message", [delivered]);
+    this.delivery?.local(socketRoom, "room:message", [toMessage(room, id!, message, position)]);
     return { status: "published", id: id!, ...position };
   }
 

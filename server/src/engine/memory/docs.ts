@@ -3,7 +3,7 @@
  * clientOpId, snapshots with log trimming, room documents expiring with their room) in-process.
  * The version check and the append run without an await in between, so they are one step.
  */
-import { compositeKey, docRoom, parseDocId, tenantRoom, type DocOpEntry, type DocOpEvent, type DocScope, type DocType } from "@switchboard/shared";
+import { compositeKey, parseDocId, type DocOpEntry, type DocOpEvent, type DocScope, type DocType, type SocketRooms } from "@switchboard/shared";
 import type { AppServer } from "../../io";
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 
@@ -34,13 +34,13 @@ export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, StoredDoc>();
   private readonly once = new Map<string, { version: number; expiresAt: number }>();
   private readonly scopeDocs = new Map<string, Set<string>>();
-  private io?: AppServer;
+  private sockets?: { io: AppServer; rooms: SocketRooms };
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
 
   constructor(private readonly scopes: MemoryDocScopes) {}
 
-  attach(io: AppServer): void {
-    this.io = io;
+  attach(io: AppServer, rooms: SocketRooms): void {
+    this.sockets = { io, rooms };
   }
 
   close(): void {
@@ -115,11 +115,12 @@ export class MemoryDocStore implements DocStore {
       this.scopes.touch(tenant, scope, request.idleTtlS);
     }
 
-    if (this.io) {
-      const room = tenantRoom(tenant, docRoom(docId));
+    const { sockets } = this;
+    if (sockets) {
+      const room = sockets.rooms.doc(tenant, docId);
       events.forEach((event, i) => {
         const except = request.ops[i]!.exceptSocket;
-        const target = this.io!.to(room);
+        const target = sockets.io.to(room);
         (except ? target.except(except) : target).emit("doc:op", event);
       });
     }

@@ -1,6 +1,7 @@
 /**
  * The memory engine: one node, no Redis. Small and faithful to the Redis engine's semantics.
  */
+import { socketRooms } from "@switchboard/shared";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { AppServer } from "../../io";
 import type { Engine, RateLimiterOptions } from "../types";
@@ -18,6 +19,7 @@ import { MemoryAgents, MemoryWorkspaces } from "./workspaces";
 export class MemoryEngine implements Engine {
   readonly kind = "memory" as const;
   readonly adapter = undefined;
+  readonly socketRooms = socketRooms(false);
   readonly nodes = new MemoryNodeRegistry();
   readonly presence = new MemoryPresenceRegistry();
   readonly sync = new MemorySyncStore();
@@ -47,8 +49,8 @@ export class MemoryEngine implements Engine {
   private readonly availability = new Availability(true);
 
   attach(io: AppServer): void {
-    this.roomStore.attach(io);
-    this.docs.attach(io);
+    this.roomStore.attach(io, this.socketRooms);
+    this.docs.attach(io, this.socketRooms);
   }
 
   createRateLimiter(options: RateLimiterOptions): RateLimiterMemory {

@@ -2,7 +2,7 @@
  * Rooms and their history for the memory engine: the same semantics as the Redis engine
  * (idle expiry, trimmed history, idempotent publish), delivered through the local server.
  */
-import { compositeKey, tenantRoom, type HistoryQuery, type Message, type RoomPosition } from "@switchboard/shared";
+import { compositeKey, type HistoryQuery, type Message, type RoomPosition, type SocketRooms } from "@switchboard/shared";
 import { compareMessageIds, MessageIdClock, newEpoch, toMessage } from "@switchboard/store";
 import type { AppServer } from "../../io";
 import type {
@@ -46,11 +46,11 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
   /** Per user: ids of the rooms they created under a quota (checked against the rooms on read). */
   private readonly created = new Map<string, { tenant: string; userId: string; ids: Set<string> }>();
   private readonly ids = new MessageIdClock();
-  private io?: AppServer;
+  private sockets?: { io: AppServer; rooms: SocketRooms };
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
 
-  attach(io: AppServer): void {
-    this.io = io;
+  attach(io: AppServer, rooms: SocketRooms): void {
+    this.sockets = { io, rooms };
   }
 
   close(): void {
@@ -160,7 +160,7 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
     state.expiresAt = now + request.idleTtlS * 1000;
     if (onceKey !== undefined) state.once.set(onceKey, { id, seq: entry.seq, epoch: entry.epoch, expiresAt: now + request.historyTtlS * 1000 });
 
-    this.io?.to(tenantRoom(request.tenant, request.room)).emit("room:message", asMessage(request.room, entry));
+    this.sockets?.io.to(this.sockets.rooms.room(request.tenant, request.room)).emit("room:message", asMessage(request.room, entry));
     return { status: "published", id, seq: entry.seq, epoch: entry.epoch };
   }
 

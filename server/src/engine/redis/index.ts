@@ -3,7 +3,7 @@
  * or sharded pub/sub on a cluster), and availability that follows the connections.
  */
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
-import { keyLayout, type KeyLayout } from "@switchboard/shared";
+import { keyLayout, socketRooms, type KeyLayout, type SocketRooms } from "@switchboard/shared";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { AppServer } from "../../io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
@@ -89,12 +89,14 @@ export class RedisEngine implements Engine {
   readonly leaderboards: RedisLeaderboards;
   readonly streams: RedisLiveStreams;
   readonly docs: RedisDocStore;
+  readonly socketRooms: SocketRooms;
   private readonly availability = new Availability(false);
   private closed = false;
 
   constructor(options: RedisEngineOptions) {
     const onError = options.onError ?? (() => undefined);
-    this.kind = isClusterTarget(options) ? "redis-cluster" : "redis";
+    const sharded = isClusterTarget(options);
+    this.kind = sharded ? "redis-cluster" : "redis";
     this.keys = keyLayout(options.keyPrefix);
     this.clients = createRedisClients(options, (err) => onError("adapter", err));
     const roles = { data: this.clients.data, pub: this.clients.pub, sub: this.clients.sub };
@@ -104,10 +106,10 @@ export class RedisEngine implements Engine {
     }
     // The adapter keeps socket.io's default channel prefix so @socket.io/redis-emitter reaches the nodes.
     this.adapter =
-      this.kind === "redis-cluster"
+      sharded
         ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
         : createAdapter(this.clients.pub, this.clients.sub);
-    const stores = openRedisStores(this.clients.data, this.keys, { sharded: this.kind === "redis-cluster", openBlocking: () => createBlockingClient(options) });
+    const stores = openRedisStores(this.clients.data, this.keys, { sharded, openBlocking: () => createBlockingClient(options) });
     this.nodes = stores.nodes;
     this.presence = stores.presence;
     this.sync = stores.sync;
@@ -121,6 +123,7 @@ export class RedisEngine implements Engine {
     this.leaderboards = stores.leaderboards;
     this.streams = stores.streams;
     this.docs = stores.docs;
+    this.socketRooms = socketRooms(sharded);
   }
 
   attach(io: AppServer): void {

@@ -13,11 +13,9 @@ import {
   CURSOR_MAX_BYTES,
   DOC_OPEN_MAX,
   DOC_OT,
-  docRoom,
   jsonBytes,
   moveSelection,
   parseDocId,
-  tenantRoom,
   type DocCursorPayload,
   type DocOpenPayload,
   type DocOpenResult,
@@ -68,7 +66,7 @@ export class DocService {
   constructor(private readonly deps: DocServiceDeps) {}
 
   socketRoom(tenant: string, docId: string): string {
-    return tenantRoom(tenant, docRoom(docId));
+    return this.deps.engine.socketRooms.doc(tenant, docId);
   }
 
   /**

@@ -8,7 +8,6 @@ import {
   AppError,
   HISTORY_PAGE_MAX,
   assertNotReserved,
-  docRoom,
   tenantRoom,
   userRoom,
   type HistoryPage,
@@ -46,7 +45,7 @@ export class RoomService {
 
   /** The Socket.IO room that carries a room's events. */
   socketRoom(actor: Actor, roomId: string): string {
-    return tenantRoom(actor.tenant, roomId);
+    return this.deps.engine.socketRooms.room(actor.tenant, roomId);
   }
 
   async create(actor: Actor, input: RoomCreatePayload): Promise<RoomInfo> {
@@ -148,7 +147,8 @@ export class RoomService {
     // Told first, so the leaving user's devices hear it too; then unsubscribed on every node.
     if (removed) this.emitMemberEvent(actor, roomId, "room:member_left", userId);
     // …and from the room's documents, which they may open again only if they may still read them.
-    const docs = (await this.deps.engine.docs.list(actor.tenant, { kind: "room", id: roomId })).map((id) => tenantRoom(actor.tenant, docRoom(id)));
+    const { engine } = this.deps;
+    const docs = (await engine.docs.list(actor.tenant, { kind: "room", id: roomId })).map((id) => engine.socketRooms.doc(actor.tenant, id));
     this.deps.io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave([this.socketRoom(actor, roomId), ...docs]);
     return removed;
   }

@@ -7,7 +7,6 @@ import { randomUUID } from "node:crypto";
 import {
   AppError,
   agentRoom,
-  docRoom,
   tenantRoom,
   userRoom,
   workspaceRoom,
@@ -111,7 +110,7 @@ export class WorkspaceService {
     const agentIds = await engine.agents.agentsOf(actor.tenant, workspaceId);
     const agents = await Promise.all(agentIds.map((id) => engine.agents.get(actor.tenant, id)));
     const rooms = [room, ...agents.filter((a) => a && a.workspaceId === workspaceId && a.ownerId !== userId).map((a) => tenantRoom(actor.tenant, agentRoom(a!.id)))];
-    for (const docId of await engine.docs.list(actor.tenant, { kind: "workspace", id: workspaceId })) rooms.push(tenantRoom(actor.tenant, docRoom(docId)));
+    for (const docId of await engine.docs.list(actor.tenant, { kind: "workspace", id: workspaceId })) rooms.push(engine.socketRooms.doc(actor.tenant, docId));
     io.in(tenantRoom(actor.tenant, userRoom(userId))).socketsLeave(rooms);
     return { removed };
   }
