@@ -68,9 +68,18 @@ export interface Config {
     apns: { key?: string; keyId?: string; teamId?: string; topic?: string; host?: string; port?: number; production: boolean };
     vapid: { publicKey?: string; privateKey?: string; subject?: string };
   };
+  /**
+   * Tests only (SWITCHBOARD_TEST_KILL_AFTER_STORE with NODE_ENV=test): the node kills itself
+   * (SIGKILL) as soon as a store step of this event (`room:message`: a room message; `doc:op`: a
+   * document op) returns, before the node does anything else with it.
+   */
+  testKillAfterStore?: TestKillAfterStore;
   /** Things worth a warning at start (e.g. a generated development secret). */
   warnings: string[];
 }
+
+export const TEST_KILL_AFTER_STORE = ["room:message", "doc:op"] as const;
+export type TestKillAfterStore = (typeof TEST_KILL_AFTER_STORE)[number];
 
 export class ConfigError extends Error {
   constructor(
@@ -133,6 +142,8 @@ const envSchema = Joi.object({
   NOTIFY_CLAIM_IDLE_MS: int(100, 86_400_000).default(30000),
   // A test hook (NODE_ENV=test only): see DeliveryOptions.testPausePush.
   SWITCHBOARD_TEST_PAUSE_PUSH: Joi.string().valid("claimed", "answered"),
+  // A test hook (NODE_ENV=test only): see Config.testKillAfterStore.
+  SWITCHBOARD_TEST_KILL_AFTER_STORE: Joi.string().valid(...TEST_KILL_AFTER_STORE),
   LEADERBOARD_UPDATE_INTERVAL_MS: int(10, 60_000).default(250),
   STREAM_UPDATE_INTERVAL_MS: int(10, 60_000).default(1000),
   STREAM_MAX_LEN: int(100, 10_000_000).default(10000),
@@ -183,8 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Socket.IO tolerates it, but node liveness would then lag far behind socket liveness.
     warnings.push("HEARTBEAT_TIMEOUT_MS is more than 4 x HEARTBEAT_INTERVAL_MS");
   }
-  if (v.SWITCHBOARD_TEST_PAUSE_PUSH !== undefined && v.NODE_ENV !== "test") {
-    throw new ConfigError("SWITCHBOARD_TEST_PAUSE_PUSH", "is a test hook: it is only read with NODE_ENV=test");
+  for (const hook of ["SWITCHBOARD_TEST_PAUSE_PUSH", "SWITCHBOARD_TEST_KILL_AFTER_STORE"] as const) {
+    if (v[hook] !== undefined && v.NODE_ENV !== "test") throw new ConfigError(hook, "is a test hook: it is only read with NODE_ENV=test");
   }
   if (v.DEV_TOKENS && production) throw new ConfigError("DEV_TOKENS", "must not be set in production: it mints tokens for any user");
   if (v.ROOM_MAX_SIZE > v.ROOM_MAX_SIZE_LIMIT) throw new ConfigError("ROOM_MAX_SIZE", "must not exceed ROOM_MAX_SIZE_LIMIT");
@@ -278,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       vapid: { publicKey: v.VAPID_PUBLIC_KEY, privateKey: v.VAPID_PRIVATE_KEY, subject: v.VAPID_SUBJECT },
     },
+    ...(v.SWITCHBOARD_TEST_KILL_AFTER_STORE !== undefined ? { testKillAfterStore: v.SWITCHBOARD_TEST_KILL_AFTER_STORE as TestKillAfterStore } : {}),
     warnings,
   };
 }

@@ -3,10 +3,15 @@
  * three-master Redis Cluster. Clients connect on every node, every node sees the whole cluster,
  * emits cross nodes through the sharded pub/sub adapter, the device limit's Lua script holds
  * across nodes (its keys share a hash tag), and rooms store and deliver across nodes.
+ *
+ * A room message and a document op are stored and SPUBLISHed by one script: a node killed
+ * (SIGKILL, by the test-only hook SWITCHBOARD_TEST_KILL_AFTER_STORE) as soon as its store step
+ * returns, before it does anything else, has still delivered them to the other nodes' clients.
  */
-import { socketRooms } from "@switchboard/shared";
+import { socketRooms, type DocOpEvent } from "@switchboard/shared";
 import { closeClients, command, connect, connectRefused, nextEvent, type Client } from "../helpers/clients";
 import { clusterFixture } from "../helpers/cluster";
+import { NodeProcess } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 import { serviceToken, signToken } from "../helpers/tokens";
 import { untypedIo } from "../helpers/untyped-io";
@@ -181,5 +186,64 @@ describe("nodes on a Redis Cluster", () => {
     const auth = { authorization: `Bearer ${await serviceToken()}` };
     const body = (await (await fetch(`${nodes[0]!.url}/v1/status?cluster=1`, { headers: auth })).json()) as { nodes: { nodeId: string }[] };
     expect(body.nodes.map((n) => n.nodeId)).toEqual(["rc-a", "rc-b"]);
+  });
+});
+
+describe("a node on a Redis Cluster killed right after its store step", () => {
+  const cluster = clusterFixture({ backing: "redis-cluster", nodes: 2, env: { RATE_LIMIT_POINTS: "1000" } });
+  const { nodes, rest } = cluster;
+  let victim: NodeProcess | undefined;
+  afterEach(async () => {
+    closeClients();
+    await victim?.kill();
+    victim = undefined;
+  });
+
+  /** A third node, in a child process, that kills itself (SIGKILL) as soon as a store step of `event` returns. */
+  async function victimKilledAfterStoring(event: "room:message" | "doc:op"): Promise<NodeProcess> {
+    victim = await NodeProcess.spawn({ ...cluster.backing.env, SWITCHBOARD_TEST_KILL_AFTER_STORE: event, LOG_LEVEL: "warn" });
+    return victim;
+  }
+
+  it("delivers a room message to the other nodes' members when its node is killed right after storing it", async () => {
+    const node = await victimKilledAfterStoring("room:message");
+    expect((await rest("POST", "/v1/rooms", { body: { id: "rc-crash", name: "Crash room", members: ["ann", "ben"] } })).status).toBe(201);
+    const ann = await connect(node.url, { tokenOptions: { sub: "ann" } });
+    const ben = await connect(nodes[1]!.url, { tokenOptions: { sub: "ben" } });
+    const carol = await connect(nodes[0]!.url, { tokenOptions: { sub: "carol" } });
+    for (const member of [ann, ben, carol]) expect((await command(member, "room:join", { room: "rc-crash" })).ok).toBe(true);
+
+    const delivered = Promise.all([ben, carol].map((c) => nextEvent<{ id: string; seq: number; data: unknown; from: { userId: string } }>(c, "room:message")));
+    // The ack never comes: the node dies first.
+    ann.emit("room:publish", { room: "rc-crash", data: { text: "last words" }, clientMsgId: "ann-1" });
+    expect(await node.exited).toEqual({ code: null, signal: "SIGKILL" });
+    const [toBen, toCarol] = await delivered;
+    expect(toBen).toMatchObject({ room: "rc-crash", seq: 1, data: { text: "last words" }, from: { userId: "ann" } });
+    expect(toCarol).toEqual(toBen);
+
+    const history = await command(ben, "room:history", { room: "rc-crash" });
+    expect(history).toMatchObject({ ok: true, messages: [{ id: toBen.id, seq: 1, data: { text: "last words" } }] });
+    // Ann never got her ack; her retry through another node finds the message stored.
+    const annAgain = await connect(nodes[0]!.url, { tokenOptions: { sub: "ann" } });
+    const retried = await command(annAgain, "room:publish", { room: "rc-crash", data: { text: "last words" }, clientMsgId: "ann-1" });
+    expect(retried).toMatchObject({ ok: true, id: toBen.id, seq: 1, duplicate: true });
+  });
+
+  it("delivers a document op to the other nodes' editors when its node is killed right after storing it", async () => {
+    const node = await victimKilledAfterStoring("doc:op");
+    expect((await rest("POST", "/v1/rooms", { body: { id: "rc-crash-doc", name: "Crash doc", members: ["ann", "ben"] } })).status).toBe(201);
+    const docId = "room:rc-crash-doc/notes";
+    const ann = await connect(node.url, { tokenOptions: { sub: "ann" } });
+    const ben = await connect(nodes[1]!.url, { tokenOptions: { sub: "ben" } });
+    expect(await command(ann, "doc:open", { docId })).toMatchObject({ ok: true, version: 0 });
+    expect(await command(ben, "doc:open", { docId })).toMatchObject({ ok: true, version: 0 });
+
+    const delivered = nextEvent<DocOpEvent>(ben, "doc:op");
+    ann.emit("doc:op", { docId, version: 0, op: ["written as the node died"], clientOpId: "ann-1" });
+    expect(await node.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await delivered).toMatchObject({ docId, version: 1, op: ["written as the node died"], clientOpId: "ann-1", from: { userId: "ann" } });
+
+    const stored = await rest("GET", `/v1/docs/${encodeURIComponent(docId)}`);
+    expect(stored.body).toMatchObject({ docId, version: 1, snapshot: "written as the node died" });
   });
 });

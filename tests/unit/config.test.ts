@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { ConfigError, loadConfig } from "@switchboard/server";
+import { ConfigError, loadConfig, type Config } from "@switchboard/server";
 import { MAIN } from "../helpers/nodes";
 
 const SECRET = "x".repeat(32);
@@ -110,12 +110,15 @@ describe("configuration", () => {
     expect(error.message).toBe("Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user");
   });
 
-  it("reads the push pause test hook only with NODE_ENV=test", () => {
-    expect(loadConfig({ JWT_SECRET: SECRET }).notify.testPausePush).toBeUndefined();
-    expect(loadConfig({ NODE_ENV: "test", SWITCHBOARD_TEST_PAUSE_PUSH: "answered" }).notify.testPausePush).toBe("answered");
-    expect(configError({ NODE_ENV: "test", SWITCHBOARD_TEST_PAUSE_PUSH: "later" }).variable).toBe("SWITCHBOARD_TEST_PAUSE_PUSH");
+  it.each([
+    { hook: "SWITCHBOARD_TEST_PAUSE_PUSH", value: "answered", read: (c: Config) => c.notify.testPausePush },
+    { hook: "SWITCHBOARD_TEST_KILL_AFTER_STORE", value: "doc:op", read: (c: Config) => c.testKillAfterStore },
+  ])("reads the test hook $hook only with NODE_ENV=test", ({ hook, value, read }) => {
+    expect(read(loadConfig({ JWT_SECRET: SECRET }))).toBeUndefined();
+    expect(read(loadConfig({ NODE_ENV: "test", [hook]: value }))).toBe(value);
+    expect(configError({ NODE_ENV: "test", [hook]: "later" }).variable).toBe(hook);
     for (const NODE_ENV of ["development", "production"]) {
-      expect(configError({ NODE_ENV, JWT_SECRET: SECRET, SWITCHBOARD_TEST_PAUSE_PUSH: "claimed" }).variable).toBe("SWITCHBOARD_TEST_PAUSE_PUSH");
+      expect(configError({ NODE_ENV, JWT_SECRET: SECRET, [hook]: value }).variable).toBe(hook);
     }
   });
 

@@ -16,6 +16,7 @@ export function createEngine(config: Config, onError?: (client: string, err: Err
       clusterNodes: config.redisClusterNodes,
       keyPrefix: config.redisKeyPrefix,
       onError,
+      testKillAfterStore: config.testKillAfterStore,
     });
   }
   return new MemoryEngine();

@@ -9,7 +9,10 @@ import type { Server } from "socket.io";
 type Emit = (event: string, ...args: unknown[]) => boolean;
 
 export class SocketIoDelivery implements Delivery {
-  constructor(private readonly io: Server) {}
+  constructor(
+    private readonly io: Server,
+    private readonly killOn?: string,
+  ) {}
 
   get uid(): string {
     const uid = (this.io.of("/").adapter as unknown as { uid?: string }).uid;
@@ -18,6 +21,8 @@ export class SocketIoDelivery implements Delivery {
   }
 
   local(room: string, event: string, args: readonly unknown[], except?: string): void {
+    // Tests only (SWITCHBOARD_TEST_KILL_AFTER_STORE): a crash as soon as a store step of `event` returned.
+    if (event === this.killOn) process.kill(process.pid, "SIGKILL");
     const target = this.io.local.to(room);
     ((except ? target.except(except) : target).emit as Emit)(event, ...args);
   }

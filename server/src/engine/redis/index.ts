@@ -34,6 +34,8 @@ export interface RedisEngineOptions extends RedisTarget {
   keyPrefix: string;
   /** Told about every client error (the engine keeps running and reconnects by itself). */
   onError?: (client: string, err: Error) => void;
+  /** Tests only (SWITCHBOARD_TEST_KILL_AFTER_STORE): the event whose delivery after its store step kills the process. */
+  testKillAfterStore?: string;
 }
 
 type ShardedAdapter = ReturnType<ReturnType<typeof createShardedAdapter>>;
@@ -90,6 +92,7 @@ export class RedisEngine implements Engine {
   readonly streams: RedisLiveStreams;
   readonly docs: RedisDocStore;
   readonly socketRooms: SocketRooms;
+  private readonly testKillAfterStore?: string;
   private readonly availability = new Availability(false);
   private closed = false;
 
@@ -124,10 +127,11 @@ export class RedisEngine implements Engine {
     this.streams = stores.streams;
     this.docs = stores.docs;
     this.socketRooms = socketRooms(sharded);
+    this.testKillAfterStore = options.testKillAfterStore;
   }
 
   attach(io: AppServer): void {
-    const delivery = new SocketIoDelivery(io);
+    const delivery = new SocketIoDelivery(io, this.testKillAfterStore);
     this.history.deliverThrough(delivery);
     this.docs.deliverThrough(delivery);
   }
