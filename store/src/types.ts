@@ -176,6 +176,12 @@ export type PublishOutcome =
   | { status: "missing" }
   | { status: "forbidden" };
 
+/** A room of a tenant. */
+export interface RoomRef {
+  tenant: string;
+  room: string;
+}
+
 export interface Recovery {
   messages: Message[];
   /** False when history no longer reaches back to the requested id. */
@@ -198,6 +204,8 @@ export interface RoomHistory {
   since(tenant: string, room: string, since: string, limit: number): Promise<Recovery>;
   /** The newest message's seq and epoch; `{ seq: 0 }` for an empty history. */
   position(tenant: string, room: string): Promise<RoomPosition>;
+  /** position() of each room, in the order given, read together (callers bound how many at once). */
+  positions(rooms: readonly RoomRef[]): Promise<RoomPosition[]>;
   message(tenant: string, room: string, id: string): Promise<Message | undefined>;
 }
 

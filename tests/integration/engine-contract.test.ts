@@ -356,6 +356,17 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       expect(await engine.history.message("", id, page.messages[0]!.id)).toMatchObject({ seq: 1, epoch, data: "first" });
     });
 
+    it("reads many rooms' positions together, in the order asked, empty and unknown rooms at 0", async () => {
+      const [a, b, c] = [unique("room"), unique("room"), unique("room")];
+      for (const id of [a, b, c]) await engine.rooms.create(room(id), [], 60);
+      const { epoch } = (await publish(a, 1)) as { epoch: string };
+      await publish(a, 2);
+      const { epoch: epochC } = (await publish(c, 1)) as { epoch: string };
+      const asked = [c, b, a, unique("never-created")].map((id) => ({ tenant: "", room: id }));
+      expect(await engine.history.positions([...asked, { tenant: "other", room: a }])).toEqual([{ seq: 1, epoch: epochC }, { seq: 0 }, { seq: 2, epoch }, { seq: 0 }, { seq: 0 }]);
+      expect(await engine.history.positions([])).toEqual([]);
+    });
+
     it("answers a duplicate publish with the first one's position", async () => {
       const id = unique("room");
       await engine.rooms.create(room(id), [], 60);

@@ -14,6 +14,7 @@ import type {
   RoomHistory,
   RoomMemberRecord,
   RoomRecord,
+  RoomRef,
   RoomRegistry,
   StoredMessage,
 } from "../types";
@@ -276,6 +277,25 @@ export class RedisRoomHistory implements RoomHistory {
   async position(tenant: string, room: string): Promise<RoomPosition> {
     const [newest] = (await this.redis.xrevrange(this.keys.roomHistory(tenant, room), "+", "-", "COUNT", 1)) as StreamEntry[];
     return positionOf(newest);
+  }
+
+  /**
+   * One pipeline on one Redis; on a Redis Cluster each room's history is on a slot of its own, so
+   * the reads go out together, one per room.
+   */
+  async positions(rooms: readonly RoomRef[]): Promise<RoomPosition[]> {
+    const keys = rooms.map(({ tenant, room }) => this.keys.roomHistory(tenant, room));
+    let newest: StreamEntry[][];
+    if (this.sharded) newest = (await Promise.all(keys.map((key) => this.redis.xrevrange(key, "+", "-", "COUNT", 1)))) as StreamEntry[][];
+    else {
+      const pipeline = this.redis.pipeline();
+      for (const key of keys) pipeline.xrevrange(key, "+", "-", "COUNT", 1);
+      newest = ((await pipeline.exec()) ?? []).map(([err, entries]) => {
+        if (err) throw err;
+        return entries as StreamEntry[];
+      });
+    }
+    return newest.map((entries) => positionOf(entries[0]));
   }
 
   async message(tenant: string, room: string, id: string): Promise<Message | undefined> {

@@ -14,6 +14,7 @@ import type {
   RoomHistory,
   RoomMemberRecord,
   RoomRecord,
+  RoomRef,
   RoomRegistry,
   StoredMessage,
 } from "../types";
@@ -184,6 +185,10 @@ export class MemoryRooms implements RoomRegistry, RoomHistory {
 
   async position(tenant: string, room: string): Promise<RoomPosition> {
     return positionOf(this.entries(tenant, room));
+  }
+
+  async positions(rooms: readonly RoomRef[]): Promise<RoomPosition[]> {
+    return rooms.map(({ tenant, room }) => positionOf(this.entries(tenant, room)));
   }
 
   async message(tenant: string, room: string, id: string): Promise<Message | undefined> {
