@@ -31,6 +31,7 @@ import type {
   RoomInfo,
   RoomJoinPayload,
   RoomJoinResult,
+  RoomPositionEvent,
   RoomPublishPayload,
   RoomRefPayload,
   RoomTypingPayload,
@@ -138,6 +139,8 @@ export interface ServerToClientEvents {
   "session:expired": (event: SessionExpiredEvent) => void;
   "command:error": (event: CommandErrorEvent) => void;
   "room:message": (message: Message) => void;
+  /** Where a room stands, after the node's subscription to the other nodes came back (a client behind reads the rest from history). */
+  "room:position": (event: RoomPositionEvent) => void;
   "room:member_joined": (event: MemberEvent) => void;
   "room:member_left": (event: MemberEvent) => void;
   "room:typing": (event: TypingEvent) => void;

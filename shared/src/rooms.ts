@@ -9,7 +9,7 @@ import Joi from "joi";
 import { AppError } from "./errors";
 import { docRoom, parseDocId } from "./docs";
 import { scopeHashTag } from "./keys";
-import { userId } from "./schemas";
+import { TENANT_PATTERN, userId } from "./schemas";
 
 export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
 
@@ -49,6 +49,19 @@ export function tenantRoom(tenant: string, room: string): string {
   return tenant === DEFAULT_TENANT ? room : `${tenant}/${room}`;
 }
 
+/**
+ * The tenant and room a Socket.IO room carries (the inverse of tenantRoom), when it carries a
+ * client room: undefined for rooms the server manages (reserved prefixes, the tenant-wide room)
+ * and for names that are no room id.
+ */
+export function clientRoomOf(socketRoom: string): { tenant: string; room: string } | undefined {
+  const slash = socketRoom.indexOf("/");
+  const tenant = slash < 0 ? DEFAULT_TENANT : socketRoom.slice(0, slash);
+  const room = socketRoom.slice(slash + 1);
+  if (slash >= 0 && !TENANT_PATTERN.test(tenant)) return undefined;
+  return ROOM_ID_PATTERN.test(room) && !isReservedRoomId(room) ? { tenant, room } : undefined;
+}
+
 /** The Socket.IO room holding every socket of `tenant` (the emitter's `broadcast`). */
 export function tenantWideRoom(tenant: string): string {
   return tenantRoom(tenant, TENANT_WIDE_ROOM);
@@ -62,11 +75,14 @@ export function tenantWideRoom(tenant: string): string {
 export interface SocketRooms {
   room(tenant: string, roomId: string): string;
   doc(tenant: string, docId: string): string;
+  /** The tenant and client room a Socket.IO room carries (the inverse of `room`); undefined for any other name. */
+  roomOf(socketRoom: string): { tenant: string; room: string } | undefined;
 }
 
 const plainRooms: SocketRooms = {
   room: (tenant, roomId) => tenantRoom(tenant, roomId),
   doc: (tenant, docId) => tenantRoom(tenant, docRoom(docId)),
+  roomOf: clientRoomOf,
 };
 
 /**
@@ -87,6 +103,11 @@ const slottedRooms: SocketRooms = {
     const parsed = parseDocId(docId);
     if (!parsed) throw new Error(`not a document id: ${docId}`);
     return `${scopeHashTag(tenant, parsed.scope)}${plainRooms.doc(tenant, docId)}`;
+  },
+  roomOf: (socketRoom) => {
+    // The plain name after the hash tag, when the tag is the one that name's room gets.
+    const ref = socketRoom.startsWith("{") ? clientRoomOf(socketRoom.slice(socketRoom.indexOf("}") + 1)) : undefined;
+    return ref && slottedRooms.room(ref.tenant, ref.room) === socketRoom ? ref : undefined;
   },
 };
 
@@ -164,6 +185,14 @@ export interface RoomJoinPayload extends RoomRefPayload {
 export interface RoomPosition {
   seq: number;
   epoch?: string;
+}
+/**
+ * `room:position`: where a room stands, sent by a node to its own sockets in the room when its
+ * subscription to the other nodes came back after a loss, so a client that is behind reads what
+ * it missed from history (PROTOCOL §3 "Rooms and messages").
+ */
+export interface RoomPositionEvent extends RoomPosition {
+  room: string;
 }
 export interface RoomJoinResult extends RoomPosition {
   room: RoomInfo;

@@ -15,6 +15,8 @@ const message: Message = { room: "math-101", id: "1-0", from: { userId: "alice" 
 
 export function serverEmits(io: AppServer, socket: AppSocket): void {
   io.to("math-101").emit("room:message", message);
+  io.local.to("math-101").emit("room:position", { room: "math-101", seq: 3, epoch: "e1" });
+  io.local.to("math-101").emit("room:position", { room: "math-101", seq: 0 });
   socket.emit("session:expired", { code: "TOKEN_EXPIRED", message: "expired", expiredAt: 0 });
   socket.to("math-101").volatile.emit("room:typing", { room: "math-101", userId: "alice", typing: true });
 
@@ -26,6 +28,10 @@ export function serverEmits(io: AppServer, socket: AppSocket): void {
   socket.to("math-101").volatile.emit("room:typing", { room: "math-101", userId: "alice", typing: true, since: 0 });
   // @ts-expect-error a message is not a typing event
   io.to("math-101").emit("room:typing", message);
+  // @ts-expect-error a position carries the room's seq
+  io.local.to("math-101").emit("room:position", { room: "math-101", epoch: "e1" });
+  // @ts-expect-error a position is no message: it has no id
+  io.local.to("math-101").emit("room:position", { room: "math-101", seq: 3, epoch: "e1", id: "1-0" });
 }
 
 export function serverAcks(socket: AppSocket): void {
@@ -49,6 +55,8 @@ export async function clientSends(client: TypedClient): Promise<void> {
   client.emit("room:jion", { room: "math-101" }, () => undefined);
   // @ts-expect-error room:join knows no `sinse`
   client.emit("room:join", { room: "math-101", sinse: "1-0" }, () => undefined);
+  // @ts-expect-error room:position is sent by nodes only
+  client.emit("room:position", { room: "math-101", seq: 3 }, () => undefined);
   // @ts-expect-error the ping's ack carries a PingResult, not a string serverTime
   client.emit("system:ping", {}, (answer: Ack<{ serverTime: string }>) => answer.ok);
   // @ts-expect-error a ping's serverTime is a number
@@ -58,9 +66,12 @@ export async function clientSends(client: TypedClient): Promise<void> {
 export function clientListens(client: TypedClient): void {
   client.on("room:message", (m) => m.from.userId);
   client.on("room:typing", (event) => event.typing);
+  client.on("room:position", (event) => event.seq > 0 && event.epoch?.length);
 
   // @ts-expect-error the protocol sends no such event
   client.on("room:mesage", () => undefined);
   // @ts-expect-error room:message carries a Message, not a typing event
   client.on("room:message", (event: TypingEvent) => event.typing);
+  // @ts-expect-error room:position carries where the room stands, not a Message
+  client.on("room:position", (event: Message) => event.id);
 }

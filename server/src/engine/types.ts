@@ -60,6 +60,13 @@ export interface Engine {
   onAvailabilityChange(listener: (available: boolean) => void): () => void;
   /** Resolves when available, or false after `timeoutMs`. */
   waitUntilAvailable(timeoutMs: number): Promise<boolean>;
+  /**
+   * Called each time the node's subscription to the other nodes (the adapter's pub/sub) is back
+   * after its connection was lost, once the channels are subscribed again: what the other nodes
+   * sent meanwhile did not reach this node's sockets. Never on the memory engine, which has no
+   * such connection. Returns an unsubscribe.
+   */
+  onResubscribed(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -280,21 +280,11 @@ export class RedisRoomHistory implements RoomHistory {
   }
 
   /**
-   * One pipeline on one Redis; on a Redis Cluster each room's history is on a slot of its own, so
-   * the reads go out together, one per room.
+   * One read per room, sent together (a node's connection auto-pipelines them; on a Redis Cluster
+   * each room's history is on a slot of its own).
    */
   async positions(rooms: readonly RoomRef[]): Promise<RoomPosition[]> {
-    const keys = rooms.map(({ tenant, room }) => this.keys.roomHistory(tenant, room));
-    let newest: StreamEntry[][];
-    if (this.sharded) newest = (await Promise.all(keys.map((key) => this.redis.xrevrange(key, "+", "-", "COUNT", 1)))) as StreamEntry[][];
-    else {
-      const pipeline = this.redis.pipeline();
-      for (const key of keys) pipeline.xrevrange(key, "+", "-", "COUNT", 1);
-      newest = ((await pipeline.exec()) ?? []).map(([err, entries]) => {
-        if (err) throw err;
-        return entries as StreamEntry[];
-      });
-    }
+    const newest = (await Promise.all(rooms.map(({ tenant, room }) => this.redis.xrevrange(this.keys.roomHistory(tenant, room), "+", "-", "COUNT", 1)))) as StreamEntry[][];
     return newest.map((entries) => positionOf(entries[0]));
   }
 

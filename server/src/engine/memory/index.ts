@@ -69,6 +69,11 @@ export class MemoryEngine implements Engine {
     return this.availability.waitUntilAvailable(timeoutMs);
   }
 
+  /** One node, no pub/sub: nothing to lose. */
+  onResubscribed(): () => void {
+    return () => undefined;
+  }
+
   async close(): Promise<void> {
     this.roomStore.close();
     this.docs.close();

@@ -67,6 +67,42 @@ export function createRedisClients(target: RedisTarget, onAdapterError: (err: Er
 }
 
 /**
+ * Calls `listener` each time `sub` is subscribed again after its connection was lost, once Redis
+ * has taken the subscriptions back. On one Redis, ioredis re-subscribes by itself right after
+ * "ready"; on a Redis Cluster it replaces a lost sharded subscriber, subscribes its channels again
+ * and emits "subscribersReady". Either way the SUBSCRIBEs are sent in the same turn, so a PING
+ * sent after them on each subscriber connection answers once Redis has processed them.
+ */
+export function watchResubscriptions(sub: RedisClient, listener: () => void): void {
+  let ready = false;
+  let lost = false;
+  /** After the turn that sent the SUBSCRIBEs; a failed PING means the connection went again, and its return tells. */
+  const confirm = (connections: () => readonly Redis[]) =>
+    setImmediate(() => {
+      const up = connections();
+      // Nothing back yet (on a cluster, before the slots are known): the next return tells.
+      if (!lost || up.length === 0) return;
+      lost = false;
+      Promise.all(up.map((connection) => connection.ping())).then(listener, () => undefined);
+    });
+  sub.on("ready", () => (ready = true));
+  sub.on("close", () => (lost ||= ready));
+  if (sub instanceof Cluster) {
+    sub.on("-subscriber", () => (lost = true));
+    sub.on("subscribersReady", () => confirm(() => shardSubscribers(sub)));
+  } else {
+    sub.on("ready", () => confirm(() => (sub.status === "ready" ? [sub] : [])));
+  }
+}
+
+/** The connections of a Redis Cluster's sharded subscribers that are up (ioredis keeps them to itself). */
+function shardSubscribers(cluster: Cluster): Redis[] {
+  type Group = { shardedSubscribers?: Map<string, { getInstance(): Redis | null }> };
+  const group = (cluster as unknown as { shardedSubscribers?: Group }).shardedSubscribers;
+  return [...(group?.shardedSubscribers?.values() ?? [])].map((s) => s.getInstance()).filter((r): r is Redis => r?.status === "ready");
+}
+
+/**
  * A connection for blocking reads (XREADGROUP BLOCK holds it until data or timeout), which must
  * not share the `data` connection or its command timeout.
  */

@@ -8,7 +8,7 @@ import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { AppServer } from "../../io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
-import { createBlockingClient, createRedisClients, isClusterTarget, isReady, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
+import { createBlockingClient, createRedisClients, isClusterTarget, isReady, watchResubscriptions, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
 import { openRedisStores } from "@switchboard/store";
 import type {
   RedisAgents,
@@ -94,6 +94,7 @@ export class RedisEngine implements Engine {
   readonly socketRooms: SocketRooms;
   private readonly testKillAfterStore?: string;
   private readonly availability = new Availability(false);
+  private readonly resubscribed = new Set<() => void>();
   private closed = false;
 
   constructor(options: RedisEngineOptions) {
@@ -112,6 +113,9 @@ export class RedisEngine implements Engine {
       sharded
         ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
         : createAdapter(this.clients.pub, this.clients.sub);
+    watchResubscriptions(this.clients.sub, () => {
+      if (!this.closed) for (const listener of this.resubscribed) listener();
+    });
     const stores = openRedisStores(this.clients.data, this.keys, { sharded, openBlocking: () => createBlockingClient(options) });
     this.nodes = stores.nodes;
     this.presence = stores.presence;
@@ -161,6 +165,11 @@ export class RedisEngine implements Engine {
 
   waitUntilAvailable(timeoutMs: number): Promise<boolean> {
     return this.availability.waitUntilAvailable(timeoutMs);
+  }
+
+  onResubscribed(listener: () => void): () => void {
+    this.resubscribed.add(listener);
+    return () => this.resubscribed.delete(listener);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Rooms and messages (PROTOCOL §3 "Rooms and messages", §4 room endpoints).
+ * Rooms and messages (PROTOCOL §3 "Rooms and messages", §4 room endpoints), and `room:position`
+ * when the node's subscription to the other nodes came back.
  */
 import type { Feature, FeatureDeps } from "../types";
 import { roomCommands } from "./commands";
@@ -8,5 +9,29 @@ import { RoomService } from "./service";
 
 export function roomsFeature(deps: FeatureDeps): Feature {
   const rooms = new RoomService({ config: deps.config, engine: deps.engine, io: deps.io, metrics: deps.metrics });
-  return { commands: roomCommands(rooms), routes: roomRoutes(rooms) };
+  let stopTelling: (() => void) | undefined;
+  return {
+    commands: roomCommands(rooms),
+    routes: roomRoutes(rooms),
+    // Messages other nodes sent while this node's subscription was down never reached its sockets.
+    start() {
+      stopTelling = deps.engine.onResubscribed(() => void tellPositions(deps, rooms));
+    },
+    async stop() {
+      stopTelling?.();
+    },
+  };
+}
+
+/** How long telling positions waits for the store after the subscription came back. */
+const STORE_WAIT_MS = 30_000;
+
+async function tellPositions({ engine, logger }: FeatureDeps, rooms: RoomService): Promise<void> {
+  try {
+    if (!(await engine.waitUntilAvailable(STORE_WAIT_MS))) throw new Error("the store stayed unavailable");
+    const told = await rooms.tellPositions();
+    logger.info("subscription back: told local sockets where their rooms stand", { event: "resubscribe", rooms: told });
+  } catch (err) {
+    logger.warn("subscription back, but the rooms' positions could not be read", { event: "resubscribe", error: (err as Error).message });
+  }
 }

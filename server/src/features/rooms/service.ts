@@ -24,12 +24,14 @@ import { DEFAULT_MESSAGE_KIND, publishMessage } from "@switchboard/store";
 import { isPrivileged, type Actor } from "../../auth/actor";
 import type { Config } from "../../config";
 import { reserve } from "../../connections/subscriptions";
-import type { AddMemberResult, Engine, RoomMemberRecord, RoomRecord } from "../../engine";
+import type { AddMemberResult, Engine, RoomMemberRecord, RoomRecord, RoomRef } from "../../engine";
 import type { AppServer, AppSocket } from "../../io";
 import type { Metrics } from "../../observability/metrics";
 
 export const DEFAULT_HISTORY_LIMIT = 50;
 export const DEFAULT_ROOM_TYPE = "chat";
+/** Rooms whose positions are read from the store at once when telling sockets where their rooms stand. */
+export const POSITION_BATCH = 200;
 
 export interface RoomServiceDeps {
   config: Config;
@@ -181,6 +183,28 @@ export class RoomService {
     const result = await publishMessage(engine.history, { tenant: actor.tenant, room: roomId, from: withName(from, actor.name), input, memberRequired, historySize, historyTtlS, idleTtlS });
     if (!result.duplicate) this.deps.metrics.messagesPublished.inc({ kind: input.kind ?? DEFAULT_MESSAGE_KIND });
     return result;
+  }
+
+  /**
+   * Tells this node's sockets where each of their rooms stands (`room:position`, to the local
+   * sockets only): after the node's subscription to the other nodes came back, a client that is
+   * behind (even by the room's last message) reads the rest from history. Returns how many rooms.
+   */
+  async tellPositions(): Promise<number> {
+    const { io, engine } = this.deps;
+    const { rooms, sids } = io.of("/").adapter;
+    // Every socket is in a room named by its id: not a client room.
+    const local: (RoomRef & { socketRoom: string })[] = [];
+    for (const socketRoom of rooms.keys()) {
+      const ref = sids.has(socketRoom) ? undefined : engine.socketRooms.roomOf(socketRoom);
+      if (ref) local.push({ ...ref, socketRoom });
+    }
+    for (let i = 0; i < local.length; i += POSITION_BATCH) {
+      const batch = local.slice(i, i + POSITION_BATCH);
+      const positions = await engine.history.positions(batch);
+      batch.forEach(({ room, socketRoom }, j) => io.local.to(socketRoom).emit("room:position", { room, ...positions[j]! }));
+    }
+    return local.length;
   }
 
   async history(actor: Actor, roomId: string, query: HistoryQuery): Promise<HistoryPage> {
