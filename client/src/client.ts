@@ -636,7 +636,7 @@ export class Client extends Emitter<ClientEvents> {
   private dispatch(event: string, args: unknown[]): void {
     const first = (args[0] ?? {}) as Record<string, string>;
     const [scope, name] = event.split(":") as [string, string | undefined];
-    if (event === "room:message") this.rooms.get(first.room!)?.receive(first as never);
+    if (event === "room:message" || event === "room:position") this.rooms.get(first.room!)?.receive(first as never);
     else if (scope === "room" || event === "message:receipt") this.rooms.get(first.room!)?.forward(name ?? "receipt", first);
     else if (event === "presence:update") this.presence.receive(first as never);
     else if (event === "sync:state") this.docs.get(first.key!)?.receive(first as never);

@@ -6,9 +6,11 @@
  * While connected it checks each live message's `seq` against the last one handed over: a
  * message past the next one means deliveries were lost (the cluster's pub/sub is at-most-once),
  * so later ones wait while the missing range is read from history; a seq already handed over is
- * dropped; a new `epoch` means the room's history was lost (`gap`).
+ * dropped; a new `epoch` means the room's history was lost (`gap`). A `room:position` (the node's
+ * subscription came back) past the last one handed over is filled the same way, so a loss is
+ * noticed even when no message follows it.
  */
-import type { CursorEvent, HistoryPage, HistoryQuery, MemberEvent, Message, PublishPayload, PublishResult, ReceiptEvent, RoomInfo, RoomJoinResult, TypingEvent } from "@switchboard/shared";
+import type { CursorEvent, HistoryPage, HistoryQuery, MemberEvent, Message, PublishPayload, PublishResult, ReceiptEvent, RoomInfo, RoomJoinResult, RoomPositionEvent, TypingEvent } from "@switchboard/shared";
 import type { Client } from "./client.js";
 import { Emitter } from "./emitter.js";
 import type { SwitchboardError } from "./errors.js";
@@ -41,6 +43,9 @@ export interface JoinOptions {
 const EMPTY = "0-0";
 const PAGE = 500;
 
+/** What arrives live for a room, in order: its messages, and where it stands (`room:position`). */
+type Live = Message | RoomPositionEvent;
+
 /** Orders `<ms>-<seq>` message ids. */
 export function compareIds(a: string, b: string): number {
   const [am, as] = a.split("-").map(Number) as [number, number];
@@ -58,10 +63,10 @@ export class Room extends Emitter<RoomEvents> {
   info?: RoomInfo;
   /** Kept joined across reconnects. */
   joined = false;
-  /** Live messages held while a (re)join's missed messages are handed over. */
-  private held: Message[] | null = null;
-  /** Live messages held while a range lost in delivery is read from history. */
-  private filling: Message[] | null = null;
+  /** Live messages (and positions) held while a (re)join's missed messages are handed over. */
+  private held: Live[] | null = null;
+  /** Live messages (and positions) held while a range lost in delivery is read from history. */
+  private filling: Live[] | null = null;
   /** Counts connections lost: a history read of an earlier one is stale. */
   private generation = 0;
   private publishes = 0;
@@ -150,65 +155,77 @@ export class Room extends Emitter<RoomEvents> {
     this.generation++;
   }
 
-  /** @internal */
-  receive(message: Message): void {
-    if (this.held) this.held.push(message);
-    else if (this.filling) this.filling.push(message);
-    else if (this.joined) this.live(message);
+  /** @internal A live message, or where the room stands (`room:position`; one of another shape is ignored). */
+  receive(item: Live): void {
+    if (!("id" in item) && !isPosition(item)) return;
+    if (this.held) this.held.push(item);
+    else if (this.filling) this.filling.push(item);
+    else if (this.joined) this.live(item);
   }
 
-  /** A live message: handed over when it is the next one; a jump first fills the range lost in delivery. */
-  private live(message: Message): void {
-    const { seq, epoch } = message;
-    if (seq === undefined || epoch === undefined || this.seq === undefined) return this.deliver([message], false);
+  /**
+   * A live message: handed over when it is the next one; a jump first fills the range lost in
+   * delivery. A position past the last message handed over fills up to it.
+   */
+  private live(item: Live): void {
+    const message = "id" in item ? item : undefined;
+    const { seq, epoch } = item;
+    if (this.seq === undefined || seq === undefined || (message && epoch === undefined)) {
+      if (message) this.deliver([message], false);
+      return;
+    }
     if (this.epoch !== undefined && epoch !== this.epoch) {
       // History was lost: what the app has may miss messages. The new epoch is followed from its start.
-      this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY, epoch });
+      this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY, ...(epoch === undefined ? {} : { epoch }) });
       this.seq = 0;
     }
     this.epoch = epoch;
     if (seq <= this.seq) return;
-    if (seq === this.seq + 1) return this.deliver([message], false);
-    this.fill(message);
+    if (message && seq === this.seq + 1) return this.deliver([message], false);
+    this.fill(item);
   }
 
   /**
-   * Reads the messages between the last one handed over and `next` from history (newest first,
-   * back from `next`), hands them over, then `next` and whatever arrived meanwhile. Lost with the
-   * connection, the rejoin's `since` recovers them instead.
+   * Reads the messages after the last one handed over, up to `target` (before the message, or up
+   * to the position), from history: newest first, back from the message (or from the newest
+   * message, skipping those past the position). Hands them over, then the message and whatever
+   * arrived meanwhile. Lost with the connection, the rejoin's `since` recovers them instead.
    */
-  private fill(next: Message): void {
+  private fill(target: Live): void {
     const generation = this.generation;
     const from = this.seq!;
-    this.filling = [next];
+    const message = "id" in target ? target : undefined;
+    const to = message ? target.seq! - 1 : target.seq!;
+    this.filling = message ? [message] : [];
     const found: Message[] = [];
     const read = async () => {
-      let before = next.id;
-      for (let need = next.seq! - from - 1; need > 0; ) {
-        const page = await this.client.call("room:history", { room: this.id, before, limit: Math.min(need, PAGE) });
-        const wanted = page.messages.filter((m) => m.epoch === next.epoch && m.seq !== undefined && m.seq > from && m.seq < next.seq!);
-        found.unshift(...wanted);
-        if (wanted.length === 0 || wanted.length < page.messages.length || !page.hasMore) break;
-        before = wanted[0]!.id;
-        need = wanted[0]!.seq! - from - 1;
+      let before = message?.id;
+      for (let span = to - from; span > 0; ) {
+        const page = await this.client.call("room:history", { room: this.id, ...(before === undefined ? {} : { before }), limit: Math.min(span, PAGE) });
+        found.unshift(...page.messages.filter((m) => m.epoch === target.epoch && m.seq !== undefined && m.seq > from && m.seq <= to));
+        // Page back while the oldest one read is of the epoch and newer than the first one wanted.
+        const oldest = page.messages[0];
+        if (!page.hasMore || oldest?.seq === undefined || oldest.epoch !== target.epoch || oldest.seq <= from + 1) break;
+        before = oldest.id;
+        span = oldest.seq - from - 1;
       }
+    };
+    const done = (lost: boolean) => {
+      if (lost) this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY });
+      this.deliver(found, true);
+      this.seq = Math.max(this.seq!, to);
+      this.release();
     };
     read().then(
       () => {
-        if (generation !== this.generation) return;
         // Missing from history too (trimmed): lost for good.
-        if (found.length < next.seq! - from - 1) this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY });
-        this.deliver(found, true);
-        this.seq = Math.max(this.seq!, next.seq! - 1);
-        this.release();
+        if (generation === this.generation) done(found.length < to - from);
       },
       (err: Error) => {
         if (generation !== this.generation) return;
         // Still connected but history could not be read: what it would have given is lost.
         this.emit("error", err);
-        this.emit("gap", { room: this.id, lastId: this.lastId ?? EMPTY });
-        this.seq = Math.max(this.seq!, next.seq! - 1);
-        this.release();
+        done(true);
       },
     );
   }
@@ -220,11 +237,11 @@ export class Room extends Emitter<RoomEvents> {
     this.flush(waiting);
   }
 
-  /** Live messages, in arrival order; from a jump on, the rest wait for its fill. */
-  private flush(messages: readonly Message[]): void {
-    for (const message of messages) {
-      if (this.filling) this.filling.push(message);
-      else this.live(message);
+  /** Live messages and positions, in arrival order; from a jump on, the rest wait for its fill. */
+  private flush(items: readonly Live[]): void {
+    for (const item of items) {
+      if (this.filling) this.filling.push(item);
+      else this.live(item);
     }
   }
 
@@ -298,4 +315,10 @@ export class Room extends Emitter<RoomEvents> {
     if (message.seq !== undefined && this.seq !== undefined && message.epoch === this.epoch) return message.seq <= this.seq;
     return this.lastId !== undefined && compareIds(message.id, this.lastId) <= 0;
   }
+}
+
+/** A `room:position` as the protocol has it: a seq (0 for an empty history) and, past 0, an epoch. */
+function isPosition(item: Live): boolean {
+  const { seq, epoch } = item as Partial<RoomPositionEvent>;
+  return Number.isSafeInteger(seq) && seq! >= 0 && (epoch === undefined ? seq === 0 : typeof epoch === "string" && epoch.length > 0);
 }
