@@ -3,9 +3,11 @@
  * Redis adapter is at-most-once, so a node whose pub/sub connection drops misses what is
  * published meanwhile while its clients stay connected. Here the nodes' pub/sub connections are
  * killed (CLIENT KILL TYPE pubsub) and a message is published before they come back: the client
- * on the other node never gets it live. The SDK sees the next message's `seq` jump and hands the
- * app every message once, in order, the lost one read from history; a plain socket.io-client
- * following the PROTOCOL recipe does the same. A room whose history was lost raises `gap`.
+ * on the other node never gets it live. The SDK sees the loss (the node's `room:position` once
+ * its subscription is back, or the next message's `seq` jump) and hands the app every message
+ * once, in order, the lost one read from history; a plain socket.io-client following the PROTOCOL
+ * recipe without `room:position` does the same at the jump. A room whose history was lost raises
+ * `gap`. (room-resubscribe.test.ts: a loss no message follows, and a publisher running.)
  */
 import type { Message } from "@switchboard/client";
 import { keyLayout } from "@switchboard/shared";
@@ -13,6 +15,7 @@ import type { Redis } from "ioredis";
 import { closeClients, command, connect } from "../helpers/clients";
 import { clusterFixture } from "../helpers/cluster";
 import { waitFor } from "../helpers/ports";
+import { followRoom } from "../helpers/recipe";
 import { closeSdkClients, collected, sdkClient } from "../helpers/sdk";
 
 jest.setTimeout(30000);
@@ -110,48 +113,24 @@ describe("room messages lost in delivery", () => {
   it("plain socket.io-client: the PROTOCOL recipe recovers the lost message from history", async () => {
     const room = await openRoom();
     const socket = await connect(url(1), { tokenOptions: { sub: "bob" } });
-    const join = await command(socket, "room:join", { room });
-    // The recipe: keep the last seq and epoch; on a jump read the missing range; drop what is known.
-    const state = { seq: join.seq as number, epoch: join.epoch as string | undefined };
-    const got: [unknown, number][] = [];
-    const reloads: string[] = [];
-    const take = (m: Message) => {
-      got.push([m.data, m.seq!]);
-      state.seq = m.seq!;
-    };
-    const handle = async (m: Message) => {
-      if (state.epoch !== undefined && m.epoch !== state.epoch) {
-        reloads.push(m.epoch!);
-        state.seq = 0;
-      }
-      state.epoch = m.epoch;
-      if (m.seq! <= state.seq) return;
-      if (m.seq! > state.seq + 1) {
-        const page = await command(socket, "room:history", { room, before: m.id, limit: m.seq! - state.seq - 1 });
-        for (const missed of page.messages as Message[]) if (missed.epoch === m.epoch && missed.seq! > state.seq) take(missed);
-      }
-      take(m);
-    };
-    let queue = Promise.resolve();
-    socket.on("room:message", (m: Message) => {
-      queue = queue.then(() => handle(m));
-    });
+    // The recipe without room:position: only the next message's seq jump shows the loss.
+    const followed = followRoom(socket, room, await command(socket, "room:join", { room }), { positions: false });
 
     await publish(room, 1);
-    await collected(got, 1);
+    await collected(followed.got, 1);
     await publishLost(room, 2);
     await publishLost(room, 3);
     await publish(room, 4);
     await publish(room, 5);
-    await collected(got, 5);
+    await collected(followed.got, 5);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(got).toEqual([
+    expect(followed.got.map((m) => [m.data, m.seq])).toEqual([
       [1, 1],
       [2, 2],
       [3, 3],
       [4, 4],
       [5, 5],
     ]);
-    expect(reloads).toEqual([]);
+    expect([followed.fromHistory, followed.reloads, followed.errors]).toEqual([2, [], []]);
   });
 });
