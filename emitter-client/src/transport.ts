@@ -1,8 +1,7 @@
 /**
- * How the emitter's events reach the sockets of a Socket.IO room on every node, without a socket:
- * its side of the stores' Delivery port (their scripts publish what they store; the emitter has
- * no sockets of its own, so `local` does nothing), and `broadcast` for what it sends without
- * storing. Its uid is one no node has, so every node delivers its frames.
+ * How the emitter's events reach a Socket.IO room's sockets on every node: its side of the stores'
+ * Delivery port (their scripts publish what they store; having no sockets, its `local` does
+ * nothing), and `broadcast` for what it sends unstored. No node has its uid: all deliver its frames.
  *
  * - Single Redis: the nodes run the classic Redis adapter; `@socket.io/redis-emitter` publishes
  *   its packets (PUBLISH on `socket.io#/#<room>#`, msgpack `[uid, packet, opts]`).
@@ -18,9 +17,7 @@ import type { Redis } from "ioredis";
 /** Sends `event` to the sockets of `room`; the promise settles when Redis took the packet. */
 type Send = (room: string, event: string, args: readonly unknown[]) => Promise<void>;
 
-export interface EmitterDelivery extends Delivery {
-  broadcast: Send;
-}
+export type EmitterDelivery = Delivery & { broadcast: Send };
 
 export function emitterDelivery(redis: RedisClient, sharded: boolean): EmitterDelivery {
   return { uid: EMITTER_UID, local: () => undefined, broadcast: sharded ? shardedSend(redis) : classicSend(redis as Redis) };

@@ -3,6 +3,7 @@
  * store added here reaches both.
  */
 import type { KeyLayout } from "@switchboard/shared";
+import type { Delivery } from "../delivery";
 import type { RedisClient } from "../script";
 import { RedisDocStore } from "./docs";
 import { RedisLeaderboards } from "./leaderboards";
@@ -19,10 +20,12 @@ export interface RedisStoreOptions {
   sharded: boolean;
   /** A connection of its own for the notification queue's blocking reads (a node's); without one the queue is only appended to. */
   openBlocking?: () => RedisClient;
+  /** Where the stores that reach sockets (history, documents) deliver; else set later with their deliverThrough. */
+  delivery?: Delivery;
 }
 
-export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, openBlocking }: RedisStoreOptions) {
-  return {
+export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, openBlocking, delivery }: RedisStoreOptions) {
+  const stores = {
     nodes: new RedisNodeRegistry(redis, keys),
     presence: new RedisPresenceRegistry(redis, keys),
     sync: new RedisSyncStore(redis, keys),
@@ -37,6 +40,8 @@ export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, 
     streams: new RedisLiveStreams(redis, keys),
     docs: new RedisDocStore(redis, keys, sharded),
   };
+  if (delivery) for (const store of [stores.history, stores.docs]) store.deliverThrough(delivery);
+  return stores;
 }
 
 export type RedisStores = ReturnType<typeof openRedisStores>;
