@@ -142,7 +142,7 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
       checkPayload(payload, settings.maxMessageBytes, what);
       return validate(schema, request, what);
     };
-    const stores = openRedisStores(this.redis, this.keys, { sharded: this.sharded, delivery });
+    const stores = openRedisStores(this.redis, this.keys, { cluster: this.sharded, delivery });
     this.context = { tenant: this.tenant, settings, onError, stores, delivery, assertOpen, accept };
   }
 

@@ -3,11 +3,10 @@
  * Delivery port (their scripts publish what they store; having no sockets, its `local` does
  * nothing), and `broadcast` for what it sends unstored. No node has its uid: all deliver its frames.
  *
- * - Single Redis: the nodes run the classic Redis adapter; `@socket.io/redis-emitter` publishes
- *   its packets (PUBLISH on `socket.io#/#<room>#`, msgpack `[uid, packet, opts]`).
- * - Redis Cluster: the nodes run the sharded adapter, which `@socket.io/redis-emitter` does not
- *   speak; this publishes the sharded adapter's own BROADCAST message with SPUBLISH on the room's
- *   channel.
+ * - Single Redis: `@socket.io/redis-emitter` publishes the classic adapter's packets (PUBLISH on
+ *   `socket.io#/#<room>#`, msgpack `[uid, packet, opts]`), which every node hears beside its
+ *   sharded adapter's channels.
+ * - Redis Cluster: the sharded adapter's own BROADCAST message, SPUBLISHed on the room's channel.
  */
 import { Emitter } from "@socket.io/redis-emitter";
 import { EMITTER_UID } from "@switchboard/shared";
@@ -36,7 +35,7 @@ function classicSend(redis: Redis): Send {
 
 function shardedSend(redis: RedisClient): Send {
   return async (room, event, args) => {
-    const { channel, data } = adapterFrame("sharded", EMITTER_UID, room, event, args);
+    const { channel, data } = adapterFrame(EMITTER_UID, room, event, args);
     await redis.spublish(channel, data);
   };
 }

@@ -1,15 +1,15 @@
 /**
- * The Socket.IO Redis adapters' wire formats, encoded in one place for the nodes and the emitter,
- * so a packet a script publishes is the one the adapters on every node decode.
+ * The Socket.IO sharded Redis adapter's wire format, encoded in one place for the nodes and the
+ * emitter, so a packet a script publishes is the one the adapters on every node decode.
  *
- * - Classic adapter (one Redis): PUBLISH on `socket.io#/#<room>#` of msgpack `[uid, packet, opts]`.
- * - Sharded adapter (Redis Cluster, subscription mode `dynamic`): SPUBLISH on `socket.io#/#<room>#`
- *   of the ClusterAdapter's BROADCAST message, msgpack-encoded (the adapter reads msgpack as well as
- *   JSON). A node subscribes that channel of every room it holds sockets in but their own
- *   one-socket rooms, so a frame to a room reaches every node that has sockets there. (The adapter
- *   itself sends to a 20-character room on its main channel, as such a name may be a socket id;
- *   nodes hear that channel too, so both reach them.) A room's channel hashes to its name's hash
- *   tag: a script whose keys share that tag publishes there in the same step as it writes.
+ * The nodes run the sharded adapter (subscription mode `dynamic`) on one Redis and on a Redis
+ * Cluster alike: SPUBLISH on `socket.io#/#<room>#` of the ClusterAdapter's BROADCAST message,
+ * msgpack-encoded (the adapter reads msgpack as well as JSON). A node subscribes that channel of
+ * every room it holds sockets in but their own one-socket rooms, so a frame to a room reaches
+ * every node that has sockets there, and no other. (The adapter itself sends to a 20-character
+ * room on its main channel, as such a name may be a socket id; nodes hear that channel too, so
+ * both reach them.) On a Redis Cluster a room's channel hashes to its name's hash tag: a script
+ * whose keys share that tag publishes there in the same step as it writes.
  *
  * An adapter ignores frames carrying its own uid (its node delivered locally already); the
  * emitter's uid is one no node has, so every node delivers its frames.
@@ -23,12 +23,9 @@ const EVENT_PACKET = 2;
 const BROADCAST_MESSAGE = 3;
 const NSP = "/";
 
-/** The Redis adapter the nodes run: `classic` on one Redis, `sharded` on a Redis Cluster. */
-export type AdapterKind = "classic" | "sharded";
-
 /** An adapter frame: the command and channel to publish it with, and the bytes. */
 export interface Frame {
-  command: "PUBLISH" | "SPUBLISH";
+  command: "SPUBLISH";
   channel: string;
   data: Buffer;
 }
@@ -40,18 +37,16 @@ export interface SplitFrame {
   parts: Buffer[];
 }
 
-/** The channel of `room`, the same for both adapters. */
+/** The shard channel of `room`. */
 export function roomChannel(room: string): string {
   return `${ADAPTER_CHANNEL_PREFIX}#${NSP}#${room}#`;
 }
 
-/** The frame of `event` to the sockets of `room` (but `except`'s) for `adapter`. */
-export function adapterFrame(adapter: AdapterKind, uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): Frame {
+/** The frame of `event` to the sockets of `room` (but `except`'s). */
+export function adapterFrame(uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): Frame {
   const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: NSP };
   const opts = { rooms: [room], except: [...except], flags: {} };
-  const channel = roomChannel(room);
-  if (adapter === "classic") return { command: "PUBLISH", channel, data: encode([uid, packet, opts]) };
-  return { command: "SPUBLISH", channel, data: encode({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } }) };
+  return { command: "SPUBLISH", channel: roomChannel(room), data: encode({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } }) };
 }
 
 /**
@@ -59,8 +54,8 @@ export function adapterFrame(adapter: AdapterKind, uid: string, room: string, ev
  * order, and nothing else can contain): a script splices the real values, msgpack-encoded, in
  * between the parts.
  */
-export function splitAdapterFrame(adapter: AdapterKind, uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
-  const { command, channel, data } = adapterFrame(adapter, uid, room, event, args);
+export function splitAdapterFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
+  const { command, channel, data } = adapterFrame(uid, room, event, args);
   const parts: Buffer[] = [];
   let from = 0;
   for (const placeholder of placeholders) {

@@ -7,7 +7,7 @@
 export * from "./types";
 export type { Delivery } from "./delivery";
 export { RedisScript, type RedisClient } from "./script";
-export { adapterFrame, roomChannel, splitAdapterFrame, type AdapterKind, type Frame, type SplitFrame } from "./frames";
+export { adapterFrame, roomChannel, splitAdapterFrame, type Frame, type SplitFrame } from "./frames";
 export { compareMessageIds, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
 export * from "./stream-windows";
 export * from "./sync-resolver";

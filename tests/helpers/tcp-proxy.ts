@@ -1,7 +1,7 @@
 /**
- * A local TCP proxy in front of a node, for network-failure tests: cut every connection, refuse
- * new ones for a while, swallow the node's answers (so a command is executed but its ack never
- * arrives), or point it at another node.
+ * A local TCP proxy in front of a node (or a Redis), for network-failure tests: cut every
+ * connection, refuse new ones for a while, swallow the node's answers (so a command is executed but
+ * its ack never arrives), or point it at another node. It counts the bytes the target sends back.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -13,6 +13,8 @@ export class TcpProxy {
   private swallowingRequests = false;
   /** Connections tried so far, refused ones included. */
   attempts = 0;
+  /** Bytes the target sent back to the clients so far. */
+  bytesToClients = 0;
 
   private constructor(
     private readonly server: Server,
@@ -88,7 +90,8 @@ export class TcpProxy {
     client.on("data", (chunk) => {
       if (!this.swallowingRequests) upstream.write(chunk);
     });
-    upstream.on("data", (chunk) => {
+    upstream.on("data", (chunk: Buffer) => {
+      this.bytesToClients += chunk.length;
       if (!this.swallowing) client.write(chunk);
     });
     for (const socket of pair) {

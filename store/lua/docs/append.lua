@@ -1,7 +1,7 @@
 -- Appends ops to a collaborative document's log, atomically with the version check, and
--- publishes each to the document's subscribers: PUBLISH for the classic adapter, SPUBLISH for the
--- sharded one on a Redis Cluster (the document's Socket.IO name carries the hash tag of its keys,
--- so its channel is on this script's slot). The caller transformed the ops, in order, to follow
+-- SPUBLISHes each on the Socket.IO sharded adapter's channel of the document (on a Redis Cluster
+-- the document's Socket.IO name carries the hash tag of its keys, so its channel is on this
+-- script's slot). The caller transformed the ops, in order, to follow
 -- the version it believes current; when another writer appended first the script refuses with
 -- the entries since, and the caller transforms again and retries. A node appends the ops it
 -- received meanwhile together (the emitter one at a time): all or none.
@@ -22,7 +22,7 @@
 -- ARGV[7]  once TTL s
 -- ARGV[8]  idle TTL s (0 = the document never expires; else the document and its room expire together)
 -- ARGV[9]  document id
--- ARGV[10] publish command: 'PUBLISH' or 'SPUBLISH' ('' = no publish)
+-- ARGV[10] publish command: 'SPUBLISH' ('' = no publish)
 -- ARGV[11] adapter channel
 -- ARGV[12..] per op, 4 values: member required ('' = none), entry JSON, its once key's index in KEYS
 --            (0 = none), adapter frame

@@ -1,6 +1,6 @@
--- Stores a message and publishes it to the Socket.IO adapter's channel in one step: PUBLISH for
--- the classic adapter, SPUBLISH for the sharded one on a Redis Cluster (the room's Socket.IO name
--- carries the hash tag of its keys, so its channel is on this script's slot).
+-- Stores a message and SPUBLISHes it on the Socket.IO sharded adapter's channel of the room in one
+-- step (on a Redis Cluster the room's Socket.IO name carries the hash tag of its keys, so its
+-- channel is on this script's slot).
 -- Each message gets the next position of the room's history: seq (1, 2, 3, … with no hole) in an
 -- epoch. Both are read from the history's newest entry, so they live exactly as long as the
 -- history: when it is gone (expired, deleted, a Redis that restarted empty), the next message
@@ -19,7 +19,7 @@
 -- ARGV[5]  idle TTL s
 -- ARGV[6]  use publish-once ('1'/'0')
 -- ARGV[7]  a fresh epoch, used when a new one starts
--- ARGV[8]  publish command: 'PUBLISH' or 'SPUBLISH' ('' = no publish)
+-- ARGV[8]  publish command: 'SPUBLISH' ('' = no publish)
 -- ARGV[9]  adapter channel
 -- ARGV[10..13]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
 --

@@ -7,7 +7,7 @@ import { docKeys, socketRooms, type DocOpEntry, type DocOpEvent, type DocScope, 
 import type { DocAppendOutcome, DocAppendRequest, DocCreateOutcome, DocRead, DocStore } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { adapterFrame, type AdapterKind } from "../frames";
+import { adapterFrame } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -16,22 +16,21 @@ const appendOps = new RedisScript(LUA["docs/append"]);
 const createDoc = new RedisScript(LUA["docs/create"]);
 
 /**
- * The append script publishes the adapter's own packet of each `doc:op` in the step that stores
- * it (SPUBLISH on a Redis Cluster, where the document's Socket.IO name carries the hash tag of its
- * keys), and this process then delivers to its local sockets.
+ * The append script SPUBLISHes the sharded adapter's own packet of each `doc:op` in the step that
+ * stores it (on a Redis Cluster the document's Socket.IO name carries the hash tag of its keys,
+ * so its channel is on their slot), and this process then delivers to its local sockets.
  */
 export class RedisDocStore implements DocStore {
   private delivery?: Delivery;
-  private readonly adapter: AdapterKind;
   private readonly rooms: SocketRooms;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
-    sharded: boolean,
+    /** True on a Redis Cluster: Socket.IO room names carry their keys' hash tag. */
+    cluster: boolean,
   ) {
-    this.adapter = sharded ? "sharded" : "classic";
-    this.rooms = socketRooms(sharded);
+    this.rooms = socketRooms(cluster);
   }
 
   /** Where appended ops go; without one they are stored and reach nobody. */
@@ -65,7 +64,7 @@ export class RedisDocStore implements DocStore {
     const keys = [k.scopeMeta, k.scopeMembers, k.meta, k.log, k.snapshot, k.scopeDocs];
     const { delivery } = this;
     const events = request.ops.map(({ entry }, i): DocOpEvent => ({ docId, version: request.version + i + 1, ...entry }));
-    const frames = delivery && request.ops.map(({ exceptSocket }, i) => adapterFrame(this.adapter, delivery.uid, socketRoom, "doc:op", [events[i]], exceptSocket ? [exceptSocket] : []));
+    const frames = delivery && request.ops.map(({ exceptSocket }, i) => adapterFrame(delivery.uid, socketRoom, "doc:op", [events[i]], exceptSocket ? [exceptSocket] : []));
     const perOp = request.ops.flatMap(({ entry, memberRequired }, i) => {
       const onceIndex = entry.clientOpId === undefined ? 0 : keys.push(this.keys.docOnce(tenant, docId, entry.from.userId, entry.clientOpId));
       return [memberRequired ?? "", JSON.stringify(entry), onceIndex, frames?.[i]?.data ?? ""];

@@ -16,15 +16,15 @@ import { RedisSyncStore } from "./sync";
 import { RedisAgents, RedisWorkspaces } from "./workspaces";
 
 export interface RedisStoreOptions {
-  /** True on a Redis Cluster: the nodes run the sharded adapter. */
-  sharded: boolean;
+  /** True on a Redis Cluster: the Socket.IO rooms of rooms and documents carry their keys' hash tag. */
+  cluster: boolean;
   /** A connection of its own for the notification queue's blocking reads (a node's); without one the queue is only appended to. */
   openBlocking?: () => RedisClient;
   /** Where the stores that reach sockets (history, documents) deliver; else set later with their deliverThrough. */
   delivery?: Delivery;
 }
 
-export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, openBlocking, delivery }: RedisStoreOptions) {
+export function openRedisStores(redis: RedisClient, keys: KeyLayout, { cluster, openBlocking, delivery }: RedisStoreOptions) {
   const stores = {
     nodes: new RedisNodeRegistry(redis, keys),
     presence: new RedisPresenceRegistry(redis, keys),
@@ -33,12 +33,12 @@ export function openRedisStores(redis: RedisClient, keys: KeyLayout, { sharded, 
     inbox: new RedisNotificationInbox(redis, keys),
     pushDevices: new RedisPushDevices(redis, keys),
     rooms: new RedisRoomRegistry(redis, keys),
-    history: new RedisRoomHistory(redis, keys, sharded),
+    history: new RedisRoomHistory(redis, keys, cluster),
     workspaces: new RedisWorkspaces(redis, keys),
     agents: new RedisAgents(redis, keys),
     leaderboards: new RedisLeaderboards(redis, keys),
     streams: new RedisLiveStreams(redis, keys),
-    docs: new RedisDocStore(redis, keys, sharded),
+    docs: new RedisDocStore(redis, keys, cluster),
   };
   if (delivery) for (const store of [stores.history, stores.docs]) store.deliverThrough(delivery);
   return stores;

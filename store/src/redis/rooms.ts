@@ -20,7 +20,7 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { splitAdapterFrame, type AdapterKind } from "../frames";
+import { splitAdapterFrame } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -184,14 +184,14 @@ export class RedisRoomRegistry implements RoomRegistry {
 type StreamEntry = [id: string, fields: string[]];
 
 /**
- * How a stored message reaches the room's sockets: the publish script stores it and publishes the
- * adapter's own packet in one step (SPUBLISH on a Redis Cluster, where the room's Socket.IO name
- * carries the hash tag of its keys), so a message stored reaches every node even when this process
- * dies right after; then this process delivers to its own sockets.
+ * How a stored message reaches the room's sockets: the publish script stores it and SPUBLISHes the
+ * sharded adapter's own packet on the room's channel in one step (on a Redis Cluster the room's
+ * Socket.IO name carries the hash tag of its keys, so the channel is on their slot), so a message
+ * stored reaches every node with sockets in the room even when this process dies right after;
+ * then this process delivers to its own sockets.
  */
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
-  private readonly adapter: AdapterKind;
   private readonly rooms: SocketRooms;
   /** Strings no message can contain, marking where the id, seq and epoch go in a pre-encoded frame. */
   private readonly placeholders = ["id", "seq", "epoch"].map((what) => `sb-${what}-${randomBytes(12).toString("hex")}`) as [string, string, string];
@@ -199,10 +199,10 @@ export class RedisRoomHistory implements RoomHistory {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
-    sharded: boolean,
+    /** True on a Redis Cluster: Socket.IO room names carry their keys' hash tag. */
+    cluster: boolean,
   ) {
-    this.adapter = sharded ? "sharded" : "classic";
-    this.rooms = socketRooms(sharded);
+    this.rooms = socketRooms(cluster);
   }
 
   /** Where published messages go; without one they are stored and reach nobody. */
@@ -215,7 +215,7 @@ export class RedisRoomHistory implements RoomHistory {
     const socketRoom = this.rooms.room(tenant, room);
     const [idMark, seqMark, epochMark] = this.placeholders;
     const template = toMessage(room, idMark, message, { seq: seqMark as unknown as number, epoch: epochMark });
-    const frame = this.delivery && splitAdapterFrame(this.adapter, this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
+    const frame = this.delivery && splitAdapterFrame(this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
     const [outcome, id, seq, epoch] = (await publishMessage.run(

@@ -1,8 +1,9 @@
 /**
- * The Redis engine: stores in Redis (or a Redis Cluster), the Socket.IO Redis adapter (classic,
- * or sharded pub/sub on a cluster), and availability that follows the connections.
+ * The Redis engine: stores in Redis (or a Redis Cluster), the Socket.IO sharded Redis adapter
+ * (per-room shard channels, on one Redis and on a cluster alike), and availability that follows
+ * the connections.
  */
-import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { keyLayout, socketRooms, type KeyLayout, type SocketRooms } from "@switchboard/shared";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { AppServer } from "../../io";
@@ -26,6 +27,7 @@ import type {
   RedisWorkspaces,
 } from "@switchboard/store";
 import { SocketIoDelivery } from "../socket-delivery";
+import { deliverClassicBroadcasts } from "./classic-broadcasts";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
@@ -93,6 +95,7 @@ export class RedisEngine implements Engine {
   readonly docs: RedisDocStore;
   readonly socketRooms: SocketRooms;
   private readonly testKillAfterStore?: string;
+  private readonly onError: (client: string, err: Error) => void;
   private readonly availability = new Availability(false);
   private readonly resubscribed = new Set<() => void>();
   private closed = false;
@@ -108,15 +111,15 @@ export class RedisEngine implements Engine {
       client.on("error", (err: Error) => onError(role, err));
       for (const event of ["ready", "close", "end", "reconnecting"]) client.on(event, () => this.refresh());
     }
-    // The adapter keeps socket.io's default channel prefix so @socket.io/redis-emitter reaches the nodes.
-    this.adapter =
-      sharded
-        ? confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub), this.clients.sub)
-        : createAdapter(this.clients.pub, this.clients.sub);
+    // The sharded adapter on one Redis as on a Redis Cluster: a node subscribes the channel of each
+    // room it has sockets in, so it hears only what it delivers. It keeps socket.io's default
+    // channel prefix; classic-format broadcasts (@socket.io/redis-emitter) are heard in attach().
+    this.adapter = confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" }), this.clients.sub);
+    this.onError = onError;
     watchResubscriptions(this.clients.sub, () => {
       if (!this.closed) for (const listener of this.resubscribed) listener();
     });
-    const stores = openRedisStores(this.clients.data, this.keys, { sharded, openBlocking: () => createBlockingClient(options) });
+    const stores = openRedisStores(this.clients.data, this.keys, { cluster: sharded, openBlocking: () => createBlockingClient(options) });
     this.nodes = stores.nodes;
     this.presence = stores.presence;
     this.sync = stores.sync;
@@ -138,6 +141,7 @@ export class RedisEngine implements Engine {
     const delivery = new SocketIoDelivery(io, this.testKillAfterStore);
     this.history.deliverThrough(delivery);
     this.docs.deliverThrough(delivery);
+    deliverClassicBroadcasts(this.clients.sub, io, (err) => this.onError("sub", err));
   }
 
   private refresh(): void {
