@@ -10,7 +10,7 @@
  * skipped. For Switchboard every acked publish of every measured step is looked up in the room's
  * history (room:history), and a room's history is read once more at the end through REST.
  *
- * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800), BENCH_STEP_MS
+ * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800,6400,8000), BENCH_STEP_MS
  * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
  * BENCH_SYSTEMS (default "switchboard,bare").
  * Output: tables on stdout and bench/results.json.
@@ -19,34 +19,26 @@ const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-const BARE_MAIN = path.join(__dirname, "bare-server.js");
-
 const NODES = 3;
 const ROOMS = 30;
 const PER_ROOM = 10;
 const SUBSCRIBERS = ROOMS * PER_ROOM;
-const RATES = (process.env.BENCH_RATES || "200,400,800,1200,1600,2400,3200,4000,4800").split(",").map(Number).filter((n) => n > 0);
+const RATES = (process.env.BENCH_RATES || "200,400,800,1200,1600,2400,3200,4000,4800,6400,8000").split(",").map(Number).filter((n) => n > 0);
 const STEP_MS = Number(process.env.BENCH_STEP_MS || 5000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS || 1000);
 const DRAIN_MS = Number(process.env.BENCH_DRAIN_MS || 1500);
 const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
-const TICK_MS = 5;
-const MAX_PER_TICK = 200; // bounds each timer tick's burst
 const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
 const P99_TARGET_MS = 50;
+const RATIO_TARGET = 1.0; // Switchboard's deliveries/s over bare's, compared rounded to 2 decimals
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 
-const { SB_MAIN, SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile } = require("./lib");
+const { sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
 function startSystem(system, redisUrl) {
-  const switchboard = system === "switchboard";
-  return startNodes(NODES, (i) => ({
-    nodeId: `${system}-${i + 1}`,
-    main: switchboard ? SB_MAIN : BARE_MAIN,
-    env: switchboard ? { REDIS_URL: redisUrl, JWT_SECRET: SECRET, LOG_LEVEL: "warn", RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: "1000" } : { REDIS_URL: redisUrl },
-  }));
+  return startNodes(NODES, (i) => systemNode(system, `${system}-${i + 1}`, redisUrl, { RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: "1000" }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,7 +52,7 @@ async function runSystem(system) {
   const roomIds = Array.from({ length: ROOMS }, (_, r) => `bench-${runId}-r${r}`);
   const isSb = system === "switchboard";
 
-  const auth = async (userId, roles) => (isSb ? { token: await token(userId, roles), deviceId: "bench" } : { userId, deviceId: "bench" });
+  const auth = (userId) => authFor(system, userId);
 
   // publisher on node 1; it creates (Switchboard) or joins (bare) every room, so it is a member
   const pub = await connect(nodes[0].url, await auth(`bench-pub-${runId}`));
@@ -176,33 +168,19 @@ async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
     });
   };
 
-  // timer loop: at each tick send what the target rate says is due (bounded per tick)
-  const runPhase = (durationMs) =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      let sentHere = 0;
-      let lastCheck = t0;
-      const tick = () => {
-        const now = performance.now();
-        const elapsed = now - t0;
-        const due = Math.min(Math.floor((rate * Math.min(elapsed, durationMs)) / 1000), Math.ceil((rate * durationMs) / 1000));
-        let n = 0;
-        while (sentHere < due && n < MAX_PER_TICK) {
-          publishOne();
-          sentHere++;
-          n++;
-        }
-        if (now - lastCheck >= 250) {
-          lastCheck = now;
-          if (state.maxRecentLat > ABORT_LATENCY_MS) aborted = `delivery latency ${state.maxRecentLat.toFixed(0)} ms > ${ABORT_LATENCY_MS} ms`;
-          else if (counters.outstanding > Math.max(500, rate)) aborted = `${counters.outstanding} publishes awaiting ack`;
-          state.maxRecentLat = 0;
-        }
-        if (aborted || elapsed >= durationMs) resolve({ elapsedMs: Math.min(elapsed, durationMs), sent: sentHere });
-        else setTimeout(tick, TICK_MS);
-      };
-      tick();
-    });
+  // at each tick send what the target rate says is due; every 250 ms check the step keeps up
+  const check = () => {
+    let reason = null;
+    if (state.maxRecentLat > ABORT_LATENCY_MS) reason = `delivery latency ${state.maxRecentLat.toFixed(0)} ms > ${ABORT_LATENCY_MS} ms`;
+    else if (counters.outstanding > Math.max(500, rate)) reason = `${counters.outstanding} publishes awaiting ack`;
+    state.maxRecentLat = 0;
+    return reason;
+  };
+  const runPhase = async (durationMs) => {
+    const res = await pace({ rate, durationMs, send: publishOne, check });
+    aborted = res.aborted;
+    return res;
+  };
 
   await runPhase(WARMUP_MS);
   if (!aborted) {
@@ -273,12 +251,6 @@ async function verifyHistory(pub, roomIds, ackIdsByRoom) {
   return { checked, missing, ok: missing === 0 };
 }
 
-function round(n, d = 0) {
-  if (!Number.isFinite(n)) return null;
-  const f = 10 ** d;
-  return Math.round(n * f) / f;
-}
-
 const fmt = (v, w) => String(v === null || v === undefined ? "-" : v).padStart(w);
 function printHeader() {
   console.log(
@@ -291,6 +263,86 @@ function stepLine(system, s) {
 }
 function printStep(system, s) {
   console.log(stepLine(system, s));
+}
+
+const under = (s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0;
+const ratioOf = (sb, bare) => (sb && bare && bare.deliveriesPerSec > 0 ? round(sb.deliveriesPerSec / bare.deliveriesPerSec, 3) : 0);
+const meetsRatio = (ratio) => round(ratio, 2) >= RATIO_TARGET;
+
+/**
+ * The comparison the goals read: (1) every step up to the highest rate where bare keeps p99 < 50 ms
+ * at every step (`referenceRate`): Switchboard's deliveries/s >= bare's, its p99 < 50 ms, nothing
+ * lost, every acked publish in history; (2) at bare's saturation rate (its step with the most
+ * deliveries/s): Switchboard's deliveries/s at that offered rate >= bare's.
+ */
+function compare(sbSteps, bareSteps) {
+  let referenceRate = null;
+  for (const s of bareSteps) {
+    if (!under(s)) break;
+    referenceRate = s.targetRate;
+  }
+  const steps = bareSteps
+    .filter((b) => referenceRate !== null && b.targetRate <= referenceRate)
+    .map((b) => {
+      const sb = sbSteps.find((s) => s.targetRate === b.targetRate);
+      const ratio = ratioOf(sb, b);
+      const historyOk = Boolean(sb && sb.history && sb.history.ok);
+      return {
+        rate: b.targetRate,
+        bare: { deliveriesPerSec: b.deliveriesPerSec, p99: b.p99 },
+        switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, lostDeliveries: sb.lostDeliveries, history: sb.history || null, aborted: sb.aborted } : null,
+        ratio,
+        met: Boolean(sb) && meetsRatio(ratio) && under(sb) && historyOk,
+      };
+    });
+  const peak = bareSteps.reduce((best, s) => (best === null || s.deliveriesPerSec > best.deliveriesPerSec ? s : best), null);
+  const last = bareSteps[bareSteps.length - 1];
+  let saturation = null;
+  if (peak) {
+    const sb = sbSteps.find((s) => s.targetRate === peak.targetRate);
+    const ratio = ratioOf(sb, peak);
+    saturation = {
+      rate: peak.targetRate,
+      reached: Boolean(last && (last.aborted || last !== peak)), // bare fell behind, or gave no more at a higher rate
+      bare: { deliveriesPerSec: peak.deliveriesPerSec, p99: peak.p99 },
+      switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, aborted: sb.aborted } : null,
+      ratio,
+      met: Boolean(sb) && meetsRatio(ratio),
+    };
+  }
+  const sbGood = sbSteps.filter(under);
+  return {
+    ratioTarget: RATIO_TARGET,
+    referenceRate,
+    steps,
+    meetsTarget: steps.length > 0 && steps.every((s) => s.met),
+    saturation,
+    switchboardMaxRateP99Under50: sbGood.length ? sbGood[sbGood.length - 1].targetRate : null,
+    bareMaxRateP99Under50: referenceRate,
+  };
+}
+
+function printComparison(summary) {
+  if (summary.referenceRate === null) console.log(`\nbare server did not keep p99 < ${P99_TARGET_MS} ms at the first step; no reference rate`);
+  else {
+    console.log(`\nsteps up to ${summary.referenceRate} publishes/s (bare keeps p99 < ${P99_TARGET_MS} ms up to there): Switchboard / bare deliveries/s (target >= ${RATIO_TARGET.toFixed(1)}x, compared rounded to 2 decimals)`);
+    for (const s of summary.steps) {
+      const sb = s.switchboard;
+      const hist = sb && sb.history ? `${sb.history.checked - sb.history.missing}/${sb.history.checked} in history` : "history not verified";
+      console.log(
+        `  ${s.rate}/s: ${sb ? sb.deliveriesPerSec : 0} / ${s.bare.deliveriesPerSec} = ${s.ratio.toFixed(3)}x; Switchboard p99 ${sb ? sb.p99 : "-"} ms, ` +
+          `lost ${sb ? sb.lostDeliveries : "-"}, ${hist} -> ${s.met ? "PASS" : "FAIL"}`,
+      );
+    }
+  }
+  const sat = summary.saturation;
+  if (sat) {
+    console.log(
+      `at bare's saturation rate ${sat.rate}/s${sat.reached ? "" : " (bare did not saturate within the rates run)"}: Switchboard ${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} ` +
+        `vs bare ${sat.bare.deliveriesPerSec} deliveries/s = ${sat.ratio.toFixed(3)}x -> ${sat.met ? "PASS" : "FAIL"}`,
+    );
+  }
+  console.log(`highest rate with p99 < ${P99_TARGET_MS} ms and no loss: bare ${summary.bareMaxRateP99Under50 ?? "none"}/s, Switchboard ${summary.switchboardMaxRateP99Under50 ?? "none"}/s`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,37 +361,8 @@ async function main() {
   printHeader();
   for (const system of SYSTEMS) for (const s of results[system].steps) console.log(stepLine(system, s));
 
-  let summary = null;
-  if (results.switchboard && results.bare) {
-    const good = results.bare.steps.filter((s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0);
-    const chosen = good.length ? good[good.length - 1] : null;
-    if (!chosen) {
-      console.log(`\nratio: bare server never kept p99 < ${P99_TARGET_MS} ms; no reference rate`);
-      summary = { referenceRate: null };
-    } else {
-      const sb = results.switchboard.steps.find((s) => s.targetRate === chosen.targetRate);
-      const ratio = sb ? sb.deliveriesPerSec / chosen.deliveriesPerSec : 0;
-      const historyOk = Boolean(sb && sb.history && sb.history.ok);
-      summary = {
-        referenceRate: chosen.targetRate,
-        bare: { deliveriesPerSec: chosen.deliveriesPerSec, p99: chosen.p99 },
-        switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, lostDeliveries: sb.lostDeliveries, history: sb.history, aborted: sb.aborted } : null,
-        ratio: round(ratio, 3),
-        meetsTarget: ratio >= 0.7 && historyOk && !!sb && sb.lostDeliveries === 0,
-      };
-      const sbGood = results.switchboard.steps.filter((s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0);
-      summary.switchboardMaxRateP99Under50 = sbGood.length ? sbGood[sbGood.length - 1].targetRate : null;
-      summary.bareMaxRateP99Under50 = chosen.targetRate;
-      console.log(
-        `\nratio at ${chosen.targetRate} publishes/s (highest rate where bare p99 < ${P99_TARGET_MS} ms, bare p99 ${chosen.p99} ms): ` +
-          `Switchboard ${sb ? sb.deliveriesPerSec : 0} deliveries/s vs bare ${chosen.deliveriesPerSec} deliveries/s = ${ratio.toFixed(3)}x ` +
-          `(target >= 0.7x); Switchboard p99 ${sb ? sb.p99 : "-"} ms, lost ${sb ? sb.lostDeliveries : "-"}, ` +
-          `history ${sb && sb.history ? `${sb.history.checked - sb.history.missing}/${sb.history.checked} acked publishes found` : "not verified"} ` +
-          `-> ${summary.meetsTarget ? "PASS" : "FAIL"}`,
-      );
-      console.log(`highest rate with p99 < ${P99_TARGET_MS} ms and no loss: bare ${chosen.targetRate}/s, Switchboard ${summary.switchboardMaxRateP99Under50 ?? "none"}/s`);
-    }
-  }
+  const summary = results.switchboard && results.bare ? compare(results.switchboard.steps, results.bare.steps) : null;
+  if (summary) printComparison(summary);
 
   const out = {
     when: new Date().toISOString(),

@@ -1,10 +1,13 @@
 "use strict";
 /**
  * What every benchmark in this folder needs: free ports on 127.0.0.1, a redis-server of its own,
- * child processes that are all killed on exit, error or signal, and a bound on the whole run.
+ * child processes that are all killed on exit, error or signal, and a bound on the whole run; the
+ * nodes of either system (Switchboard or the bare baseline), a paced send loop, CPU and memory of
+ * processes read from /proc, a forced GC through a node's inspector, and a TCP proxy that counts
+ * the bytes Redis sends a node.
  */
 const { spawn } = require("node:child_process");
-const { mkdtempSync } = require("node:fs");
+const { mkdtempSync, readFileSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
@@ -14,6 +17,7 @@ const { io } = require("socket.io-client");
 const HOST = "127.0.0.1";
 const ROOT = path.join(__dirname, "..");
 const SB_MAIN = path.join(ROOT, "server", "dist", "main.js");
+const BARE_MAIN = path.join(__dirname, "bare-server.js");
 const SECRET = "switchboard-bench-secret-0123456789abcdef-xyz";
 
 const children = new Set();
@@ -88,8 +92,10 @@ async function waitFor(check, timeoutMs, what) {
   }
 }
 
-function spawnChild(args, env, label) {
-  const child = spawn(args[0], args.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+/** `ipc`: a Node child with an IPC channel (child.send / process.send) whose stdout is ours. */
+function spawnChild(args, env, label, { ipc = false } = {}) {
+  const stdio = ipc ? ["ignore", "inherit", "pipe", "ipc"] : ["ignore", "ignore", "pipe"];
+  const child = spawn(args[0], args.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio });
   children.add(child);
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (c) => {
@@ -138,19 +144,20 @@ async function startRedis() {
 }
 
 
-/**
- * Starts `count` node processes and waits until each answers /health. `describe(i, port)` gives
- * each one's `{ nodeId, main, env }` (main: the script to run, Switchboard's by default).
- */
 /** Extra node flags for every server process, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS || "").split(" ").filter(Boolean);
 
+/**
+ * Starts `count` node processes and waits until each answers /health. `describe(i, port)` gives
+ * each one's `{ nodeId, main, env, nodeArgs }` (main: the script to run, Switchboard's by default;
+ * nodeArgs: node flags of this process, after BENCH_NODE_ARGS).
+ */
 async function startNodes(count, describe) {
   const nodes = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
-    const { nodeId, main = SB_MAIN, env } = describe(i, port);
-    const child = spawnChild([process.execPath, ...NODE_ARGS, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
+    const { nodeId, main = SB_MAIN, env, nodeArgs = [] } = describe(i, port);
+    const child = spawnChild([process.execPath, ...NODE_ARGS, ...nodeArgs, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
     nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
   }
   for (const node of nodes) {
@@ -176,10 +183,26 @@ function token(sub, roles) {
     .sign(new TextEncoder().encode(SECRET));
 }
 
-function connect(url, auth) {
+/** The node description (for startNodes) of node `nodeId` of `system`: "switchboard" (JWT, presence, history) or "bare". */
+function systemNode(system, nodeId, redisUrl, env = {}) {
+  if (system === "bare") return { nodeId, main: BARE_MAIN, env: { REDIS_URL: redisUrl } };
+  if (system !== "switchboard") throw new Error(`unknown system ${system}`);
+  return { nodeId, main: SB_MAIN, env: { REDIS_URL: redisUrl, JWT_SECRET: SECRET, LOG_LEVEL: "warn", ...env } };
+}
+
+/** Handshake auth of a user of `system`: a signed JWT for Switchboard, the plain user id for bare. */
+async function authFor(system, userId, deviceId = "bench", roles) {
+  return system === "switchboard" ? { token: await token(userId, roles), deviceId } : { userId, deviceId };
+}
+
+/**
+ * Connects a socket.io-client socket and resolves once the server's `session` event arrived.
+ * `keep: false` leaves it out of the sockets disconnected on exit (short-lived sockets).
+ */
+function connect(url, auth, { keep = true } = {}) {
   return new Promise((resolve, reject) => {
     const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 10000 });
-    sockets.push(socket);
+    if (keep) sockets.push(socket);
     const timer = setTimeout(() => {
       socket.disconnect();
       reject(new Error(`no session from ${url} within 10s`));
@@ -212,10 +235,216 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** `{ n, p50, p95, p99, max }` (ms, 2 decimals) of a list of latencies. */
+function latencyStats(values) {
+  const sorted = Float64Array.from(values).sort();
+  const at = (p) => round(percentile(sorted, p), 2);
+  return { n: sorted.length, p50: at(50), p95: at(95), p99: at(99), max: round(sorted.length ? sorted[sorted.length - 1] : NaN, 2) };
+}
+
+function round(n, d = 0) {
+  if (!Number.isFinite(n)) return null;
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+/**
+ * Calls `send()` at `rate` per second for `durationMs`: every `tickMs` it sends what is due so far
+ * (at most `maxPerTick` at once, so a late tick does not burst unbounded). Every 250 ms `check()`
+ * may return a reason to stop early. Resolves `{ sent, elapsedMs, aborted }`.
+ */
+function pace({ rate, durationMs, send, check = () => null, tickMs = 5, maxPerTick = 200 }) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const total = Math.ceil((rate * durationMs) / 1000);
+    let sent = 0;
+    let lastCheck = t0;
+    let aborted = null;
+    const tick = () => {
+      const now = performance.now();
+      const elapsed = now - t0;
+      const due = Math.min(Math.floor((rate * Math.min(elapsed, durationMs)) / 1000), total);
+      for (let n = 0; sent < due && n < maxPerTick; n++) {
+        send(sent);
+        sent++;
+      }
+      if (now - lastCheck >= 250) {
+        lastCheck = now;
+        aborted = check() || null;
+      }
+      if (aborted || elapsed >= durationMs) resolve({ sent, elapsedMs: Math.min(elapsed, durationMs), aborted });
+      else setTimeout(tick, tickMs);
+    };
+    tick();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes: CPU time, resident memory, the machine's CPU (all from /proc; Linux only)
+
+const CLK_TCK = 100; // USER_HZ, 100 on Linux
+
+/** CPU seconds (user + system) process `pid` used so far; 0 once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident set size of process `pid`, in bytes. */
+function rssBytes(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** The machine's CPU time so far: `{ busy, total }` in seconds over every core. */
+function machineCpu() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3] + f[4]; // idle + iowait
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/**
+ * A CPU meter over groups of processes (`{ name: [pid, ...] }`): `stop()` gives each group's CPU in
+ * cores (CPU seconds per wall second) since the meter started, and the whole machine's (`machine`,
+ * every process, ours and others').
+ */
+function cpuMeter(groups) {
+  const sample = () => ({
+    at: performance.now(),
+    machine: machineCpu(),
+    groups: Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)])),
+  });
+  const start = sample();
+  return {
+    stop() {
+      const end = sample();
+      const wallS = (end.at - start.at) / 1000;
+      const cores = Object.fromEntries(Object.keys(groups).map((name) => [name, round((end.groups[name] - start.groups[name]) / wallS, 3)]));
+      const machineCores = round((end.machine.busy - start.machine.busy) / wallS, 3);
+      const capacity = (end.machine.total - start.machine.total) / wallS;
+      return { wallS: round(wallS, 2), cores, machineCores, machineCapacity: round(capacity, 1) };
+    },
+  };
+}
+
+/**
+ * Waits until the processes `pids` together use less than `maxCores` CPU over half a second (the
+ * previous load has drained), at most `timeoutMs`. Resolves the milliseconds it waited.
+ */
+async function settleCpu(pids, { maxCores = 0.15, timeoutMs = 10000 } = {}) {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const meter = cpuMeter({ all: pids });
+    await sleep(500);
+    if (meter.stop().cores.all < maxCores) break;
+  }
+  return Math.round(performance.now() - t0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// a node's heap through its inspector (the node started with `--inspect=127.0.0.1:<port>`)
+
+/**
+ * Connects to the inspector on `port`, forces two full garbage collections and answers the
+ * process's `process.memoryUsage()` read right after. A bench-only way in: no server code takes part.
+ */
+async function gcAndMemory(port) {
+  const WebSocket = require("ws");
+  const [target] = await (await fetch(`http://${HOST}:${port}/json/list`)).json();
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (raw) => {
+    const msg = JSON.parse(raw.toString());
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(msg.error.message));
+    else p.resolve(msg.result);
+  });
+  const call = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`inspector ${method} timed out`)), 30000);
+      pending.set(++id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await call("HeapProfiler.collectGarbage");
+    await call("HeapProfiler.collectGarbage");
+    const res = await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true });
+    return JSON.parse(res.result.value);
+  } finally {
+    ws.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a TCP proxy in front of redis-server that counts the bytes Redis sends through it
+
+/**
+ * Listens on a free port of 127.0.0.1 and forwards every connection to `targetPort`. `bytes`
+ * counts what Redis sent back through it; `subscriberBytes` the part on connections that
+ * subscribed (SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE: pub/sub deliveries). `close()` ends it.
+ */
+async function startCountingProxy(targetPort) {
+  const counts = { bytes: 0, subscriberBytes: 0, connections: 0 };
+  const open = new Set();
+  const server = net.createServer((client) => {
+    counts.connections++;
+    const upstream = net.connect(targetPort, HOST);
+    let subscriber = false;
+    open.add(client).add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on("data", (chunk) => {
+      if (!subscriber && /\$1?\d\r\n[ps]?subscribe\r\n/i.test(chunk.toString("latin1"))) subscriber = true;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      counts.bytes += chunk.length;
+      if (subscriber) counts.subscriberBytes += chunk.length;
+      client.write(chunk);
+    });
+    for (const s of [client, upstream]) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address();
+  return {
+    port,
+    url: `redis://${HOST}:${port}`,
+    counts,
+    close() {
+      for (const s of open) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 module.exports = {
   HOST,
   ROOT,
   SB_MAIN,
+  BARE_MAIN,
   SECRET,
   sockets,
   killAll,
@@ -228,8 +457,20 @@ module.exports = {
   startRedis,
   startNodes,
   token,
+  systemNode,
+  authFor,
   connect,
   ack,
   inBatches,
   percentile,
+  latencyStats,
+  round,
+  pace,
+  cpuSeconds,
+  rssBytes,
+  machineCpu,
+  cpuMeter,
+  settleCpu,
+  gcAndMemory,
+  startCountingProxy,
 };
