@@ -230,6 +230,20 @@ async function inBatches(items, size, fn) {
   return out;
 }
 
+/** Runs `fn` over `items` with at most `open` calls in flight at once (the next starts as soon as one ends). */
+async function withConcurrency(items, open, fn) {
+  let next = 0;
+  const out = new Array(items.length);
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(open, items.length) }, lane));
+  return out;
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
@@ -462,6 +476,7 @@ module.exports = {
   connect,
   ack,
   inBatches,
+  withConcurrency,
   percentile,
   latencyStats,
   round,

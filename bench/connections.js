@@ -1,0 +1,198 @@
+"use strict";
+/**
+ * `npm run bench` (BENCH_SUITES=connections): what an idle connection costs and how fast a node
+ * takes new ones, Switchboard (JWT verification, presence) vs the bare Socket.IO server
+ * (bench/bare-server.js), in one run.
+ *
+ * Per system: its own redis-server, ONE node on 127.0.0.1 started with `--inspect` on a free port
+ * of 127.0.0.1 (the bench forces full GCs through the inspector and reads `process.memoryUsage()`:
+ * no server code takes part). Then:
+ *   1. warm-up: BENCH_CONN_WARMUP (default 200) clients connect and disconnect;
+ *   2. baseline: GC, then the node's RSS (median of 5 samples 200 ms apart) and heap;
+ *   3. connect rate: BENCH_CONN_N (default 2000) clients connect, at most BENCH_CONN_CONCURRENCY
+ *      (default 50) handshakes open at once (a new one as soon as one completes); connects/s =
+ *      clients / time until the last `session` event (both servers send it on connection);
+ *      handshake (start -> `session`) p50/p95;
+ *   4. idle: after BENCH_CONN_SETTLE_MS (default 2000), GC, RSS and heap again; per connection =
+ *      (idle - baseline) / clients.
+ * Switchboard clients are distinct users with a signed JWT each (signed before the clock starts),
+ * so every connect verifies a token and writes presence. The client count is lowered to fit the
+ * process's file limit (ulimit -n) when that is smaller.
+ *
+ * Output: a table and bench/results-connections.json (KiB per connection and connects/s of both
+ * systems and their ratios).
+ */
+const { rmSync, writeFileSync } = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { execSync } = require("node:child_process");
+
+const {
+  sockets,
+  killAll,
+  limitRun,
+  sleep,
+  freePort,
+  stopChild,
+  startRedis,
+  startNodes,
+  systemNode,
+  authFor,
+  connect,
+  inBatches,
+  withConcurrency,
+  latencyStats,
+  round,
+  rssBytes,
+  gcAndMemory,
+} = require("./lib");
+
+const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
+const WANTED = Number(process.env.BENCH_CONN_N || 2000);
+const WARMUP = Number(process.env.BENCH_CONN_WARMUP || 200);
+const CONCURRENCY = Number(process.env.BENCH_CONN_CONCURRENCY || 50);
+const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS || 2000);
+const GLOBAL_TIMEOUT_MS = 4 * 60 * 1000;
+const MEMORY_RATIO_TARGET = 1.2;
+const RATE_RATIO_TARGET = 0.8;
+
+limitRun(GLOBAL_TIMEOUT_MS);
+
+/** Clients that fit the file limit: each one is a socket here and one in the node (same user, same limit). */
+function clientCount() {
+  let limit = Infinity;
+  try {
+    limit = Number(execSync("ulimit -n", { shell: "/bin/sh" }).toString().trim()) || Infinity;
+  } catch {
+    /* unknown: keep the wanted count */
+  }
+  return Math.max(100, Math.min(WANTED, Math.floor((limit - 500) / 2)));
+}
+
+/** Median RSS of 5 samples 200 ms apart. */
+async function rssMedian(pid) {
+  const samples = [];
+  for (let i = 0; i < 5; i++) {
+    samples.push(rssBytes(pid));
+    await sleep(200);
+  }
+  return samples.sort((a, b) => a - b)[2];
+}
+
+async function measureMemory(node) {
+  const mem = await gcAndMemory(node.inspectPort);
+  await sleep(300);
+  return { rss: await rssMedian(node.child.pid), heapUsed: mem.heapUsed, external: mem.external };
+}
+
+async function runSystem(system, clients) {
+  const redis = await startRedis();
+  const inspectPort = await freePort();
+  const [node] = await startNodes(1, () => ({ ...systemNode(system, `conn-${system}`, redis.url), nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] }));
+  node.inspectPort = inspectPort;
+  const runId = Date.now().toString(36);
+  const auths = await Promise.all(Array.from({ length: WARMUP + clients }, (_, i) => authFor(system, `conn-${runId}-${i}`, "idle")));
+
+  // 1. warm-up
+  const warm = await inBatches(auths.slice(0, WARMUP), CONCURRENCY, (auth) => connect(node.url, auth, { keep: false }));
+  for (const s of warm) s.disconnect();
+  await sleep(1000);
+
+  // 2. baseline
+  const before = await measureMemory(node);
+
+  // 3. connect rate at a fixed concurrency
+  const latencies = [];
+  const t0 = performance.now();
+  await withConcurrency(auths.slice(WARMUP), CONCURRENCY, async (auth) => {
+    const start = performance.now();
+    await connect(node.url, auth);
+    latencies.push(performance.now() - start);
+  });
+  const elapsedS = (performance.now() - t0) / 1000;
+
+  // 4. idle
+  await sleep(SETTLE_MS);
+  const after = await measureMemory(node);
+  const perConn = (a, b) => round((a - b) / clients / 1024, 2);
+  const result = {
+    system,
+    clients,
+    concurrency: CONCURRENCY,
+    connectsPerSec: round(clients / elapsedS),
+    handshake: latencyStats(latencies),
+    rssBeforeMiB: round(before.rss / 2 ** 20, 1),
+    rssAfterMiB: round(after.rss / 2 ** 20, 1),
+    rssKiBPerConnection: perConn(after.rss, before.rss),
+    heapKiBPerConnection: perConn(after.heapUsed, before.heapUsed),
+    externalKiBPerConnection: perConn(after.external, before.external),
+  };
+  console.log(
+    `${system.padEnd(12)} ${String(clients).padStart(6)} ${String(result.connectsPerSec).padStart(11)} ${String(result.handshake.p50).padStart(8)} ` +
+      `${String(result.handshake.p95).padStart(8)} ${String(result.rssKiBPerConnection).padStart(10)} ${String(result.heapKiBPerConnection).padStart(11)} ` +
+      `   ${result.rssBeforeMiB} -> ${result.rssAfterMiB}`,
+  );
+
+  for (const s of sockets) s.disconnect();
+  sockets.length = 0;
+  await stopChild(node.child);
+  await stopChild(redis.child);
+  rmSync(redis.dir, { recursive: true, force: true });
+  return result;
+}
+
+async function main() {
+  const clients = clientCount();
+  console.log(
+    `connections bench: 1 node + its own redis-server per system; ${clients} idle clients${clients < WANTED ? ` (lowered from ${WANTED} to fit ulimit -n)` : ""}, ` +
+      `at most ${CONCURRENCY} handshakes at once; ${os.cpus().length} CPUs`,
+  );
+  console.log(`${"system".padEnd(12)} ${"clients".padStart(6)} ${"connects/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"RSS KiB/c".padStart(10)} ${"heap KiB/c".padStart(11)}    RSS MiB`);
+  const results = {};
+  for (const system of SYSTEMS) results[system] = await runSystem(system, clients);
+
+  let summary = null;
+  if (results.switchboard && results.bare) {
+    const sb = results.switchboard;
+    const bare = results.bare;
+    const memoryRatio = round(sb.rssKiBPerConnection / bare.rssKiBPerConnection, 2);
+    const rateRatio = round(sb.connectsPerSec / bare.connectsPerSec, 2);
+    summary = {
+      memoryRatio,
+      memoryTarget: MEMORY_RATIO_TARGET,
+      memoryMet: memoryRatio !== null && memoryRatio <= MEMORY_RATIO_TARGET,
+      heapRatio: round(sb.heapKiBPerConnection / bare.heapKiBPerConnection, 2),
+      rateRatio,
+      rateTarget: RATE_RATIO_TARGET,
+      rateMet: rateRatio !== null && rateRatio >= RATE_RATIO_TARGET,
+    };
+    console.log(
+      `\nmemory per idle connection: Switchboard ${sb.rssKiBPerConnection} KiB vs bare ${bare.rssKiBPerConnection} KiB RSS = ${memoryRatio}x ` +
+        `(target <= ${MEMORY_RATIO_TARGET}x) -> ${summary.memoryMet ? "PASS" : "FAIL"}; heap ${sb.heapKiBPerConnection} vs ${bare.heapKiBPerConnection} KiB = ${summary.heapRatio}x`,
+    );
+    console.log(
+      `connect rate (JWT + presence vs bare): ${sb.connectsPerSec} vs ${bare.connectsPerSec} connects/s = ${rateRatio}x (target >= ${RATE_RATIO_TARGET}x) -> ${summary.rateMet ? "PASS" : "FAIL"}`,
+    );
+  }
+  const out = {
+    suite: "connections",
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0] && os.cpus()[0].model, node: process.version },
+    settings: { clients, warmup: WARMUP, concurrency: CONCURRENCY, settleMs: SETTLE_MS },
+    results,
+    summary,
+  };
+  writeFileSync(path.join(__dirname, "results-connections.json"), `${JSON.stringify(out, null, 2)}\n`);
+  console.log("wrote bench/results-connections.json");
+}
+
+main()
+  .then(() => {
+    killAll();
+    process.exit(0);
+  })
+  .catch((err) => {
+    console.error("bench failed:", err);
+    killAll();
+    process.exit(1);
+  });
