@@ -29,7 +29,6 @@ const { execSync } = require("node:child_process");
 
 const {
   sockets,
-  killAll,
   limitRun,
   sleep,
   freePort,
@@ -45,6 +44,7 @@ const {
   round,
   rssBytes,
   gcAndMemory,
+  runMain,
 } = require("./lib");
 
 const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
@@ -186,13 +186,4 @@ async function main() {
   console.log("wrote bench/results-connections.json");
 }
 
-main()
-  .then(() => {
-    killAll();
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error("bench failed:", err);
-    killAll();
-    process.exit(1);
-  });
+runMain(main);

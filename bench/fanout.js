@@ -33,7 +33,7 @@ const P99_TARGET_MS = 50;
 const RATIO_TARGET = 1.0; // Switchboard's deliveries/s over bare's, compared rounded to 2 decimals
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 
-const { sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace } = require("./lib");
+const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
@@ -374,13 +374,4 @@ async function main() {
   console.log("results written to bench/results.json");
 }
 
-main()
-  .then(() => {
-    killAll();
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error("bench failed:", err);
-    killAll();
-    process.exit(1);
-  });
+runMain(main);

@@ -45,7 +45,7 @@ const REST_IN_FLIGHT = 64; // REST requests open at once (keep-alive connections
 const MAX_PER_TICK = 400; // bounds each timer tick's burst
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 
-const { ROOT, SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile } = require("./lib");
+const { ROOT, SECRET, sockets, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
@@ -365,13 +365,4 @@ function stepLine(p, s) {
 }
 
 printHeader();
-main()
-  .then(() => {
-    killAll();
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error("bench failed:", err);
-    killAll();
-    process.exit(1);
-  });
+runMain(main);

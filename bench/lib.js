@@ -65,6 +65,20 @@ function limitRun(timeoutMs) {
   }, timeoutMs).unref();
 }
 
+/** Runs a bench's `main()`, then stops every child and exits: 0 when it resolved, 1 when it failed. */
+function runMain(main) {
+  main()
+    .then(() => {
+      killAll();
+      process.exit(0);
+    })
+    .catch((err) => {
+      console.error("bench failed:", err);
+      killAll();
+      process.exit(1);
+    });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
@@ -463,6 +477,7 @@ module.exports = {
   sockets,
   killAll,
   limitRun,
+  runMain,
   sleep,
   freePort,
   waitFor,
