@@ -35,7 +35,7 @@ const PHASES = (process.env.BENCH_DOC_PHASES || "saturate,paced").split(",").map
 const GLOBAL_TIMEOUT_MS = 4 * 60 * 1000;
 const MAX_DOC_CHARS = 20000; // editors delete when the text grows past this, so it stays small
 
-const { SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, percentile } = require("./lib");
+const { SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, percentile, rest } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
@@ -44,15 +44,6 @@ function startCluster(redisUrl) {
     nodeId: `docs-${i + 1}`,
     env: { REDIS_URL: redisUrl, JWT_SECRET: SECRET, LOG_LEVEL: "warn", RATE_LIMIT_POINTS: "1000000" },
   }));
-}
-
-async function rest(url, method, route, body, bearer) {
-  const res = await fetch(`${url}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
 }
 
 const round = (n) => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);

@@ -232,6 +232,16 @@ function connect(url, auth, { keep = true } = {}) {
   });
 }
 
+/** A JSON REST call with a bearer token: `{ status, body }`. */
+async function rest(url, method, route, body, bearer) {
+  const res = await fetch(`${url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 async function ack(socket, event, payload, timeoutMs = 10000) {
   const res = await socket.timeout(timeoutMs).emitWithAck(event, payload);
   if (!res || res.ok !== true) throw new Error(`${event} ${JSON.stringify(payload)} failed: ${JSON.stringify(res && res.error)}`);
@@ -490,6 +500,7 @@ module.exports = {
   authFor,
   connect,
   ack,
+  rest,
   inBatches,
   withConcurrency,
   percentile,

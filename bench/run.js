@@ -8,7 +8,7 @@ const { spawnSync } = require("node:child_process");
 const { existsSync } = require("node:fs");
 const path = require("node:path");
 
-const SUITES = { fanout: "fanout.js", docs: "docs.js", leaderboard: "leaderboard.js", connections: "connections.js", bytes: "bytes.js" };
+const SUITES = { fanout: "fanout.js", docs: "docs.js", leaderboard: "leaderboard.js", connections: "connections.js", bytes: "bytes.js", seed: "seed.js" };
 const wanted = (process.env.BENCH_SUITES || Object.keys(SUITES).join(",")).split(",").map((s) => s.trim()).filter(Boolean);
 
 let failed = false;
