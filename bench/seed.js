@@ -382,7 +382,7 @@ function startWorker(name) {
 }
 
 const fmt = (v, w) => String(v === null || v === undefined ? "-" : v).padStart(w);
-const HEADER = `${"workload".padEnd(12)}${fmt("target/s", 9)}${fmt("offered/s", 10)}${fmt("samples", 8)}${fmt("p50", 7)}${fmt("p95", 7)}${fmt("p99", 8)}${fmt("p95 max", 8)}${fmt("lost", 6)}${fmt("failed", 7)}${fmt("skipped", 8)}  met`;
+const HEADER = `${"workload".padEnd(12)}${fmt("target/s", 9)}${fmt("offered/s", 10)}${fmt("samples", 8)}${fmt("p50 ms", 9)}${fmt("p95 ms", 9)}${fmt("p99 ms", 9)}${fmt("p95 max", 8)}${fmt("lost", 6)}${fmt("failed", 7)}${fmt("skipped", 8)}  met`;
 
 function verdict(name, r) {
   const spec = WORKLOADS[name];
@@ -424,7 +424,7 @@ async function runFraction(fraction, ctx) {
   console.log(HEADER);
   for (const [name, r] of Object.entries(workloads)) {
     console.log(
-      `${name.padEnd(12)}${fmt(round(r.rate, 1), 9)}${fmt(r.offeredPerSec, 10)}${fmt(r.samples, 8)}${fmt(r.p50, 7)}${fmt(r.p95, 7)}${fmt(r.p99, 8)}${fmt(`<=${r.target}`, 8)}` +
+      `${name.padEnd(12)}${fmt(round(r.rate, 1), 9)}${fmt(r.offeredPerSec, 10)}${fmt(r.samples, 8)}${fmt(r.p50, 9)}${fmt(r.p95, 9)}${fmt(r.p99, 9)}${fmt(`<=${r.target}`, 8)}` +
         `${fmt(r.lost, 6)}${fmt(r.failed, 7)}${fmt(r.skipped, 8)}  ${r.met ? "yes" : `NO: ${r.reasons.join("; ")}`}` +
         `${r.ack ? ` (sync:push ack p50 ${r.ack.p50} / p95 ${r.ack.p95} ms)` : ""}`,
     );
