@@ -13,7 +13,10 @@
  * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800,6400,8000), BENCH_STEP_MS
  * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
  * BENCH_SYSTEMS (default "switchboard,bare").
- * Output: tables on stdout and bench/results.json.
+ * The nodes keep a room history long enough for a whole step of the highest rate. "gen CPU" is the
+ * bench process's own CPU (publisher and all subscribers, in cores) over the measured window: near
+ * a whole core, the load generator limits the step as much as the servers do.
+ * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()).
  */
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
@@ -32,13 +35,16 @@ const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
 const P99_TARGET_MS = 50;
 const RATIO_TARGET = 1.0; // Switchboard's deliveries/s over bare's, compared rounded to 2 decimals
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
+/** Room history long enough to hold a whole step (warm-up + window) of the highest rate, so every acked publish can be looked up. */
+const HISTORY_SIZE = Math.max(1000, Math.ceil((Math.max(...RATES) * (WARMUP_MS + STEP_MS)) / 1000 / ROOMS / 100) * 100 + 200);
+const GENERATOR_BOUND_CORES = 0.9; // the bench process (publisher and every subscriber) using this much of a core limits the step itself
 
-const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace, runMain } = require("./lib");
+const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace, cpuMeter, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
 
 function startSystem(system, redisUrl) {
-  return startNodes(NODES, (i) => systemNode(system, `${system}-${i + 1}`, redisUrl, { RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: "1000" }));
+  return startNodes(NODES, (i) => systemNode(system, `${system}-${i + 1}`, redisUrl, { RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: String(HISTORY_SIZE) }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,7 +94,8 @@ async function runSystem(system) {
   const steps = [];
   let seq = 0;
   for (const rate of RATES) {
-    const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq: () => ++seq });
+    const cpuGroups = { nodes: nodes.map((n) => n.child.pid), redis: [redis.child.pid], generator: [process.pid] };
+    const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq: () => ++seq, cpuGroups });
     steps.push(step);
     printStep(system, step);
     if (step.aborted) {
@@ -122,7 +129,7 @@ async function runSystem(system) {
     restHistory = { room, httpStatus: res.status, returned: ids.size, hasMore: body.hasMore, lastStepAckedInRoom: expectIds.length, lastStepPresent: present };
     console.log(
       `${system}: REST GET /v1/rooms/${room}/messages (service token, via ${nodes[1].nodeId}) -> ${res.status}, ${ids.size} messages in history` +
-        `${body.hasMore ? " (more)" : ""} (HISTORY_SIZE=1000); last step's ${expectIds.length} acked publishes to this room: ${present} present`,
+        `${body.hasMore ? " (more)" : ""} (HISTORY_SIZE=${HISTORY_SIZE}); last step's ${expectIds.length} acked publishes to this room: ${present} present`,
     );
   }
   for (const st of steps) delete st.ackIdsByRoom;
@@ -135,7 +142,7 @@ async function runSystem(system) {
   return { system, steps, restHistory };
 }
 
-async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
+async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq, cpuGroups }) {
   const tag = `${system}-${rate}`;
   const warmTag = `${tag}-warm`;
   const ackIdsByRoom = roomIds.map(() => []);
@@ -193,9 +200,11 @@ async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
     state.maxRecentLat = 0;
     measuring = true;
     state.windowOpen = true;
+    var meter = cpuMeter(cpuGroups);
     const t0 = performance.now();
     await runPhase(STEP_MS);
     state.windowOpen = false;
+    var cpu = meter.stop().cores;
     measuring = false;
     var windowMs = performance.now() - t0;  
     // drain: wait for acks and deliveries of this step, bounded
@@ -223,6 +232,7 @@ async function runStep({ system, rate, pub, roomIds, state, isSb, nextSeq }) {
     p99: round(percentile(lat, 99), 2),
     max: round(lat.length ? lat[lat.length - 1] : NaN, 2),
     maxOutstandingAcks: counters.maxOutstanding,
+    cpu: cpu || null,
     aborted,
     ackIdsByRoom,
   };
@@ -254,12 +264,12 @@ async function verifyHistory(pub, roomIds, ackIdsByRoom) {
 const fmt = (v, w) => String(v === null || v === undefined ? "-" : v).padStart(w);
 function printHeader() {
   console.log(
-    `${"system".padEnd(12)}${fmt("target/s", 9)}${fmt("pub/s", 8)}${fmt("deliv/s", 9)}${fmt("p50 ms", 8)}${fmt("p95 ms", 8)}${fmt("p99 ms", 8)}${fmt("max ms", 8)}${fmt("lost", 6)}${fmt("pubFail", 8)}  history / note`,
+    `${"system".padEnd(12)}${fmt("target/s", 9)}${fmt("pub/s", 8)}${fmt("deliv/s", 9)}${fmt("p50 ms", 8)}${fmt("p95 ms", 8)}${fmt("p99 ms", 8)}${fmt("max ms", 8)}${fmt("lost", 6)}${fmt("pubFail", 8)}${fmt("gen CPU", 8)}  history / note`,
   );
 }
 function stepLine(system, s) {
   const hist = s.history ? `history ${s.history.checked - s.history.missing}/${s.history.checked}` : "";
-  return `${system.padEnd(12)}${fmt(s.targetRate, 9)}${fmt(s.publishesPerSec, 8)}${fmt(s.deliveriesPerSec, 9)}${fmt(s.p50, 8)}${fmt(s.p95, 8)}${fmt(s.p99, 8)}${fmt(s.max, 8)}${fmt(s.lostDeliveries, 6)}${fmt(s.failedPublishes + s.unackedPublishes, 8)}  ${hist}${s.aborted ? ` ABORTED: ${s.aborted}` : ""}`;
+  return `${system.padEnd(12)}${fmt(s.targetRate, 9)}${fmt(s.publishesPerSec, 8)}${fmt(s.deliveriesPerSec, 9)}${fmt(s.p50, 8)}${fmt(s.p95, 8)}${fmt(s.p99, 8)}${fmt(s.max, 8)}${fmt(s.lostDeliveries, 6)}${fmt(s.failedPublishes + s.unackedPublishes, 8)}${fmt(s.cpu ? s.cpu.generator : null, 8)}  ${hist}${s.aborted ? ` ABORTED: ${s.aborted}` : ""}`;
 }
 function printStep(system, s) {
   console.log(stepLine(system, s));
@@ -303,7 +313,10 @@ function compare(sbSteps, bareSteps) {
     const ratio = ratioOf(sb, peak);
     saturation = {
       rate: peak.targetRate,
-      reached: Boolean(last && (last.aborted || last !== peak)), // bare fell behind, or gave no more at a higher rate
+      // bare fell behind (aborted, or short of the offered publishes or deliveries), or gave no more at a higher rate
+      reached: Boolean(last && (last.aborted || last !== peak || peak.publishesPerSec < 0.95 * peak.targetRate || peak.deliveriesPerSec < 0.95 * peak.targetRate * PER_ROOM)),
+      generatorBound: Boolean(peak.cpu && peak.cpu.generator >= GENERATOR_BOUND_CORES),
+      generatorCores: peak.cpu ? peak.cpu.generator : null,
       bare: { deliveriesPerSec: peak.deliveriesPerSec, p99: peak.p99 },
       switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, aborted: sb.aborted } : null,
       ratio,
@@ -338,7 +351,8 @@ function printComparison(summary) {
   const sat = summary.saturation;
   if (sat) {
     console.log(
-      `at bare's saturation rate ${sat.rate}/s${sat.reached ? "" : " (bare did not saturate within the rates run)"}: Switchboard ${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} ` +
+      `at bare's saturation rate ${sat.rate}/s${sat.reached ? "" : " (bare did not saturate within the rates run)"}` +
+        `${sat.generatorBound ? ` (the bench process used ${sat.generatorCores} cores there: the load generator limits that step too)` : ""}: Switchboard ${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} ` +
         `vs bare ${sat.bare.deliveriesPerSec} deliveries/s = ${sat.ratio.toFixed(3)}x -> ${sat.met ? "PASS" : "FAIL"}`,
     );
   }

@@ -65,7 +65,8 @@ function goal2(fanout) {
   const sat = fanout.summary && fanout.summary.saturation;
   if (!sat) return ["needs both systems in the fan-out run"];
   return [
-    `bare saturates at ${sat.rate}/s with ${sat.bare.deliveriesPerSec} deliveries/s${sat.reached ? "" : " (it did not fall behind within the rates run: raise BENCH_RATES)"}; ` +
+    `bare saturates at ${sat.rate}/s with ${sat.bare.deliveriesPerSec} deliveries/s${sat.reached ? "" : " (it did not fall behind within the rates run: raise BENCH_RATES)"}` +
+      `${sat.generatorBound ? ` (the bench process used ${sat.generatorCores} cores there: the load generator limits it too)` : ""}; ` +
       `Switchboard at that rate ${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} deliveries/s = ${x(sat.ratio)}`,
     mark(sat.met && sat.reached),
   ];
@@ -87,7 +88,9 @@ function goal3(bytes) {
 function goal4(seed) {
   if (!seed.headline) return ["the seed suite ran only some workloads (BENCH_SEED_WORKLOADS)"];
   const full = seed.fullRate
-    ? Object.entries(seed.fullRate).map(([name, r]) => `  ${name} ${r.rate}/s: p95 ${r.p95} ms (target <= ${r.target} ms) ${r.met ? "ok" : "not ok"}`)
+    ? Object.entries(seed.fullRate).map(
+        ([name, r]) => `  ${name} ${r.rate}/s: ${r.p95 === null ? "no sample completed" : `p95 ${r.p95} ms`} (target <= ${r.target} ms) ${r.met ? "ok" : `not ok: ${r.reasons.join("; ")}`}`,
+      )
     : ["  the full rates were not run"];
   const h = seed.headline;
   const runs = seed.runs.map((r) => `${r.fraction}${r.pass ? " met" : " not"}`).join(", ");

@@ -242,18 +242,23 @@ const LOADS = {
         const body = JSON.stringify({ userId, type: "peer_message", title: "seed", body: "", data: { n } });
         if (t) t.start(n);
         inflight++;
-        const req = http.request(url, { method: "POST", agent, headers: { authorization: bearer, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on("end", () => {
-            inflight--;
-            if (res.statusCode !== 202 && t) t.fail(n, `HTTP_${res.statusCode}`);
+        const post = (retry) => {
+          const req = http.request(url, { method: "POST", agent, headers: { authorization: bearer, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+            res.resume();
+            res.on("end", () => {
+              inflight--;
+              if (res.statusCode !== 202 && t) t.fail(n, `HTTP_${res.statusCode}`);
+            });
           });
-        });
-        req.on("error", (err) => {
-          inflight--;
-          if (t) t.fail(n, err.code || "HTTP_ERROR");
-        });
-        req.end(body);
+          req.on("error", (err) => {
+            // a kept-alive connection the node closed as the request left: it never arrived, send it again once
+            if (retry && req.reusedSocket && err.code === "ECONNRESET") return post(false);
+            inflight--;
+            if (t) t.fail(n, err.code || "HTTP_ERROR");
+          });
+          req.end(body);
+        };
+        post(true);
       },
     };
   },
@@ -387,8 +392,8 @@ const HEADER = `${"workload".padEnd(12)}${fmt("target/s", 9)}${fmt("offered/s", 
 function verdict(name, r) {
   const spec = WORKLOADS[name];
   const reasons = [];
-  if (r.samples === 0) reasons.push("no samples");
-  if (r.p95 === null || r.p95 > spec.p95) reasons.push(`p95 ${r.p95} > ${spec.p95} ms`);
+  if (r.samples === 0) reasons.push("no sample completed");
+  else if (r.p95 > spec.p95) reasons.push(`p95 ${r.p95} > ${spec.p95} ms`);
   if (r.lost > 0) reasons.push(`${r.lost} lost`);
   if (r.failed > 0) reasons.push(`${r.failed} failed ${JSON.stringify(r.errors)}`);
   if (r.offeredShare < MIN_OFFERED) reasons.push(`offered ${Math.round(r.offeredShare * 100)} % of the rate`);
@@ -487,7 +492,7 @@ async function main() {
   if (full) {
     console.log("at the full rates (1.0x):");
     for (const [name, r] of Object.entries(full.workloads)) {
-      console.log(`  ${name.padEnd(12)} ${WORKLOADS[name].rate}/s: p95 ${r.p95} ms (target <= ${r.target} ms)${r.met ? "" : ` - not met: ${r.reasons.join("; ")}`}`);
+      console.log(`  ${name.padEnd(12)} ${WORKLOADS[name].rate}/s: ${r.p95 === null ? "no sample completed" : `p95 ${r.p95} ms`} (target <= ${r.target} ms)${r.met ? "" : ` - not met: ${r.reasons.join("; ")}`}`);
     }
   } else console.log("the full rates were not run (BENCH_SEED_FRACTIONS without 1)");
   console.log(`fractions run: ${runs.map((r) => `${r.fraction}${r.pass ? " met" : " not met"}`).join(", ")}`);
@@ -505,7 +510,7 @@ async function main() {
     machine: { cpus: os.cpus().length, model: os.cpus()[0] && os.cpus()[0].model, node: process.version },
     settings: { nodes: NODES, workloads: WORKLOADS, ran: ONLY, pairs: PAIRS, syncUsers: SYNC_USERS, notifyUsers: NOTIFY_USERS, rooms: ROOMS, perRoom: PER_ROOM, warmupMs: WARMUP_MS, windowMs: WINDOW_MS, drainMs: DRAIN_MS, tries: TRIES, fractions: FRACTIONS },
     runs,
-    fullRate: full ? Object.fromEntries(Object.entries(full.workloads).map(([n, r]) => [n, { rate: r.rate, p95: r.p95, target: r.target, met: r.met }])) : null,
+    fullRate: full ? Object.fromEntries(Object.entries(full.workloads).map(([n, r]) => [n, { rate: r.rate, p95: r.p95, target: r.target, met: r.met, reasons: r.reasons }])) : null,
     headline: complete ? { fraction: headline, smallestFailed: failed.length ? Math.min(...failed) : null } : null,
   };
   writeFileSync(path.join(__dirname, "results-seed.json"), `${JSON.stringify(out, null, 2)}\n`);
