@@ -32,7 +32,8 @@
  * of warm-up, BENCH_SEED_MS (default 5000) measured, then at most BENCH_SEED_DRAIN_MS (default
  * 2000) for what is still in flight; samples are the operations started in the measured window.
  * A workload meets its row when its p95 is within the target, nothing was lost or refused
- * (every connection got `session`, every message, state and notification arrived, no error answer)
+ * (every connection got `session`, every message, state and notification arrived by the end of the
+ * drain — "lost" counts those that had not —, no error answer)
  * and it was offered at >= 95 % of its rate (no attempt skipped because the backlog grew). The
  * search runs the full rates (1.0) first, then bisects on a grid of 0.05 (0.01 below 0.1) for the
  * largest fraction where all five meet theirs, at most BENCH_SEED_TRIES fractions in all (default 7);
