@@ -76,7 +76,8 @@ function goal2(fanout) {
 function goal3(bytes) {
   const s = bytes.summary;
   if (!s) return ["needs Switchboard in the bytes run"];
-  const row = (r) => `${r.nodes} node${r.nodes > 1 ? "s" : ""}: members' node ${r.membersNode} B, each other node <= ${r.otherMax ?? "-"} B, total ${r.total} B`;
+  const row = (r) =>
+    r.nodes > 1 ? `${r.nodes} nodes: members' node ${r.membersNode} B, each other node <= ${r.otherMax} B, total ${r.total} B` : `1 node: ${r.membersNode} B`;
   return [
     "Redis -> node bytes per published message, every member on one node:",
     ...s.switchboard.map((r) => `  Switchboard ${row(r)}`),
@@ -90,7 +91,7 @@ function goal4(seed) {
   if (!seed.headline) return ["the seed suite ran only some workloads (BENCH_SEED_WORKLOADS)"];
   const full = seed.fullRate
     ? Object.entries(seed.fullRate).map(
-        ([name, r]) => `  ${name} ${r.rate}/s: ${r.p95 === null ? "no sample completed" : `p95 ${r.p95} ms`} (target <= ${r.target} ms) ${r.met ? "ok" : `not ok: ${r.reasons.join("; ")}`}`,
+        ([name, r]) => `  ${name} ${r.rate}/s: ${r.p95 === null ? "-" : `p95 ${r.p95} ms`} (target <= ${r.target} ms) ${r.met ? "ok" : `not ok: ${r.reasons.join("; ")}`}`,
       )
     : ["  the full rates were not run"];
   const h = seed.headline;

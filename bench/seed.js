@@ -493,7 +493,7 @@ async function main() {
   if (full) {
     console.log("at the full rates (1.0x):");
     for (const [name, r] of Object.entries(full.workloads)) {
-      console.log(`  ${name.padEnd(12)} ${WORKLOADS[name].rate}/s: ${r.p95 === null ? "no sample completed" : `p95 ${r.p95} ms`} (target <= ${r.target} ms)${r.met ? "" : ` - not met: ${r.reasons.join("; ")}`}`);
+      console.log(`  ${name.padEnd(12)} ${WORKLOADS[name].rate}/s: ${r.p95 === null ? "-" : `p95 ${r.p95} ms`} (target <= ${r.target} ms)${r.met ? "" : ` - not met: ${r.reasons.join("; ")}`}`);
     }
   } else console.log("the full rates were not run (BENCH_SEED_FRACTIONS without 1)");
   console.log(`fractions run: ${runs.map((r) => `${r.fraction}${r.pass ? " met" : " not met"}`).join(", ")}`);
