@@ -3,6 +3,7 @@
  * `exp` and `sub` are required, `iss`/`aud` checked when configured, and an algorithm the
  * configuration does not allow (including `none`) is refused.
  */
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { AppError, DEFAULT_TENANT, tokenClaims } from "@switchboard/shared";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 
@@ -30,9 +31,12 @@ const JWKS_ALGORITHMS = ["RS256", "ES256"];
 
 export class TokenVerifier {
   private readonly jwks?: JWTVerifyGetKey;
+  /** The HS256 key, made once (given the raw secret, jose would make a key object per token). */
+  private readonly secretKey?: KeyObject;
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.jwksUrl) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 });
+    if (options.secret) this.secretKey = createSecretKey(options.secret);
   }
 
   /** Verifies a token and returns who it speaks for. Throws AppError UNAUTHORIZED / TOKEN_EXPIRED. */
@@ -47,8 +51,8 @@ export class TokenVerifier {
     let payload: JWTPayload;
     try {
       const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ["exp", "sub"] };
-      if (alg === "HS256" && this.options.secret) {
-        ({ payload } = await jwtVerify(token, this.options.secret, { ...common, algorithms: SECRET_ALGORITHMS }));
+      if (alg === "HS256" && this.secretKey) {
+        ({ payload } = await jwtVerify(token, this.secretKey, { ...common, algorithms: SECRET_ALGORITHMS }));
       } else if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) {
         ({ payload } = await jwtVerify(token, this.jwks, { ...common, algorithms: JWKS_ALGORITHMS }));
       } else {
