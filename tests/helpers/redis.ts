@@ -1,5 +1,8 @@
 /**
- * Real redis-server processes on free ports, which a test may kill and restart.
+ * Real redis-server processes on free ports, which a test may kill and restart. Without
+ * persistence a restart starts empty (as a crash of a cache-only Redis does); with `persistence:
+ * "aof"` every write is in the append-only file before Redis answers it (`appendfsync always`), so
+ * a restart on the same directory, after SHUTDOWN or even SIGKILL, keeps every acknowledged write.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,17 +11,27 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, waitFor } from "./ports";
 
+export type RedisPersistence = "none" | "aof";
+
+export interface RedisServerOptions {
+  port?: number;
+  /** `aof`: appendonly with fsync before every answer, kept in the server's directory across restarts. */
+  persistence?: RedisPersistence;
+  args?: string[];
+}
+
 export class RedisServer {
   private process?: ChildProcess;
   private readonly dir = mkdtempSync(join(tmpdir(), "sb-redis-"));
 
   private constructor(
     readonly port: number,
+    private readonly persistence: RedisPersistence,
     private readonly extraArgs: string[],
   ) {}
 
-  static async start(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
-    const server = new RedisServer(options.port ?? (await freePort()), options.args ?? []);
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), options.persistence ?? "none", options.args ?? []);
     await server.restart();
     return server;
   }
@@ -27,12 +40,13 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts (again) on the same port and waits until it answers PING. */
+  /** Starts (again) on the same port and directory, and waits until it answers PING. */
   async restart(): Promise<void> {
     if (this.process && this.process.exitCode === null && this.process.signalCode === null) throw new Error("redis-server is already running");
+    const appendOnly = this.persistence === "aof" ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
     this.process = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, ...this.extraArgs],
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", ...appendOnly, "--dir", this.dir, ...this.extraArgs],
       { stdio: "ignore" },
     );
     await waitFor(() => this.ping(), 10000, `redis-server on ${this.port}`);
@@ -56,6 +70,7 @@ export class RedisServer {
     await this.signal("SIGKILL");
   }
 
+  /** SIGTERM: Redis shuts down as with SHUTDOWN (the AOF is flushed and fsynced). */
   async stop(): Promise<void> {
     await this.signal("SIGTERM");
   }

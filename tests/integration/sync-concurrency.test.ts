@@ -8,23 +8,12 @@ import { applyStamped, clockDominates, clockLeq, emptyDoc, viewOf, type SiblingV
 import type { VectorClock } from "@switchboard/shared";
 import { closeClients, command, connect, type AckResult, type Client } from "../helpers/clients";
 import { startNode } from "../helpers/nodes";
+import { seededRandom } from "../helpers/random";
 import { RedisServer } from "../helpers/redis";
 
 const PUSHES_PER_DEVICE = 300;
 const FIELDS = ["f0", "f1", "f2", "f3", "f4", "f5"];
 const ACK_TIMEOUT_MS = 30000;
-
-/** A small seeded generator, so a failure can be replayed from the seed in its message. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Push {
   device: string;
@@ -93,7 +82,7 @@ describe("sync under concurrent pushes from two nodes (redis engine)", () => {
   const finalStates = (clients: Record<string, Client>) => Promise.all(Object.values(clients).map((c) => command(c, "sync:pull", { key: "shared" })));
 
   it(`lww with distinct device times: the latest ts of each field wins (seed ${seed})`, async () => {
-    const rand = random(seed);
+    const rand = seededRandom(seed);
     const clients = await devices("lww");
     // Distinct times in the past, in random order.
     const offsets = Array.from({ length: 2 * PUSHES_PER_DEVICE }, (_, i) => i);
@@ -120,7 +109,7 @@ describe("sync under concurrent pushes from two nodes (redis engine)", () => {
   }, 60000);
 
   it(`lww stamped by the server: each field holds the value of its write with the greatest ack clock (seed ${seed})`, async () => {
-    const rand = random(seed + 1);
+    const rand = seededRandom(seed + 1);
     const clients = await devices("lww");
     const pushes = interleaved(rand, (device, i) => ({ device, state: randomState(rand, `${device}${i}`) }));
     const acks = await fire(clients, pushes);
@@ -144,7 +133,7 @@ describe("sync under concurrent pushes from two nodes (redis engine)", () => {
   }, 60000);
 
   it(`vector_clock with random causal structure: the document is the resolver's over every write (seed ${seed})`, async () => {
-    const rand = random(seed + 2);
+    const rand = seededRandom(seed + 2);
     const clients = await devices("vector_clock");
     // Each device keeps its own clock and now and then learns the other's (as from sync:state);
     // some pushes carry no clock (the device has seen everything, as of when it is resolved).
