@@ -179,6 +179,8 @@ export class SwitchboardNode {
     for (const warning of this.config.warnings) this.logger.warn(warning, { event: "config" });
     const ready = await this.engine.waitUntilAvailable(this.options.engineWaitMs ?? 5000);
     if (!ready) this.logger.warn("starting without the shared store; readiness stays 503 until it is reachable", { event: "engine" });
+    // Unreachable now: the reconciliation when the store comes back releases them instead.
+    await this.membership.releaseLeftovers();
     await new Promise<void>((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(this.config.port, this.config.host, () => {

@@ -7,7 +7,7 @@ import type { Presence } from "@switchboard/shared";
 import type { SwitchboardNode } from "@switchboard/server";
 import { closeClients, command, connect, type Client } from "../helpers/clients";
 import { NodeProcess, startNode } from "../helpers/nodes";
-import { sleep, waitFor } from "../helpers/ports";
+import { freePort, sleep, waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
 import { serviceToken } from "../helpers/tokens";
 
@@ -81,4 +81,46 @@ describe("presence when a node dies (SIGKILL)", () => {
     await waitFor(() => byUser(watcherSeen, "bob").length === 2, 3000, "bob back");
     expect(byUser(watcherSeen, "bob")[1]).toMatchObject({ online: true, devices: ["phone"] });
   });
+});
+
+describe("presence when a node is killed and started again at once with its NODE_ID", () => {
+  // A supervisor restarts a crashed node within a second, with the same NODE_ID: its heartbeat is
+  // back long before the timeout, so no sweep ever sees the dead process expired.
+  const TIMEOUT_MS = 5000;
+  let redis: RedisServer;
+  let live: SwitchboardNode;
+  let node: NodeProcess;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    live = await startNode({ REDIS_URL: redis.url, HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS) });
+  });
+  afterAll(async () => {
+    closeClients();
+    await node?.kill();
+    await live?.shutdown();
+    await redis?.destroy();
+  });
+
+  it("releases the dead process's sessions when the new one starts: the user is offline at once, the device not refused", async () => {
+    const env = { REDIS_URL: redis.url, HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: "error", NODE_ID: "restarted", PORT: String(await freePort()) };
+    node = await NodeProcess.spawn(env);
+    const watcher = await connect(live.url, { tokenOptions: { sub: "watcher" } });
+    expect(await command(watcher, "presence:watch", { userIds: ["dana"] })).toMatchObject({ presence: { dana: { online: false } } });
+    const seen = updates(watcher);
+    // One more round than MAX_CONNECTIONS_PER_DEVICE (4): sessions left behind would refuse the device.
+    for (let round = 1; round <= 5; round++) {
+      const phone = await connect(node.url, { tokenOptions: { sub: "dana" }, deviceId: "phone" });
+      await waitFor(() => seen.at(-1)?.online === true, 2000, `dana online (round ${round})`);
+      const killedAt = Date.now();
+      expect((await node.kill("SIGKILL")).signal).toBe("SIGKILL");
+      phone.close();
+      node = await NodeProcess.spawn(env);
+      await waitFor(() => seen.at(-1)?.online === false, TIMEOUT_MS, `dana offline after the restart (round ${round})`);
+      expect(Date.now() - killedAt).toBeLessThan(TIMEOUT_MS);
+    }
+    const token = await serviceToken();
+    const dana = (await (await fetch(`${live.url}/v1/presence/dana`, { headers: { authorization: `Bearer ${token}` } })).json()) as Presence;
+    expect(dana).toMatchObject({ online: false, devices: [] });
+  }, 60_000);
 });

@@ -87,6 +87,24 @@ export class ClusterMembership {
   }
 
   /**
+   * Before a new process serves: the sessions the registry holds under this NODE_ID belong to an
+   * earlier process that died without a goodbye (a process that has not listened yet holds no
+   * socket). A supervisor that restarts it at once, with its NODE_ID, brings its heartbeat back
+   * before any sweep sees it expired, so they are released here, as a sweep would.
+   */
+  async releaseLeftovers(): Promise<void> {
+    if (!this.deps.engine.isAvailable()) return;
+    try {
+      const sessions = await this.deps.engine.presence.sessionsOf(this.deps.nodeId);
+      if (sessions.length === 0) return;
+      await this.releaseByUser(sessions, "sweep");
+      this.deps.logger.warn("released the sessions of this node's previous process", { event: "sweep", sessions: sessions.length });
+    } catch (err) {
+      this.deps.logger.warn("releasing the previous process's sessions failed", { event: "sweep", error: String(err) });
+    }
+  }
+
+  /**
    * After an outage: announce again, drop registry sessions this node no longer holds (their
    * release failed while the store was away) and restore the ones the store lost.
    */
