@@ -54,6 +54,8 @@ export interface KeyLayout {
   pushDevices(tenant: string, userId: string): string;
   /** Stream of notifications for the nodes' consumer group. */
   notificationQueue(): string;
+  /** String: the notification id a request's `clientNotifyId` queued for a user, for idempotent retries. */
+  notifyOnce(tenant: string, userId: string, clientNotifyId: string): string;
   /** rate-limiter-flexible key prefix. */
   rateLimit(name: string): string;
   /** Hash: a room's metadata. The room's keys share one hash tag. */
@@ -129,6 +131,7 @@ export function keyLayout(prefix = "sb:"): KeyLayout {
     notificationPushLease: (tenant, userId, id, deviceId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:delivery:${k(id)}:lease:${k(deviceId)}`,
     pushDevices: (tenant, userId) => `${prefix}{u:${k(tenant)}:${k(userId)}}:push-devices`,
     notificationQueue: () => `${prefix}{notify}:queue`,
+    notifyOnce: (tenant, userId, clientNotifyId) => `${prefix}{notify}:once:${k(tenant)}:${k(userId)}:${k(clientNotifyId)}`,
     rateLimit: (name) => `${prefix}rl:${k(name)}`,
     roomMeta: (tenant, room) => `${prefix}${roomTag(tenant, room)}:meta`,
     roomMembers: (tenant, room) => `${prefix}${roomTag(tenant, room)}:members`,

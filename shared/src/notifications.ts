@@ -68,6 +68,11 @@ export interface NotifyRequest {
   data?: Record<string, unknown>;
   /** Seconds the notification stays in the inbox. */
   ttl?: number;
+  /**
+   * Makes the request idempotent: another request for the same user with the same id, while the
+   * first notification lives, queues nothing and answers the first one's id (`duplicate: true`).
+   */
+  clientNotifyId?: string;
 }
 
 /**
@@ -80,6 +85,8 @@ export type NotifyDelivery = "socket" | "push" | "inbox";
 export interface NotifyResult {
   id: string;
   delivery: NotifyDelivery;
+  /** True when `clientNotifyId` matched an earlier request: `id` is that one's, nothing was queued again. */
+  duplicate?: true;
 }
 
 export type PushPlatform = "fcm" | "apns" | "webpush";
@@ -117,6 +124,7 @@ const base64Url = /^[A-Za-z0-9_-]+={0,2}$/;
 export const PUSH_TOKEN_PATTERN = /^[\x21-\x7e]+$/;
 
 export const notificationId = Joi.string().pattern(NOTIFICATION_ID_PATTERN, "notification id");
+const clientNotifyId = Joi.string().pattern(/^[A-Za-z0-9_.:-]{1,64}$/, "client notify id");
 
 /** Fields of a notification request, shared by `POST /v1/notify` and the emitter. */
 export const notifyFields = {
@@ -127,6 +135,7 @@ export const notifyFields = {
   body: Joi.string().max(4096).allow("").required(),
   data: Joi.object().unknown(true),
   ttl: Joi.number().integer().min(1).max(NOTIFICATION_TTL_MAX_S),
+  clientNotifyId,
 };
 export const notifyRequest = Joi.object<NotifyRequest>(notifyFields);
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { queuedNotification, type NotifyDelivery, type NotifyRequest, type NotifyResult } from "@switchboard/shared";
-import type { NotificationInbox, NotificationQueue, PresenceRegistry, PushDeviceRegistry, StoredNotification } from "./types";
+import type { NotificationInbox, NotificationQueue, PresenceRegistry, PushDeviceRegistry } from "./types";
 
 /** Where a notification is accepted: the queue the nodes deliver from, and the users' inboxes. */
 export interface NotificationStores {
@@ -20,12 +20,17 @@ export interface DeliveryPlanStores {
   pushDevices: Pick<PushDeviceRegistry, "list">;
 }
 
-/** Queues a validated request as a notification of the tenant, files it in the inbox, and answers it. */
-export async function queueNotification(stores: NotificationStores, tenant: string, request: NotifyRequest): Promise<StoredNotification> {
+/**
+ * Queues a validated request as a notification of the tenant and files it in the inbox; answers
+ * its id. A request whose `clientNotifyId` queued one before answers that one's id, `duplicate`
+ * (its owner node files it in the inbox, should the first request have stopped before).
+ */
+export async function queueNotification(stores: NotificationStores, tenant: string, request: NotifyRequest): Promise<{ id: string; duplicate: boolean }> {
   const notification = queuedNotification(tenant, randomUUID(), request, Date.now());
-  await stores.notifications.enqueue(notification);
+  const id = await stores.notifications.enqueue(notification, request.clientNotifyId);
+  if (id !== notification.id) return { id, duplicate: true };
   await stores.inbox.put(notification);
-  return notification;
+  return { id, duplicate: false };
 }
 
 /** How a notification will reach the user: a device online, else push devices, else the inbox. */
@@ -36,6 +41,7 @@ export async function plannedDelivery(stores: DeliveryPlanStores, tenant: string
 
 /** `POST /v1/notify`: queues and files the notification; answers its id and the path it is set on. */
 export async function notifyUser(stores: NotificationStores & DeliveryPlanStores, tenant: string, request: NotifyRequest): Promise<NotifyResult> {
-  const notification = await queueNotification(stores, tenant, request);
-  return { id: notification.id, delivery: await plannedDelivery(stores, tenant, request.userId) };
+  const { id, duplicate } = await queueNotification(stores, tenant, request);
+  const delivery = await plannedDelivery(stores, tenant, request.userId);
+  return duplicate ? { id, delivery, duplicate: true } : { id, delivery };
 }

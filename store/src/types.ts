@@ -249,8 +249,12 @@ export interface NotificationEntry {
  * are claimed by another after `minIdleMs`.
  */
 export interface NotificationQueue {
-  /** Appends durably, whether or not a node is reading at this moment. */
-  enqueue(notification: StoredNotification): Promise<void>;
+  /**
+   * Appends durably, whether or not a node is reading at this moment, and answers the id queued.
+   * With `clientNotifyId`, once per user and id while the notification lives: a later call
+   * appends nothing and answers the id of the first.
+   */
+  enqueue(notification: StoredNotification, clientNotifyId?: string): Promise<string>;
   /** New entries for `consumer`, waiting up to `blockMs` for the first. */
   read(consumer: string, count: number, blockMs: number): Promise<NotificationEntry[]>;
   /** Entries idle on any consumer for at least `minIdleMs`, now owned by `consumer`. */

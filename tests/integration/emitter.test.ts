@@ -207,8 +207,10 @@ describe("emitter from a separate process", () => {
     const probe = quiet.client();
     let late: SwitchboardNode | undefined;
     try {
-      const sent = await early.notify("lena", { type: "peer_message", title: "While no node ran", body: "hi", ttl: 600 });
+      const sent = await early.notify("lena", { type: "peer_message", title: "While no node ran", body: "hi", ttl: 600, clientNotifyId: "hi-lena" });
       expect(sent.delivery).toBe("inbox");
+      // Sent again (an answer the service did not get): the same notification, not a second one.
+      expect(await early.notify("lena", { type: "peer_message", title: "While no node ran", body: "hi", ttl: 600, clientNotifyId: "hi-lena" })).toEqual({ ...sent, duplicate: true });
       late = await startNode({ REDIS_URL: quiet.url });
       // The node's consumer group reads the entry written before it existed, and acks it when done.
       await waitFor(

@@ -232,6 +232,31 @@ describe.each(["memory", "redis"] as const)("notifications (%s engine)", (name) 
     expect(fcmPushesOf(fcmToken).map((r) => r.message.data?.notificationId).sort()).toEqual(ids);
   });
 
+  it("queues a request with a known clientNotifyId once: the retry answers the first id, nothing is delivered again", async () => {
+    const hal = unique("hal");
+    const [phone, laptop] = [await device(hal, 0, "phone"), await device(hal, 1, "laptop")];
+    const [phoneSeen, laptopSeen] = [inbox(phone), inbox(laptop)];
+    const request = { userId: hal, type: "review_reminder", title: "Review", body: "", clientNotifyId: "job-7:review" };
+    const first = await notify(request, 0);
+    expect(first).toEqual({ status: 202, body: { id: expect.any(String), delivery: "socket" } });
+    // The same request again, through other nodes (the service lost the first answer), and once
+    // more with other content: the id decides.
+    expect(await notify(request, 1)).toEqual({ status: 202, body: { id: first.body.id, delivery: "socket", duplicate: true } });
+    expect(await notify({ ...request, title: "Other" }, 2)).toEqual({ status: 202, body: { id: first.body.id, delivery: "socket", duplicate: true } });
+    // Scoped to the user: another user's request with that id is a notification of its own.
+    const other = await notify({ ...request, userId: unique("ida") }, 0);
+    expect(other.body.id).not.toBe(first.body.id);
+    expect(other.body.duplicate).toBeUndefined();
+    // Another id for the same user: a new notification.
+    const next = await notify({ ...request, clientNotifyId: "job-8:review" }, 0);
+    expect(next.body.id).not.toBe(first.body.id);
+
+    await waitFor(() => phoneSeen.length === 2 && laptopSeen.length === 2, 3000, "both notifications on both devices");
+    await sleep(300);
+    for (const seen of [phoneSeen, laptopSeen]) expect(seen.map((n) => [n.id, n.title])).toEqual([[first.body.id, "Review"], [next.body.id, "Review"]]);
+    expect((await command(phone, "notification:list", {})).notifications).toHaveLength(2);
+  });
+
   it("refuses bad notify requests and bad push registrations, and queues nothing for them", async () => {
     const gus = unique("gus");
     const ok = { userId: gus, type: "peer_message", title: "t", body: "b" };
@@ -246,6 +271,9 @@ describe.each(["memory", "redis"] as const)("notifications (%s engine)", (name) 
       { ...ok, data: "text" },
       { ...ok, ttl: 0 },
       { ...ok, ttl: 31 * 24 * 3600 },
+      { ...ok, clientNotifyId: "" },
+      { ...ok, clientNotifyId: "has spaces" },
+      { ...ok, clientNotifyId: "x".repeat(65) },
       { ...ok, extra: true },
     ];
     for (const body of bad) {

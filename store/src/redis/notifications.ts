@@ -39,8 +39,13 @@ export class RedisNotificationQueue implements NotificationQueue {
     private readonly openBlocking?: () => RedisClient,
   ) {}
 
-  async enqueue(notification: StoredNotification): Promise<void> {
-    await this.redis.xadd(this.keys.notificationQueue(), "MAXLEN", "~", NOTIFICATION_QUEUE_MAX_LEN, "*", "n", JSON.stringify(notification));
+  async enqueue(notification: StoredNotification, clientNotifyId?: string): Promise<string> {
+    const { tenant, userId, id } = notification;
+    const queue = this.keys.notificationQueue();
+    const once = clientNotifyId === undefined ? queue : this.keys.notifyOnce(tenant, userId, clientNotifyId);
+    const args = [JSON.stringify(notification), NOTIFICATION_QUEUE_MAX_LEN, clientNotifyId === undefined ? 0 : 1, id, notification.expiresAt - notification.createdAt];
+    const [status, prior] = (await queueAppend.run(this.redis, [queue, once], args)) as [string, string?];
+    return status === "duplicate" ? String(prior) : id;
   }
 
   async read(consumer: string, count: number, blockMs: number): Promise<NotificationEntry[]> {
@@ -123,6 +128,7 @@ function parseEntries(entries: StreamEntry[]): NotificationEntry[] {
   return out;
 }
 
+const queueAppend = new RedisScript(LUA["notifications/queue-append"]);
 const inboxPut = new RedisScript(LUA["notifications/inbox-put"]);
 const inboxList = new RedisScript(LUA["notifications/inbox-list"]);
 const inboxGet = new RedisScript(LUA["notifications/inbox-get"]);

@@ -27,11 +27,20 @@ export class MemoryNotificationQueue implements NotificationQueue {
   private readonly fresh: NotificationEntry[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Set<() => void>();
+  /** `clientNotifyId`s seen, per user: the id queued and until when it is remembered. */
+  private readonly once = new Map<string, { id: string; expiresAt: number }>();
   private seq = 0;
 
-  async enqueue(notification: StoredNotification): Promise<void> {
-    this.fresh.push({ entryId: `${Date.now()}-${this.seq++}`, notification: structuredClone(notification) });
+  async enqueue(notification: StoredNotification, clientNotifyId?: string): Promise<string> {
+    const now = Date.now();
+    for (const [key, entry] of this.once) if (entry.expiresAt <= now) this.once.delete(key);
+    const onceKey = clientNotifyId === undefined ? undefined : compositeKey(notification.tenant, notification.userId, clientNotifyId);
+    const prior = onceKey === undefined ? undefined : this.once.get(onceKey);
+    if (prior) return prior.id;
+    this.fresh.push({ entryId: `${now}-${this.seq++}`, notification: structuredClone(notification) });
+    if (onceKey !== undefined) this.once.set(onceKey, { id: notification.id, expiresAt: now + notification.expiresAt - notification.createdAt });
     for (const wake of this.waiters) wake();
+    return notification.id;
   }
 
   async read(consumer: string, count: number, blockMs: number): Promise<NotificationEntry[]> {
