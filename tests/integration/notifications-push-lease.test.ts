@@ -13,6 +13,7 @@
  * Points (a) and (c) are reached with the test-only hook SWITCHBOARD_TEST_PAUSE_PUSH (NODE_ENV=test
  * only), which stops every device push of the owner at that point; (b) with the providers' hold().
  */
+import { keyLayout } from "@switchboard/shared";
 import type { Redis } from "ioredis";
 import { closeClients } from "../helpers/clients";
 import { NodeProcess } from "../helpers/nodes";
@@ -222,5 +223,57 @@ describe("a push in flight when its owner node is killed", () => {
     expect(pushes.fcm[0]).toBe(id);
     expect(pushes.webpush[0]).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
     await finished(prefix, survivors, 3);
+  });
+});
+
+/**
+ * Redis goes away (a crash; AOF persistence keeps every write) while the provider holds a push's
+ * answer, and the answer comes before Redis is back: the owner, alive all along, keeps the push
+ * until it can record it, so no claim sends it again once the lease lapses.
+ */
+describe("a push answered while Redis is away", () => {
+  let lab: PushLab;
+  let redis: RedisServer;
+  let node: NodeProcess | undefined;
+
+  beforeAll(async () => {
+    [lab, redis] = await Promise.all([PushLab.start(), RedisServer.start({ persistence: "aof" })]);
+  });
+  afterAll(async () => {
+    await node?.kill();
+    await redis?.destroy();
+    await lab?.close();
+  });
+
+  it("is recorded once Redis is back and the notification finished: pushed once", async () => {
+    node = await NodeProcess.spawn(lab.env({ REDIS_URL: redis.url, NODE_EXTRA_CA_CERTS: lab.pki.caFile, NOTIFY_CLAIM_IDLE_MS: "2000", NOTIFY_RETRY_DELAY_MS: "50" }));
+    const asUma = { authorization: `Bearer ${await signToken({ sub: "uma" })}`, "content-type": "application/json" };
+    const sub = lab.web.subscribe();
+    const registered = await fetch(`${node.url}/v1/push/devices`, { method: "POST", headers: asUma, body: JSON.stringify({ platform: "webpush", subscription: sub.subscription }) });
+    expect(registered.status).toBe(201);
+
+    lab.web.hold();
+    const auth = { authorization: `Bearer ${await serviceToken()}`, "content-type": "application/json" };
+    const res = await fetch(`${node.url}/v1/notify`, { method: "POST", headers: auth, body: JSON.stringify({ userId: "uma", type: "peer_message", title: "hi", body: "" }) });
+    const { id, delivery } = (await res.json()) as { id: string; delivery: string };
+    expect(delivery).toBe("push");
+    await waitFor(() => lab.web.holdingCount === 1, 10_000, "the push held by the provider");
+
+    // Redis crashes; the provider answers while it is down; Redis comes back with its data.
+    await redis.kill();
+    lab.web.release();
+    await waitFor(() => lab.web.requests.some((r) => r.status === 201), 5000, "the provider's answer");
+    await sleep(1000);
+    await redis.restart();
+
+    const store = redis.client();
+    try {
+      const deliveryKey = keyLayout().notificationDelivery("", "uma", id);
+      await waitFor(async () => Object.keys(await store.hgetall(deliveryKey)).some((f) => f.startsWith("sent:")), 10_000, "the push recorded as sent");
+      await waitFor(async () => ((await store.xpending("sb:{notify}:queue", "switchboard")) as [number])[0] === 0, 10_000, "the notification finished");
+    } finally {
+      store.disconnect();
+    }
+    expect(lab.web.requests.filter((r) => r.status === 201)).toHaveLength(1);
   });
 });

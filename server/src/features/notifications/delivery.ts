@@ -191,13 +191,30 @@ export class NotificationDelivery {
         await this.testPause("claimed", n, device);
         const outcome = await push.send(device, message);
         await this.testPause("answered", n, device);
-        if (outcome === "sent") await engine.inbox.pushSent(n.tenant, n.userId, n.id, device.id);
+        if (outcome === "sent") await this.recordSent(n, device);
         if (outcome === "dead") {
           await engine.pushDevices.unregister(n.tenant, n.userId, device.id);
           logger.info("removed a dead push device", { event: "notify", userId: n.userId, platform: device.platform, pushDeviceId: device.id });
         }
       }),
     );
+  }
+
+  /**
+   * Records that the provider accepted a device's push. The store may be away for a moment (a
+   * Redis restarting): the record is tried again while this node runs and holds the lease, since a
+   * push left unrecorded is sent again by whoever claims it once the lease lapses.
+   */
+  private async recordSent(n: StoredNotification, device: PushDeviceRecord): Promise<void> {
+    const until = Date.now() + this.deps.options.pushLeaseMs;
+    for (let waitMs = 100; ; waitMs = Math.min(2 * waitMs, 2000)) {
+      try {
+        return await this.deps.engine.inbox.pushSent(n.tenant, n.userId, n.id, device.id);
+      } catch (err) {
+        if (!this.worker.running || Date.now() + waitMs >= until) throw err;
+        await sleep(waitMs);
+      }
+    }
   }
 
   /**
