@@ -115,6 +115,7 @@ export class SwitchboardNode {
     });
     this.membership = new ClusterMembership({
       nodeId: this.nodeId,
+      startedAt: this.startedAt,
       version: VERSION,
       engine: this.engine,
       logger: this.logger,

@@ -4,7 +4,9 @@
  *   (a) its lease taken, the request not sent yet;
  *   (b) the APNs and FCM requests sent and held unanswered by the provider (Web Push answered and
  *       recorded);
- *   (c) every provider answered, the answers not recorded yet.
+ *   (c) every provider answered, the answers not recorded yet;
+ *   (d) as (a), and a supervisor starts the owner again at once with its NODE_ID, so the registry
+ *       lists the node as live while the process holding the leases is gone.
  * Another node claims the queue entry once idle (NOTIFY_CLAIM_IDLE_MS) and takes each lease the
  * dead owner holds as soon as the node registry no longer lists it (HEARTBEAT_TIMEOUT_MS), so every
  * device gets its push within NOTIFY_CLAIM_IDLE_MS + 2 x HEARTBEAT_TIMEOUT_MS + the provider's
@@ -59,15 +61,15 @@ describe("a push in flight when its owner node is killed", () => {
 
   /**
    * Runs one kill point: the owner alone takes the notification and reaches `atKillPoint`, two
-   * more nodes join, the owner is killed. Answers the notification id, the dead owner and the time
-   * of the kill.
+   * more nodes join, the owner is killed. Answers the notification id, the dead owner, the time
+   * of the kill, and `restart`: starts a process with the owner's NODE_ID and port (no test hook).
    */
   async function killOwnerAt(
     name: string,
     ownerEnv: Record<string, string>,
     before: () => void,
     atKillPoint: (owner: NodeProcess, id: string) => Promise<unknown>,
-  ): Promise<{ id: string; owner: NodeProcess; killedAt: number; survivors: NodeProcess[]; prefix: string }> {
+  ): Promise<{ id: string; owner: NodeProcess; killedAt: number; survivors: NodeProcess[]; prefix: string; restart: () => Promise<NodeProcess> }> {
     const prefix = `lease-${name}:`;
     const env = lab.env({
       REDIS_URL: redis.url,
@@ -109,7 +111,7 @@ describe("a push in flight when its owner node is killed", () => {
     const survivors = await Promise.all([spawn(), spawn()]);
     expect((await owner.kill("SIGKILL")).signal).toBe("SIGKILL");
     const killedAt = Date.now();
-    return { id, owner, killedAt, survivors, prefix };
+    return { id, owner, killedAt, survivors, prefix, restart: () => spawn({ NODE_ID: owner.nodeId, PORT: String(owner.port) }) };
   }
 
   /** Accepted pushes of `id` per platform, each with its dedup key. */
@@ -144,23 +146,39 @@ describe("a push in flight when its owner node is killed", () => {
     expect(logs.filter((l) => l.message === "took over the push of a dead node")).toHaveLength(takeovers);
   }
 
-  it("(a) killed with the leases taken, before any request: each device gets its push once", async () => {
-    const { id, owner, killedAt, survivors, prefix } = await killOwnerAt(
-      "a",
+  /** Kill point (a): the owner paused with the three leases taken, no request sent. */
+  const killOwnerAfterClaims = (name: string) =>
+    killOwnerAt(
+      name,
       { SWITCHBOARD_TEST_PAUSE_PUSH: "claimed" },
       () => undefined,
       (owner) => waitFor(() => owner.logs().filter((l) => l.message === "push paused for a test").length === 3, 10_000, "the owner paused after its claims"),
     );
-    expect(owner.logs().filter((l) => l.message === "push paused for a test").map((l) => l.point)).toEqual(["claimed", "claimed", "claimed"]);
-    expect([lab.web.requests, lab.apns.requests, lab.fcm.requests].map((r) => r.length)).toEqual([0, 0, 0]);
 
+  /** Each device gets its push once, within the bound after the kill; the entry ends acked after `takeovers` takeovers. */
+  async function pushedOnceEach(name: string, id: string, killedAt: number, nodes: NodeProcess[], prefix: string, takeovers: number): Promise<void> {
     const times = await timesToPush(id, killedAt, { webpush: 1, apns: 1, fcm: 1 });
-    measured.a = times;
+    measured[name] = times;
     for (const p of PLATFORMS) expect(times[p]).toBeLessThanOrEqual(BOUND_MS);
     await sleep(2000);
     const pushes = accepted(id);
     for (const p of PLATFORMS) expect(pushes[p]).toHaveLength(1);
-    await finished(prefix, survivors, 3);
+    await finished(prefix, nodes, takeovers);
+  }
+
+  it("(a) killed with the leases taken, before any request: each device gets its push once", async () => {
+    const { id, owner, killedAt, survivors, prefix } = await killOwnerAfterClaims("a");
+    expect(owner.logs().filter((l) => l.message === "push paused for a test").map((l) => l.point)).toEqual(["claimed", "claimed", "claimed"]);
+    expect([lab.web.requests, lab.apns.requests, lab.fcm.requests].map((r) => r.length)).toEqual([0, 0, 0]);
+    await pushedOnceEach("a", id, killedAt, survivors, prefix, 3);
+  });
+
+  it("(d) killed with the leases taken and started again at once with its NODE_ID: each device gets its push once, as soon", async () => {
+    const { id, killedAt, survivors, prefix, restart } = await killOwnerAfterClaims("d");
+    // A supervisor starts it again at once: the registry lists its NODE_ID as live again, but the
+    // process that holds the leases is gone.
+    const again = await restart();
+    await pushedOnceEach("d", id, killedAt, [...survivors, again], prefix, 3);
   });
 
   it("(b) killed with the APNs and FCM requests unanswered at the provider: each device gets its push once", async () => {

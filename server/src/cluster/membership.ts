@@ -10,6 +10,8 @@ import type { NodeEvents, PresenceChangeReason } from "../node-events";
 
 export interface MembershipDeps {
   nodeId: string;
+  /** When this process started: its registry entry's startedAt, which tells it from another process of the same NODE_ID. */
+  startedAt: number;
   version: string;
   engine: Engine;
   logger: Logger;
@@ -25,7 +27,6 @@ export interface MembershipDeps {
 }
 
 export class ClusterMembership {
-  private readonly startedAt = Date.now();
   private heartbeatTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private offAvailability?: () => void;
@@ -53,7 +54,7 @@ export class ClusterMembership {
       await this.deps.engine.nodes.heartbeat({
         nodeId: this.deps.nodeId,
         version: this.deps.version,
-        startedAt: this.startedAt,
+        startedAt: this.deps.startedAt,
         connections: this.deps.connections(),
       });
       return true;

@@ -12,8 +12,9 @@
  * state says the first owner stopped: no second emission, no second push to a device that had it.
  * A device whose lease the dead owner still holds (it died before its request, with the request in
  * flight, or after the provider answered but before recording it) is waited for, never skipped:
- * the lease records its owner, and once that node is no longer live in the node registry
- * (HEARTBEAT_TIMEOUT_MS after its last heartbeat) the claimer takes the lease at once and pushes.
+ * the lease records its owner process (node id and start time), and once that process is no longer
+ * live in the node registry (HEARTBEAT_TIMEOUT_MS after its last heartbeat, or at once when a new
+ * process of the same NODE_ID took its place) the claimer takes the lease at once and pushes.
  */
 import { tenantRoom, userRoom, type Notification } from "@switchboard/shared";
 import type { Engine, NotificationEntry, PushDeviceRecord, StoredNotification } from "../../engine";
@@ -55,6 +56,8 @@ export interface DeliveryOptions {
 
 export interface DeliveryDeps {
   nodeId: string;
+  /** When this node's process started (its node registry entry's startedAt): with nodeId, who holds a lease. */
+  startedAt: number;
   engine: Engine;
   io: AppServer;
   push: PushSender;
@@ -76,9 +79,12 @@ export class NotificationDelivery {
   /** Notification id -> wakes its owner early when a device acks on this node. */
   private readonly waiting = new Map<string, () => void>();
   private readonly worker: ConsumerGroupWorker;
+  /** What this process's push leases record: a process started again with the same NODE_ID is another owner. */
+  private readonly leaseOwner: string;
 
   constructor(private readonly deps: DeliveryDeps) {
     const { nodeId, engine, logger, options } = deps;
+    this.leaseOwner = `${nodeId}@${deps.startedAt}`;
     const { batch = 50, blockMs = 1000, maxInFlight = 1000 } = options;
     this.worker = new ConsumerGroupWorker({
       engine,
@@ -224,17 +230,18 @@ export class NotificationDelivery {
    * or until the notification expires.
    */
   private async claimPush(n: StoredNotification, device: PushDeviceRecord): Promise<boolean> {
-    const { engine, nodeId, logger, options } = this.deps;
+    const { engine, logger, options } = this.deps;
     const retryMs = options.busyRetryMs ?? Math.max(50, Math.min(1000, Math.floor(options.heartbeatTimeoutMs / 3)));
-    const lease = { owner: nodeId, leaseMs: options.pushLeaseMs };
+    const lease = { owner: this.leaseOwner, leaseMs: options.pushLeaseMs };
     for (;;) {
       if (n.expiresAt <= Date.now()) return false;
       let claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, lease);
-      if (claim.status === "busy" && claim.owner !== nodeId && !(await this.isLive(claim.owner))) {
+      if (claim.status === "busy" && claim.owner !== this.leaseOwner && !(await this.isLive(claim.owner))) {
         const deadOwner = claim.owner;
         claim = await engine.inbox.claimPush(n.tenant, n.userId, n.id, device.id, { ...lease, takeOverFrom: deadOwner });
         if (claim.status === "claimed") {
-          logger.info("took over the push of a dead node", { event: "notify", notificationId: n.id, pushDeviceId: device.id, deadNodeId: deadOwner });
+          const dead = parseLeaseOwner(deadOwner);
+          logger.info("took over the push of a dead node", { event: "notify", notificationId: n.id, pushDeviceId: device.id, deadNodeId: dead.nodeId, deadStartedAt: dead.startedAt });
         }
       }
       if (claim.status !== "busy") return claim.status === "claimed";
@@ -243,8 +250,11 @@ export class NotificationDelivery {
     }
   }
 
-  private async isLive(nodeId: string): Promise<boolean> {
-    return (await this.deps.engine.nodes.live(this.deps.options.heartbeatTimeoutMs)).some((node) => node.nodeId === nodeId);
+  /** Whether the lease owner's process is live (an owner recorded without a start time: any process of its node id). */
+  private async isLive(owner: string): Promise<boolean> {
+    const { nodeId, startedAt } = parseLeaseOwner(owner);
+    const live = await this.deps.engine.nodes.live(this.deps.options.heartbeatTimeoutMs);
+    return live.some((node) => node.nodeId === nodeId && (startedAt === undefined || node.startedAt === startedAt));
   }
 
   private async testPause(point: "claimed" | "answered", n: StoredNotification, device: PushDeviceRecord): Promise<void> {
@@ -252,6 +262,12 @@ export class NotificationDelivery {
     this.deps.logger.info("push paused for a test", { event: "notify", point, notificationId: n.id, pushDeviceId: device.id, platform: device.platform });
     await new Promise<never>(() => undefined);
   }
+}
+
+/** `<nodeId>@<startedAt>` (node ids have no `@`), or a bare node id as leases recorded before. */
+function parseLeaseOwner(owner: string): { nodeId: string; startedAt?: number } {
+  const at = owner.lastIndexOf("@");
+  return at < 0 ? { nodeId: owner } : { nodeId: owner.slice(0, at), startedAt: Number(owner.slice(at + 1)) };
 }
 
 export function toNotification(n: StoredNotification, read = false): Notification {

@@ -18,6 +18,7 @@ export function notificationsFeature(deps: FeatureDeps): Feature {
   const pushLeaseMs = Math.max(30_000, config.notify.retryDelayMs * 2 ** (retries + 1) + 10_000 * (retries + 1));
   const delivery = new NotificationDelivery({
     nodeId: deps.nodeId,
+    startedAt: deps.startedAt,
     engine: deps.engine,
     io: deps.io,
     push,
