@@ -88,3 +88,45 @@ export class NodeProcess {
     return this.exited;
   }
 }
+
+/**
+ * One node of a cluster as a supervisor runs it: a process on a fixed port and NODE_ID, which a
+ * test kills and starts again (the same URL and id, as a restarted container). Exits nobody asked
+ * for are kept in `crashes`, and the log lines of every process it ran in `logs()`.
+ */
+export class NodeSlot {
+  private readonly processes: NodeProcess[] = [];
+  private expectedExit = false;
+  /** Exits nobody asked for, with the end of the process's stderr. */
+  readonly crashes: string[] = [];
+
+  constructor(
+    readonly nodeId: string,
+    readonly port: number,
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.expectedExit = false;
+    const node = await NodeProcess.spawn({ ...this.env, NODE_ID: this.nodeId, PORT: String(this.port) });
+    this.processes.push(node);
+    void node.exited.then(({ code, signal }) => {
+      if (!this.expectedExit && this.processes.at(-1) === node) this.crashes.push(`${this.nodeId} exited (code ${code}, signal ${signal}): ${node.stderr.join("").slice(-2000)}`);
+    });
+  }
+
+  /** Ends the running process (SIGKILL unless told otherwise) and waits for its exit. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    this.expectedExit = true;
+    await this.processes.at(-1)?.kill(signal);
+  }
+
+  /** The JSON log lines of every process this slot ran, each with `process`: `<nodeId>#<n>`. */
+  logs(): Record<string, unknown>[] {
+    return this.processes.flatMap((p, i) => p.logs().map((line) => ({ process: `${this.nodeId}#${i + 1}`, ...line })));
+  }
+}
