@@ -496,7 +496,7 @@ describe("chaos soak: node SIGKILLs, pub/sub drops and Redis restarts under load
         `chaos soak: CHAOS_SEED=${SEED} SOAK_STRATEGY=${STRATEGY} SOAK_SECONDS=${SOAK_SECONDS}: set up at ${setupDone}, chaos until ${chaosDone}, settled at ${settleDone}, done at ${trace.seconds()}`,
         `chaos: ${ACTIONS.map((a) => `${a}=${performed[a]}`).join(" ")} crashes=${crashes.length} node-errors=${errors.length} stale-sessions=${registry.stale.length} missing-sessions=${registry.missing.length}`,
         `rooms: published=${rooms.published} delivered=${rooms.delivered} duplicates=${rooms.duplicates} lost=${rooms.lost} reordered=${rooms.reordered} gaps=${rooms.gaps} (stored=${rooms.stored}, from history=${rooms.replayed})`,
-        `sync: writes=${sync.writes} kept=${sync.kept} conflicts=${sync.conflicts} lost=${sync.lost} (superseded=${sync.superseded}, diverged copies=${sync.diverged})`,
+        `sync: writes=${sync.writes} kept=${sync.kept} conflicts=${sync.conflicts} lost=${sync.lost} (superseded=${sync.superseded}, concurrent=${sync.concurrent}, diverged copies=${sync.diverged})`,
         `notifications: sent=${notifications.sent} delivered=${notifications.delivered} duplicates=${notifications.duplicates} lost=${notifications.lost} (missed-live=${notifications.missedLive}, from the inbox=${notifications.fromInbox}, push repeats after a takeover=${notifications.pushRepeats})`,
         `sent again after: ${failures}; unfinished=${unfinished}`,
         `timeline: ${timeline.join("; ")}`,
@@ -588,11 +588,12 @@ function roomCounts(devices: readonly Device[], published: readonly AckedPublish
  * (lww: a greater stamp; vector_clock: a dominating clock) must all be in the stored document:
  * one alone shows its value (absent for a delete) and the field is not in `conflicts`; several are
  * siblings: the field is in `conflicts` and shows one of their values. Each such write counts
- * `kept`, each replaced one `superseded`, any other `lost`. Every device's SDK copy must equal the
- * stored document (`diverged` otherwise).
+ * `kept`, each replaced one `superseded`, any other `lost`; `concurrent` counts the writes that
+ * met a concurrent one on a field (vector_clock: neither clock dominates). Every device's SDK copy
+ * must equal the stored document (`diverged` otherwise).
  */
 function syncCounts(devices: readonly Device[], writes: readonly AckedWrite[], docs: ReadonlyMap<string, SyncDocument>) {
-  const counts = { writes: writes.length, kept: 0, superseded: 0, conflicts: 0, lost: 0, diverged: 0, problems: [] as string[] };
+  const counts = { writes: writes.length, kept: 0, superseded: 0, concurrent: 0, conflicts: 0, lost: 0, diverged: 0, problems: [] as string[] };
   const replaces = (by: AckedWrite, w: AckedWrite) =>
     "wall" in by.clock ? later(by.clock as HybridClock, w.clock as HybridClock) : clockDominates(by.clock as VectorClock, w.clock as VectorClock);
   for (const [user, doc] of docs) {
@@ -601,6 +602,7 @@ function syncCounts(devices: readonly Device[], writes: readonly AckedWrite[], d
       const onField = writes.filter((w) => w.user === user && field in w.state);
       const survivors = onField.filter((w) => !onField.some((o) => o !== w && replaces(o, w)));
       counts.superseded += onField.length - survivors.length;
+      counts.concurrent += onField.filter((w) => onField.some((o) => o !== w && !replaces(o, w) && !replaces(w, o))).length;
       const shown = doc.state[field] ?? null;
       const inConflicts = doc.conflicts.includes(field);
       const ok = survivors.length === 1 ? !inConflicts && isEqual(survivors[0]!.state[field], shown) : inConflicts && survivors.some((s) => isEqual(s.state[field], shown));
