@@ -633,6 +633,12 @@ export class Client extends Emitter<ClientEvents> {
 
   // ---- server events -------------------------------------------------------------------------
 
+  /** The node's subscription came back: what has no position to show a gap is read again. */
+  private resync(): void {
+    const tasks: Promise<unknown>[] = [this.notifications.catchUp(), ...[...this.docs.values()].map((doc) => doc.restore())];
+    for (const task of tasks) task.catch((err: unknown) => this.report(err));
+  }
+
   private dispatch(event: string, args: unknown[]): void {
     const first = (args[0] ?? {}) as Record<string, string>;
     const [scope, name] = event.split(":") as [string, string | undefined];
@@ -641,6 +647,7 @@ export class Client extends Emitter<ClientEvents> {
     else if (event === "presence:update") this.presence.receive(first as never);
     else if (event === "sync:state") this.docs.get(first.key!)?.receive(first as never);
     else if (event === "notification") this.notifications.receive(first as never);
+    else if (event === "session:resync") this.resync();
     else if (scope === "workspace") this.workspaces.get(first.workspaceId!)?.forward(name!, first);
     else if (scope === "agent") this.agents.get(first.agentId!)?.forward(name!, first);
     else if (event !== "command:error" && event !== "session") this.emit("event", event, ...args);

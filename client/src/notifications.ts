@@ -1,7 +1,8 @@
 /**
  * Notifications: each one the server sends is handed to the app once and acknowledged at once
- * (which stops the push fallback). After a reconnect the inbox is read, and notifications that
- * arrived while disconnected are handed over (and acknowledged) too.
+ * (which stops the push fallback). After a reconnect, and when the node says its subscription
+ * came back (`session:resync`), the inbox is read, and notifications that did not arrive live are
+ * handed over (and acknowledged) too.
  */
 import type { Notification, NotificationListPayload } from "@switchboard/shared";
 import type { Client } from "./client.js";
@@ -56,7 +57,12 @@ export class Notifications extends Emitter<NotificationEvents> {
       this.since = this.client.session!.serverTime;
       return;
     }
-    if (this.listenerCount("notification") === 0) return;
+    await this.catchUp();
+  }
+
+  /** @internal What the inbox holds that was not handed over (after a reconnect, or `session:resync`). */
+  async catchUp(): Promise<void> {
+    if (this.since === undefined || this.listenerCount("notification") === 0) return;
     const { notifications } = await this.client.call("notification:list", { limit: 50 });
     for (const n of notifications.reverse()) if (n.createdAt >= this.since && !this.seen.has(n.id)) this.receive(n, true);
   }

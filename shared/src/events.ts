@@ -63,6 +63,11 @@ export interface SessionRefreshResult {
 }
 
 /** Sent right before a node ends a socket whose token expired. */
+/** `session:resync`: when the node's subscription came back (its clock, ms since the epoch). */
+export interface SessionResyncEvent {
+  at: number;
+}
+
 export interface SessionExpiredEvent {
   code: "TOKEN_EXPIRED";
   message: string;
@@ -137,6 +142,11 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   session: (session: Session) => void;
   "session:expired": (event: SessionExpiredEvent) => void;
+  /**
+   * The node's subscription to the other nodes came back after a drop: a `notification` or
+   * `sync:state` sent meanwhile may not have arrived. Read the inbox and pull synced documents.
+   */
+  "session:resync": (event: SessionResyncEvent) => void;
   "command:error": (event: CommandErrorEvent) => void;
   "room:message": (message: Message) => void;
   /** Where a room stands, after the node's subscription to the other nodes came back (a client behind reads the rest from history). */

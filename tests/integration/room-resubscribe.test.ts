@@ -124,6 +124,38 @@ describe.each(["redis", "redis-cluster"] as const)("a node's subscription lost a
     expect((await command(socket, "room:position", { room, seq: 1 })).error?.code).toBe("NOT_FOUND");
   });
 
+  it("notifications and a synced change sent while the subscription was down reach the SDK after session:resync", async () => {
+    const user = unique("hana");
+    const follower = await sdkClient(url(1), { tokenOptions: { sub: user } });
+    const notified: string[] = [];
+    follower.notifications.on("notification", (n) => notified.push(n.title));
+    const doc = follower.sync("prefs");
+    const writer = await connect(url(0), { tokenOptions: { sub: user } });
+    expect((await command(writer, "sync:push", { key: "prefs", state: { theme: "light" } })).ok).toBe(true);
+    await waitFor(() => doc.state.theme === "light", 5000, "the first synced state");
+    const plain = await connect(url(1), { tokenOptions: { sub: unique("ivan") } });
+    const resyncs: unknown[] = [];
+    plain.on("session:resync", (event) => resyncs.push(event));
+
+    // While node 1 hears nothing: a change from node 0 (its sync:state goes through pub/sub) and
+    // five notifications (whichever node delivers them).
+    // (For that moment the node may answer UNAVAILABLE: sent again until accepted.)
+    await killPubsub(false);
+    await waitFor(async () => (await command(writer, "sync:push", { key: "prefs", state: { theme: "dark" } })).ok, 5000, "the change accepted");
+    for (let i = 1; i <= 5; i++) {
+      const body = { userId: user, type: "resync", title: `n${i}`, body: "b", clientNotifyId: `${user}-n${i}` };
+      await waitFor(async () => (await rest("POST", "/v1/notify", { body })).status === 202, 5000, `notification ${i} accepted`);
+    }
+    await waitFor(async () => (await pubsubClients()) > 0, 10000, "the nodes subscribed again");
+
+    await waitFor(() => resyncs.length > 0, 10000, "session:resync on node 1");
+    expect(resyncs[0]).toEqual({ at: expect.any(Number) });
+    await waitFor(() => doc.state.theme === "dark", 10000, "the change made while the subscription was down");
+    await waitFor(() => notified.length >= 5, 15000, "the five notifications");
+    await sleep(300);
+    expect([...notified].sort()).toEqual(["n1", "n2", "n3", "n4", "n5"]);
+  });
+
   it("clients on both nodes get 300 messages once and in order while the subscription is killed three times", async () => {
     const N = 300;
     const room = await openRoom();

@@ -17,6 +17,7 @@ export function serverEmits(io: AppServer, socket: AppSocket): void {
   io.to("math-101").emit("room:message", message);
   io.local.to("math-101").emit("room:position", { room: "math-101", seq: 3, epoch: "e1" });
   io.local.to("math-101").emit("room:position", { room: "math-101", seq: 0 });
+  io.local.emit("session:resync", { at: Date.now() });
   socket.emit("session:expired", { code: "TOKEN_EXPIRED", message: "expired", expiredAt: 0 });
   socket.to("math-101").volatile.emit("room:typing", { room: "math-101", userId: "alice", typing: true });
 
@@ -28,6 +29,8 @@ export function serverEmits(io: AppServer, socket: AppSocket): void {
   socket.to("math-101").volatile.emit("room:typing", { room: "math-101", userId: "alice", typing: true, since: 0 });
   // @ts-expect-error a message is not a typing event
   io.to("math-101").emit("room:typing", message);
+  // @ts-expect-error a resync says when the subscription came back
+  io.local.emit("session:resync", {});
   // @ts-expect-error a position carries the room's seq
   io.local.to("math-101").emit("room:position", { room: "math-101", epoch: "e1" });
   // @ts-expect-error a position is no message: it has no id
