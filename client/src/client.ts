@@ -633,10 +633,19 @@ export class Client extends Emitter<ClientEvents> {
 
   // ---- server events -------------------------------------------------------------------------
 
-  /** The node's subscription came back: what has no position to show a gap is read again. */
+  /**
+   * The node's subscription came back: what has no position to show a gap is read again. The store
+   * may still be coming back too: a read refused UNAVAILABLE is tried again (at most 5 times).
+   */
   private resync(): void {
-    const tasks: Promise<unknown>[] = [this.notifications.catchUp(), ...[...this.docs.values()].map((doc) => doc.restore())];
-    for (const task of tasks) task.catch((err: unknown) => this.report(err));
+    const socket = this.socket;
+    const again = (read: () => Promise<unknown>, tries = 0): Promise<unknown> =>
+      read().catch((err: unknown) => {
+        if (!(err instanceof SwitchboardError && err.code === "UNAVAILABLE") || tries >= 4 || socket !== this.socket) throw err;
+        return new Promise((resolve) => unref(setTimeout(resolve, 250 * 2 ** tries))).then(() => again(read, tries + 1));
+      });
+    const reads = [() => this.notifications.catchUp(), ...[...this.docs.values()].map((doc) => () => doc.restore())];
+    for (const read of reads) again(read).catch((err: unknown) => this.report(err));
   }
 
   private dispatch(event: string, args: unknown[]): void {
