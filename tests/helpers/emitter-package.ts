@@ -1,8 +1,8 @@
 /**
- * The emitter as a backend service gets it: `npm pack` of @switchboard/shared, @switchboard/store
- * and @switchboard/emitter (their built dist), installed into a directory outside the repository
- * with nothing else but their runtime dependencies from the registry, and driven from a child
- * `node` process over stdin/stdout.
+ * Workspace packages as their users get them: `npm pack` of their built dist, installed into a
+ * directory outside the repository with nothing else but their runtime dependencies from the
+ * registry (installPacked). The emitter (@switchboard/shared, @switchboard/store and
+ * @switchboard/emitter) is then driven from a child `node` process over stdin/stdout.
  *
  * The install is cached in the temp dir under a hash of what was packed, so reruns with an
  * unchanged build skip npm entirely.
@@ -15,10 +15,9 @@ import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 
 const ROOT = join(__dirname, "..", "..");
-const PACKAGES = [join(ROOT, "shared"), join(ROOT, "store"), join(ROOT, "emitter-client")];
 
-/** Every file npm pack takes (package.json and dist), hashed. */
-function contentHash(): string {
+/** Every file npm pack takes (package.json and dist) of `packages`, hashed. */
+function contentHash(packages: readonly string[]): string {
   const hash = createHash("sha256");
   const walk = (dir: string, base: string) => {
     for (const entry of readdirSync(dir).sort()) {
@@ -27,7 +26,7 @@ function contentHash(): string {
       else if (!entry.endsWith(".tsbuildinfo")) hash.update(relative(base, path)).update(readFileSync(path));
     }
   };
-  for (const pkg of PACKAGES) {
+  for (const pkg of packages) {
     hash.update(readFileSync(join(pkg, "package.json")));
     walk(join(pkg, "dist"), pkg);
   }
@@ -67,20 +66,31 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
 });
 `;
 
-/** Installs (or reuses) the packed emitter; answers the directory. */
-export function installEmitterPackage(): { dir: string; reused: boolean } {
-  const dir = join(tmpdir(), `sb-emitter-install-${contentHash()}`);
+/**
+ * `npm pack` of the workspace packages in `packages` (directories under the repository root),
+ * installed into a directory of the temp dir named after `label` with nothing else but their
+ * runtime dependencies from the registry; reused while what was packed is unchanged. `prepare`
+ * adds files to a fresh install. Answers the directory.
+ */
+export function installPacked(label: string, packages: readonly string[], prepare: (dir: string) => void = () => undefined): { dir: string; reused: boolean } {
+  const dirs = packages.map((pkg) => join(ROOT, pkg));
+  const dir = join(tmpdir(), `sb-${label}-install-${contentHash(dirs)}`);
   const marker = join(dir, "installed.ok");
   if (existsSync(marker)) return { dir, reused: true };
   // Installs of earlier builds are of no more use.
-  for (const entry of readdirSync(tmpdir())) if (entry.startsWith("sb-emitter-install-")) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  for (const entry of readdirSync(tmpdir())) if (entry.startsWith(`sb-${label}-install-`)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const tarballs = PACKAGES.map((pkg) => join(dir, run("npm", ["pack", "--silent", "--pack-destination", dir], pkg, 60_000).trim().split("\n").pop()!));
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "emitter-consumer", private: true, version: "1.0.0" }));
+  const tarballs = dirs.map((pkg) => join(dir, run("npm", ["pack", "--silent", "--pack-destination", dir], pkg, 60_000).trim().split("\n").pop()!));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `${label}-consumer`, private: true, version: "1.0.0" }));
   run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--no-save", ...tarballs], dir, 180_000);
-  writeFileSync(join(dir, "runner.js"), RUNNER);
+  prepare(dir);
   writeFileSync(marker, new Date().toISOString());
   return { dir, reused: false };
+}
+
+/** Installs (or reuses) the packed emitter; answers the directory. */
+export function installEmitterPackage(): { dir: string; reused: boolean } {
+  return installPacked("emitter", ["shared", "store", "emitter-client"], (dir) => writeFileSync(join(dir, "runner.js"), RUNNER));
 }
 
 export interface EmitterCallError {
