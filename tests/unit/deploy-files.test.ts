@@ -1,7 +1,8 @@
 /**
- * The Docker/nginx deployment files (docker-compose.cluster.yml, nginx.conf, .env.example):
- * their structure, a real `docker compose config` where a client exists, and the real nginx,
- * both `nginx -t` and a live run in front of three stand-in nodes on 127.0.0.1.
+ * The Docker/nginx deployment files (docker-compose.cluster.yml, nginx.conf, .env.example, and
+ * the monitoring profile's Prometheus and Grafana files under deploy/): their structure, a real
+ * `docker compose config` and `promtool check config` where installed, and the real nginx, both
+ * `nginx -t` and a live run in front of three stand-in nodes on 127.0.0.1.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import { parse } from "yaml";
+import { dashboardExpressions, dashboardMetricNames, metricNamesOf, readDashboard } from "../helpers/dashboard";
 import { freePort, sleep } from "../helpers/ports";
 
 const ROOT = resolve(__dirname, "../..");
@@ -40,6 +42,7 @@ const DOCUMENTED = [
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
   command?: string | string[];
   environment?: Record<string, string | number | null> | string[];
   env_file?: string | string[];
@@ -135,9 +138,12 @@ describe(".env.example", () => {
 });
 
 describe("docker-compose.cluster.yml", () => {
-  it("uses the Compose spec (no version key) with redis, three nodes and nginx", () => {
+  it("uses the Compose spec (no version key) with redis, three nodes and nginx, and monitoring under a profile", () => {
     expect(compose.version).toBeUndefined();
-    expect(Object.keys(compose.services).sort()).toEqual(["nginx", "node1", "node2", "node3", "redis"]);
+    const named = (keep: (service: ComposeService) => boolean) => Object.entries(compose.services).filter(([, service]) => keep(service)).map(([name]) => name).sort();
+    expect(named((service) => service.profiles === undefined)).toEqual(["nginx", "node1", "node2", "node3", "redis"]);
+    expect(named((service) => service.profiles !== undefined)).toEqual(["grafana", "prometheus"]);
+    for (const name of ["grafana", "prometheus"]) expect([name, compose.services[name]!.profiles]).toEqual([name, ["monitoring"]]);
   });
 
   it("runs an ephemeral redis with a health check", () => {
@@ -213,15 +219,115 @@ describe("docker-compose.cluster.yml", () => {
       copyFileSync(join(ROOT, COMPOSE_FILE), join(dir, COMPOSE_FILE));
       copyFileSync(join(ROOT, "nginx.conf"), join(dir, "nginx.conf"));
       copyFileSync(join(ROOT, ".env.example"), join(dir, ".env"));
-      const run = spawnSync(client[0]!, [...client.slice(1), "-f", COMPOSE_FILE, "config", "-q"], {
-        cwd: dir,
-        encoding: "utf8",
-        timeout: 60000,
-      });
-      expect({ status: run.status, output: `${run.stdout}${run.stderr}` }).toEqual({ status: 0, output: expect.any(String) });
+      for (const profile of [[], ["--profile", "monitoring"]]) {
+        const run = spawnSync(client[0]!, [...client.slice(1), "-f", COMPOSE_FILE, ...profile, "config", "-q"], {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: 60000,
+        });
+        expect({ profile, status: run.status, output: `${run.stdout}${run.stderr}` }).toEqual({ profile, status: 0, output: expect.any(String) });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** `host:container[:mode]` bind mounts of a service, host paths relative to the repository. */
+function bindMounts(service: ComposeService): Map<string, string> {
+  return new Map(list(service.volumes).filter((v) => v.startsWith("./")).map((v) => [v.split(":")[1]!, v.split(":")[0]!]));
+}
+
+describe("monitoring profile (deploy/)", () => {
+  const prometheus = compose.services.prometheus!;
+  const grafana = compose.services.grafana!;
+  const prometheusConf = parse(read("deploy/prometheus/prometheus.yml")) as {
+    scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+  };
+  const datasources = parse(read("deploy/grafana/provisioning/datasources/prometheus.yml")) as {
+    datasources: { uid: string; type: string; url: string; isDefault?: boolean }[];
+  };
+  const providers = parse(read("deploy/grafana/provisioning/dashboards/switchboard.yml")) as {
+    providers: { type: string; options: { path: string } }[];
+  };
+  const dashboard = readDashboard();
+
+  it("mounts files that exist in the repository", () => {
+    for (const service of [prometheus, grafana]) {
+      const mounts = bindMounts(service);
+      expect(mounts.size).toBeGreaterThan(0);
+      for (const host of mounts.values()) expect([host, existsSync(join(ROOT, host))]).toEqual([host, true]);
+    }
+    expect(bindMounts(prometheus).get("/etc/prometheus/prometheus.yml")).toBe("./deploy/prometheus/prometheus.yml");
+    expect(bindMounts(grafana).get("/etc/grafana/provisioning")).toBe("./deploy/grafana/provisioning");
+  });
+
+  it("has Prometheus scrape /metrics of every node of the compose file, on the nodes' port", () => {
+    const [job, ...others] = prometheusConf.scrape_configs;
+    expect(others).toEqual([]);
+    expect(job!.metrics_path ?? "/metrics").toBe("/metrics");
+    const port = environmentOf(compose.services.node1!).PORT;
+    expect(job!.static_configs.flatMap((c) => c.targets).sort()).toEqual(NODES.map((node) => `${node}:${port}`));
+  });
+
+  it("provisions Grafana with that Prometheus and the dashboard's directory", () => {
+    const [source] = datasources.datasources;
+    const port = /^127\.0\.0\.1:\d+:(\d+)$/.exec(list(prometheus.ports)[0] ?? "")?.[1];
+    expect(source).toMatchObject({ type: "prometheus", url: `http://prometheus:${port}`, isDefault: true });
+    const [provider] = providers.providers;
+    expect(provider!.type).toBe("file");
+    expect(bindMounts(grafana).get(provider!.options.path)).toBe("./deploy/grafana/dashboards");
+    expect(environmentOf(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(`${provider!.options.path}/switchboard.json`);
+    expect(conditionsOf(grafana)).toEqual({ prometheus: "service_healthy" });
+  });
+
+  it("publishes Prometheus and Grafana on the loopback address only", () => {
+    for (const service of [prometheus, grafana]) for (const port of list(service.ports)) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it("has a dashboard whose every panel queries the dashboard's Prometheus data source", () => {
+    expect(dashboard.uid).toBe("switchboard");
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const source = dashboard.templating.list.find((v) => v.name === "datasource");
+    expect(source).toMatchObject({ type: "datasource", query: "prometheus" });
+    const panels = dashboard.panels.filter((p) => p.type !== "row");
+    expect(panels.length).toBeGreaterThan(10);
+    for (const panel of panels) {
+      expect([panel.title, panel.datasource?.uid, panel.targets?.length]).toEqual([panel.title, "${datasource}", expect.any(Number)]);
+      for (const target of panel.targets!) {
+        expect([panel.title, target.datasource?.uid, metricNamesOf(target.expr).length > 0]).toEqual([panel.title, "${datasource}", true]);
+      }
+      // Panels tile a 24-column grid.
+      expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+    }
+  });
+
+  it("charts what an operator watches", () => {
+    const expressions = dashboardExpressions(dashboard);
+    const queried = (pattern: RegExp) => expressions.some((expr) => pattern.test(expr));
+    const watched: [string, RegExp][] = [
+      ["connections", /switchboard_connected_sockets/],
+      ["command rate per command", /sum by \(command\) \(rate\(switchboard_commands_total/],
+      ["command p99 per command", /histogram_quantile\(0\.99, sum by \(command, le\) \(rate\(switchboard_command_duration_seconds_bucket/],
+      ["publish rate", /rate\(switchboard_messages_published_total/],
+      ["delivery rate", /rate\(switchboard_messages_delivered_total/],
+      ["redis up", /switchboard_redis_up/],
+      ["redis errors", /rate\(switchboard_redis_errors_total/],
+      ["notification outcomes", /sum by \(channel, outcome\) \(rate\(switchboard_notifications_total/],
+      ["event loop lag", /switchboard_nodejs_eventloop_lag_p99_seconds/],
+    ];
+    for (const [what, pattern] of watched) expect([what, queried(pattern)]).toEqual([what, true]);
+    expect(dashboardMetricNames(dashboard).every((name) => name.startsWith("switchboard_"))).toBe(true);
+  });
+
+  it("is accepted by promtool, where installed", () => {
+    if (!has("promtool")) {
+      console.log("promtool not installed: `promtool check config` not run");
+      return;
+    }
+    const run = spawnSync("promtool", ["check", "config", join(ROOT, "deploy/prometheus/prometheus.yml")], { encoding: "utf8", timeout: 30000 });
+    expect({ status: run.status, output: `${run.stdout}${run.stderr}` }).toEqual({ status: 0, output: expect.stringContaining("SUCCESS") });
   });
 });
 

@@ -17,6 +17,7 @@ export interface Metrics {
   redisUp: Gauge;
   clusterNodes: Gauge;
   messagesPublished: Counter<"kind">;
+  messagesDelivered: Counter;
   syncWrites: Counter<"strategy" | "outcome">;
   presenceUpdates: Counter<"reason">;
   notifications: Counter<"channel" | "outcome">;
@@ -92,6 +93,11 @@ export function createMetrics(labels: { nodeId: string; version: string }): Metr
       name: "switchboard_messages_published_total",
       help: "Room messages stored and fanned out by this node, by kind",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    messagesDelivered: new Counter({
+      name: "switchboard_messages_delivered_total",
+      help: "Room messages handed to sockets of this node, wherever they were published",
       registers: [registry],
     }),
     syncWrites: new Counter({

@@ -10,6 +10,13 @@ import { RoomService } from "./service";
 export function roomsFeature(deps: FeatureDeps): Feature {
   const rooms = new RoomService({ config: deps.config, engine: deps.engine, io: deps.io, metrics: deps.metrics });
   let stopTelling: (() => void) | undefined;
+  // Every room message a socket of this node is handed, published here or on another node
+  // (broadcasts reach outgoing listeners too): the deliveries beside the publishes.
+  deps.io.on("connection", (socket) => {
+    socket.onAnyOutgoing((event: string) => {
+      if (event === "room:message") deps.metrics.messagesDelivered.inc();
+    });
+  });
   return {
     commands: roomCommands(rooms),
     routes: roomRoutes(rooms),
