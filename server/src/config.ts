@@ -74,9 +74,26 @@ export interface Config {
    * document op) returns, before the node does anything else with it.
    */
   testKillAfterStore?: TestKillAfterStore;
+  /** Socket.IO Admin UI on the namespace `/admin` (ADMIN_UI=1); undefined when off. */
+  adminUi?: AdminUiConfig;
   /** Things worth a warning at start (e.g. a generated development secret). */
   warnings: string[];
 }
+
+export const ADMIN_UI_MODES = ["development", "production"] as const;
+
+export interface AdminUiConfig {
+  username: string;
+  /** bcrypt hash of the password; undefined: no authentication (refused in production). */
+  passwordHash?: string;
+  /** `production`: server stats and aggregated events only; `development`: every socket and event too. */
+  mode: (typeof ADMIN_UI_MODES)[number];
+  /** No disconnecting, joining, leaving or emitting from the UI. */
+  readonly: boolean;
+}
+
+/** A bcrypt hash as bcrypt and bcryptjs write it: `$2a$`, `$2b$` or `$2y$`, cost 04–31, 22 + 31 characters of salt and hash. */
+const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 export const TEST_KILL_AFTER_STORE = ["room:message", "doc:op"] as const;
 export type TestKillAfterStore = (typeof TEST_KILL_AFTER_STORE)[number];
@@ -161,6 +178,13 @@ const envSchema = Joi.object({
   VAPID_PUBLIC_KEY: Joi.string().pattern(base64Url, "URL-safe base64"),
   VAPID_PRIVATE_KEY: Joi.string().pattern(base64Url, "URL-safe base64"),
   VAPID_SUBJECT: Joi.string().pattern(/^(mailto:|https:\/\/)/, "mailto: or https URL"),
+  ADMIN_UI: Joi.boolean().truthy("1").falsy("0").default(false),
+  ADMIN_UI_USERNAME: Joi.string().pattern(/^[A-Za-z0-9_.@-]{1,64}$/, "user name").default("admin"),
+  ADMIN_UI_PASSWORD_HASH: Joi.string().pattern(BCRYPT_HASH).messages({
+    "string.pattern.base": "must be a bcrypt hash ($2b$12$ and 53 characters; see README \"Admin UI\"): the hash, never the password",
+  }),
+  ADMIN_UI_MODE: Joi.string().valid(...ADMIN_UI_MODES),
+  ADMIN_UI_READONLY: Joi.boolean().truthy("1").falsy("0").default(false),
 })
   .unknown(true)
   .prefs({ convert: true, abortEarly: true, errors: { wrap: { label: false } } });
@@ -208,6 +232,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if ((v.VAPID_PUBLIC_KEY === undefined) !== (v.VAPID_PRIVATE_KEY === undefined)) {
     throw new ConfigError(v.VAPID_PUBLIC_KEY === undefined ? "VAPID_PUBLIC_KEY" : "VAPID_PRIVATE_KEY", "must be set together with its pair");
+  }
+
+  let adminUi: AdminUiConfig | undefined;
+  if (v.ADMIN_UI) {
+    if (v.ADMIN_UI_PASSWORD_HASH === undefined) {
+      if (production) throw new ConfigError("ADMIN_UI_PASSWORD_HASH", "is required with ADMIN_UI=1 in production: the Admin UI can see and disconnect every socket");
+      warnings.push("ADMIN_UI=1 without ADMIN_UI_PASSWORD_HASH: anyone who reaches the node can open the Admin UI namespace /admin");
+    }
+    adminUi = {
+      username: v.ADMIN_UI_USERNAME,
+      passwordHash: v.ADMIN_UI_PASSWORD_HASH,
+      mode: v.ADMIN_UI_MODE ?? (production ? "production" : "development"),
+      readonly: v.ADMIN_UI_READONLY,
+    };
   }
 
   let corsOrigins: Config["corsOrigins"] = false;
@@ -290,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       vapid: { publicKey: v.VAPID_PUBLIC_KEY, privateKey: v.VAPID_PRIVATE_KEY, subject: v.VAPID_SUBJECT },
     },
     ...(v.SWITCHBOARD_TEST_KILL_AFTER_STORE !== undefined ? { testKillAfterStore: v.SWITCHBOARD_TEST_KILL_AFTER_STORE as TestKillAfterStore } : {}),
+    ...(adminUi ? { adminUi } : {}),
     warnings,
   };
 }

@@ -31,6 +31,7 @@ import { workspacesFeature } from "./features/workspaces";
 import { createApp } from "./http/app";
 import type { Route } from "./http/routes";
 import type { AppServer } from "./io";
+import { instrumentAdminUi } from "./observability/admin-ui";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { RefusalLog } from "./observability/refusal-log";
@@ -61,6 +62,8 @@ export class SwitchboardNode {
   readonly commands: readonly CommandDefinition[];
   readonly routes: readonly Route[];
   private readonly membership: ClusterMembership;
+  /** Stops the Admin UI's instrumentation (ADMIN_UI=1). */
+  private readonly stopAdminUi: () => void;
   /** The express app; set once in the constructor, after the features it routes to. */
   private app?: (req: IncomingMessage, res: ServerResponse) => void;
   private readonly features: Feature[];
@@ -101,6 +104,7 @@ export class SwitchboardNode {
       maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
     });
     this.engine.attach(this.io);
+    this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;
     this.sessions = new SessionManager({
       nodeId: this.nodeId,
       engine: this.engine,
@@ -220,6 +224,7 @@ export class SwitchboardNode {
     await this.sessions.disconnectAll();
     await this.membership.leave();
     await Promise.all(this.features.map((f) => f.stop?.()));
+    this.stopAdminUi();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     this.http.closeAllConnections();
     await httpClosed;

@@ -3,6 +3,8 @@ import { ConfigError, loadConfig, type Config } from "@switchboard/server";
 import { MAIN } from "../helpers/nodes";
 
 const SECRET = "x".repeat(32);
+/** bcryptjs.hashSync("correct horse battery staple", 4). */
+const HASH = "$2a$04$O55SgZyei7niJ9ldOV7cCO3/gBrVrH60tJNNBCvGha/Y5tVJU4JS.";
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -110,6 +112,37 @@ describe("configuration", () => {
     expect(error.message).toBe("Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user");
   });
 
+  it("turns the Admin UI on only with ADMIN_UI=1, and in production only with a password hash", () => {
+    expect(loadConfig({}).adminUi).toBeUndefined();
+    expect(loadConfig({ ADMIN_UI: "0", ADMIN_UI_PASSWORD_HASH: HASH }).adminUi).toBeUndefined();
+    expect(loadConfig({ ADMIN_UI: "1", ADMIN_UI_PASSWORD_HASH: HASH }).adminUi).toEqual({ username: "admin", passwordHash: HASH, mode: "development", readonly: false });
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, ADMIN_UI: "1", ADMIN_UI_USERNAME: "ops", ADMIN_UI_PASSWORD_HASH: HASH, ADMIN_UI_READONLY: "1" }).adminUi)
+      .toEqual({ username: "ops", passwordHash: HASH, mode: "production", readonly: true });
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, ADMIN_UI: "1", ADMIN_UI_PASSWORD_HASH: HASH, ADMIN_UI_MODE: "development" }).adminUi?.mode).toBe("development");
+
+    // Without a hash: a warning in development, a refusal in production.
+    const open = loadConfig({ ADMIN_UI: "1" });
+    expect(open.adminUi).toEqual({ username: "admin", passwordHash: undefined, mode: "development", readonly: false });
+    expect(open.warnings).toContainEqual(expect.stringContaining("ADMIN_UI=1 without ADMIN_UI_PASSWORD_HASH"));
+    const refused = configError({ NODE_ENV: "production", JWT_SECRET: SECRET, ADMIN_UI: "1" });
+    expect(refused.variable).toBe("ADMIN_UI_PASSWORD_HASH");
+    expect(refused.message).toMatch(/^Invalid configuration: ADMIN_UI_PASSWORD_HASH is required with ADMIN_UI=1 in production/);
+
+    for (const [variable, value] of [
+      ["ADMIN_UI", "yes"],
+      ["ADMIN_UI_USERNAME", "a b"],
+      ["ADMIN_UI_PASSWORD_HASH", "correct horse battery staple"],
+      ["ADMIN_UI_PASSWORD_HASH", HASH.slice(0, -1)],
+      ["ADMIN_UI_PASSWORD_HASH", HASH.replace("$2a$04$", "$2a$03$")],
+      ["ADMIN_UI_PASSWORD_HASH", `'${HASH}'`],
+      ["ADMIN_UI_MODE", "verbose"],
+      ["ADMIN_UI_READONLY", "true-ish"],
+    ]) {
+      expect([variable, value, configError({ ADMIN_UI: "1", ADMIN_UI_PASSWORD_HASH: HASH, [variable!]: value! }).variable]).toEqual([variable, value, variable]);
+    }
+    expect(configError({ ADMIN_UI_PASSWORD_HASH: "secret" }).message).toMatch(/^Invalid configuration: ADMIN_UI_PASSWORD_HASH must be a bcrypt hash/);
+  });
+
   it.each([
     { hook: "SWITCHBOARD_TEST_PAUSE_PUSH", value: "answered", read: (c: Config) => c.notify.testPausePush },
     { hook: "SWITCHBOARD_TEST_KILL_AFTER_STORE", value: "doc:op", read: (c: Config) => c.testKillAfterStore },
@@ -138,6 +171,14 @@ describe("configuration", () => {
       expect(result.status).toBe(1);
       expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: DEV_TOKENS must not be set in production: it mints tokens for any user"]);
       expect(result.stdout).toBe("");
+    });
+
+    it("exits 1 in production with the Admin UI but no password hash", () => {
+      const result = run({ NODE_ENV: "production", JWT_SECRET: SECRET, ADMIN_UI: "1" });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n")).toEqual([
+        "Invalid configuration: ADMIN_UI_PASSWORD_HASH is required with ADMIN_UI=1 in production: the Admin UI can see and disconnect every socket",
+      ]);
     });
 
     it("exits 1 in production without a secret", () => {
