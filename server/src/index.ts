@@ -11,3 +11,4 @@ export { VERSION } from "./version";
 export type { CommandDefinition } from "./commands";
 export type { AppServer, AppSocket } from "./io";
 export type { Route, RouteAuth } from "./http/routes";
+export { OPENAPI_PATH, openApiDocument, openApiPath, routeErrorCodes } from "./http/openapi";

@@ -29,6 +29,7 @@ import { systemFeature } from "./features/system";
 import type { Feature, FeatureDeps } from "./features/types";
 import { workspacesFeature } from "./features/workspaces";
 import { createApp } from "./http/app";
+import { openApiRoute } from "./http/openapi";
 import type { Route } from "./http/routes";
 import type { AppServer } from "./io";
 import { instrumentAdminUi } from "./observability/admin-ui";
@@ -159,7 +160,8 @@ export class SwitchboardNode {
     });
     pipeline.register(features.flatMap((f) => f.commands ?? []));
     this.commands = pipeline.definitions;
-    this.routes = features.flatMap((f) => f.routes ?? []);
+    // The API document describes every route, itself included.
+    this.routes = [...features.flatMap((f) => f.routes ?? []), openApiRoute(() => this.routes, { version: VERSION })];
 
     this.app = createApp({
       corsOrigins: config.corsOrigins,

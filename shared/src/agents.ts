@@ -7,7 +7,7 @@
 import Joi from "joi";
 import { jsonValue } from "./json";
 import { ROOM_ID_PATTERN } from "./rooms";
-import { userId } from "./schemas";
+import { epochMs, userId } from "./schemas";
 import { workspaceId } from "./workspaces";
 
 export const AGENT_ID_PATTERN = ROOM_ID_PATTERN;
@@ -239,3 +239,30 @@ function pairsToObject(pairs: readonly string[]): Record<string, string> {
   for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i]!] = pairs[i + 1]!;
   return out;
 }
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+export const agentInfoSchema = Joi.object<AgentInfo>({
+  id: agentId.required(),
+  workspaceId: workspaceId.required(),
+  ownerId: userId,
+  name: Joi.string(),
+  createdAt: epochMs.required(),
+  updatedAt: epochMs.required(),
+}).id("AgentInfo");
+
+export const agentExecutionStateSchema = Joi.object<AgentExecutionState>({
+  agentId: agentId.required(),
+  executionId: executionId.required(),
+  workspaceId: workspaceId.required(),
+  status: Joi.string().required(),
+  progress: Joi.number().min(0).max(100).required(),
+  currentStep: Joi.string().allow(""),
+  task: Joi.any(),
+  result: Joi.any(),
+  error: Joi.object({ code: Joi.string(), message: Joi.string().required() }),
+  startedAt: epochMs.required(),
+  updatedAt: epochMs.required(),
+  completedAt: epochMs,
+}).id("AgentExecutionState");
+
+export const agentStatusSchema = Joi.object<AgentStatus>({ agent: agentInfoSchema.required(), execution: agentExecutionStateSchema });

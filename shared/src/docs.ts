@@ -185,3 +185,13 @@ export const docSchemas = {
 
 /** The body of `POST /v1/docs/:id/ops` and the options of the emitter's `doc(id).submit`. */
 export const docSubmitRequest = Joi.object<DocSubmitRequest>({ ...docSubmitFields, type: docType });
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+export const docSnapshotSchema = Joi.object<DocSnapshot>({
+  docId: Joi.string().required(),
+  type: docType.required(),
+  version: Joi.number().integer().min(0).required(),
+  snapshot: Joi.any().required().description("the text (text documents) or the JSON value (json documents)"),
+});
+
+export const docOpResultSchema = Joi.object<DocOpResult>({ version: Joi.number().integer().min(1).required(), duplicate: Joi.boolean() });

@@ -15,3 +15,4 @@ export * from "./docs";
 export * from "./doc-types";
 export * from "./leaderboards";
 export * from "./streams";
+export * from "./http";

@@ -150,3 +150,27 @@ export function achievementNotification(leaderboard: string, userIdValue: string
     data: { ...achievement.data, leaderboardId: leaderboard, achievementId: achievement.id, score: scoreValue, rank },
   };
 }
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+export const leaderboardEntrySchema = Joi.object<LeaderboardEntry>({
+  rank: Joi.number().integer().min(1).required(),
+  userId: userId.required(),
+  score: Joi.number().required(),
+}).id("LeaderboardEntry");
+
+export const leaderboardScoreResultSchema = Joi.object<LeaderboardScoreResult>({
+  userId: userId.required(),
+  score: Joi.number().required(),
+  rank: Joi.number().integer().min(1).required(),
+  previous: Joi.number().allow(null).required(),
+  achievement: Joi.object({ id: Joi.string().required(), notificationId: Joi.string().required() }),
+});
+
+/** `GET /v1/leaderboards/:id`: the live top and a user's standing (LeaderboardView without `seq`). */
+export const leaderboardStandingsSchema = Joi.object<Omit<LeaderboardView, "seq">>({
+  id: leaderboardId.required(),
+  total: Joi.number().integer().min(0).required(),
+  top: Joi.array().items(leaderboardEntrySchema).required(),
+  me: leaderboardEntrySchema.allow(null).required(),
+  around: Joi.array().items(leaderboardEntrySchema),
+});

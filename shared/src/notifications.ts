@@ -3,7 +3,7 @@
  * schemas shared by nodes, the emitter and clients.
  */
 import Joi from "joi";
-import { userId } from "./schemas";
+import { epochMs, userId } from "./schemas";
 
 export type NotificationPriority = "low" | "normal" | "high" | "urgent";
 export const NOTIFICATION_PRIORITIES: readonly NotificationPriority[] = ["low", "normal", "high", "urgent"];
@@ -166,3 +166,22 @@ export const notificationSchemas = {
   "push:register": Joi.object(pushRegisterFields),
   "push:unregister": Joi.object({ id: Joi.string().pattern(NOTIFICATION_ID_PATTERN, "push device id").required() }),
 } as const;
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+export const notificationSchema = Joi.object<Notification>({
+  id: notificationId.required(),
+  userId: userId.required(),
+  type: Joi.string().required(),
+  priority: Joi.string().valid(...NOTIFICATION_PRIORITIES).required(),
+  title: Joi.string().required(),
+  body: Joi.string().allow("").required(),
+  data: Joi.object().unknown(true).required(),
+  createdAt: epochMs.required(),
+  expiresAt: epochMs.required(),
+  read: Joi.boolean().required(),
+}).id("Notification");
+
+export const notifyResultSchema = Joi.object<NotifyResult>({
+  id: notificationId.required(),
+  delivery: Joi.string().valid("socket", "push", "inbox").required().description("socket: a device is online; push: sent to push devices; inbox: stored only"),
+});

@@ -2,7 +2,7 @@
  * Cluster-wide presence (PROTOCOL §3 "Presence"): the types and schemas shared by nodes and clients.
  */
 import Joi from "joi";
-import { userId } from "./schemas";
+import { epochMs, userId } from "./schemas";
 
 /** What a user chooses to show while connected. */
 export type PresenceStatus = "online" | "away" | "busy" | "dnd" | "in_call";
@@ -51,3 +51,14 @@ export const presenceSchemas = {
   "presence:watch": Joi.object({ userIds }),
   "presence:unwatch": Joi.object({ userIds }),
 } as const;
+
+/** A Presence as REST answers it (the OpenAPI document's schema; not used to validate). */
+export const presenceSchema = Joi.object<Presence>({
+  userId: userId.required(),
+  status: Joi.string().valid(...PRESENCE_STATUSES, "offline").required(),
+  message: Joi.string(),
+  online: Joi.boolean().required(),
+  devices: Joi.array().items(Joi.string()).required(),
+  lastSeen: epochMs.allow(null).required(),
+  rev: Joi.number().integer().min(0).required(),
+}).id("Presence");

@@ -9,7 +9,7 @@ import Joi from "joi";
 import { AppError } from "./errors";
 import { docRoom, parseDocId } from "./docs";
 import { scopeHashTag } from "./keys";
-import { TENANT_PATTERN, userId } from "./schemas";
+import { epochMs, TENANT_PATTERN, userId } from "./schemas";
 
 export const RESERVED_ROOM_PREFIXES = ["user:", "workspace:", "agent:", "presence:", "leaderboard:", "stream:", "doc:"] as const;
 
@@ -322,3 +322,49 @@ export const roomSchemas = {
   "room:cursor": Joi.object({ ...roomRef, position: Joi.any().required().invalid(null) }),
   "message:read": Joi.object({ ...roomRef, id: messageId.required() }),
 } as const;
+
+/*
+ * Response schemas (REST answers, PROTOCOL §4): they describe what a node sends, for the OpenAPI
+ * document served at `GET /v1/openapi.json`; nodes do not validate their answers with them.
+ */
+
+export const roomInfoSchema = Joi.object<RoomInfo>({
+  id: roomId.required(),
+  name: Joi.string().required(),
+  type: Joi.string().required(),
+  visibility: Joi.string().valid(...ROOM_VISIBILITIES).required(),
+  createdBy: Joi.string().required(),
+  createdAt: epochMs.required(),
+  maxSize: Joi.number().integer().min(1).required(),
+  memberCount: Joi.number().integer().min(0).required(),
+}).id("RoomInfo");
+
+export const memberSchema = Joi.object<Member>({
+  userId: userId.required(),
+  name: Joi.string(),
+  online: Joi.boolean().required(),
+  devices: Joi.array().items(Joi.string()).required(),
+}).id("Member");
+
+export const messageSchema = Joi.object<Message>({
+  room: roomId.required(),
+  id: messageId.required(),
+  seq: Joi.number().integer().min(1),
+  epoch: Joi.string(),
+  from: Joi.object({ userId: Joi.string().required(), deviceId: Joi.string(), name: Joi.string() }).required(),
+  kind: Joi.string().required(),
+  data: Joi.any().required().description("the JSON value that was published"),
+  ts: epochMs.required(),
+  priority: Joi.string().valid(...MESSAGE_PRIORITIES).required(),
+  replyTo: messageId,
+}).id("Message");
+
+export const publishResultSchema = Joi.object<PublishResult>({
+  id: messageId.required(),
+  ts: epochMs.required(),
+  seq: Joi.number().integer().min(1).required(),
+  epoch: Joi.string().required(),
+  duplicate: Joi.boolean(),
+});
+
+export const historyPageSchema = Joi.object<HistoryPage>({ messages: Joi.array().items(messageSchema).required(), hasMore: Joi.boolean().required() });

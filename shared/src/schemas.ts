@@ -15,6 +15,8 @@ export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const userId = Joi.string().pattern(USER_ID_PATTERN, "user id");
 export const deviceId = Joi.string().pattern(DEVICE_ID_PATTERN, "device id");
 export const tenantId = Joi.string().pattern(TENANT_PATTERN, "tenant id");
+/** A time as ms since the epoch (in answers). */
+export const epochMs = Joi.number().integer().min(0);
 
 /** Options for socket payloads: JSON is already typed, so nothing is converted. */
 export const PAYLOAD_OPTIONS: Joi.ValidationOptions = {

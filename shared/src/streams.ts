@@ -182,3 +182,27 @@ export function percentileOf(sorted: readonly number[], p: number): number | nul
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+const nullableNumber = Joi.number().allow(null).required();
+const streamAggregateSchema = Joi.object<StreamAggregate>({
+  count: Joi.number().integer().min(0).required(),
+  mean: nullableNumber,
+  min: nullableNumber,
+  max: nullableNumber,
+  p50: nullableNumber,
+  p95: nullableNumber,
+});
+
+export const streamViewSchema = Joi.object<StreamView>({
+  name: streamName.required(),
+  kind: Joi.string().required(),
+  window: Joi.string().valid(...STREAM_WINDOW_NAMES).required(),
+  ts: Joi.number().integer().min(0).required(),
+  points: Joi.array()
+    .items(Joi.object<StreamPoint>({ id: Joi.string().required(), ts: Joi.number().integer().min(0).required(), value: Joi.number().allow(null).required(), data: Joi.object().unknown(true).required() }))
+    .required(),
+  windows: Joi.object(Object.fromEntries(STREAM_WINDOW_NAMES.map((w) => [w, streamAggregateSchema.required()]))).required(),
+});
+
+export const streamAppendResultSchema = Joi.object<StreamAppendResult>({ ids: Joi.array().items(Joi.string()).required() });

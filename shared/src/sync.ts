@@ -83,3 +83,14 @@ export const syncSchemas = {
   "sync:push": Joi.object({ key: syncKey.required(), ...syncWriteFields }),
   "sync:pull": Joi.object({ key: syncKey.required() }),
 } as const;
+
+/** A synced document as REST answers it (the OpenAPI document's schema; not used to validate). */
+export const syncDocumentSchema = Joi.object<SyncDocument>({
+  state: Joi.object().unknown(true).required(),
+  clock: Joi.object()
+    .pattern(/^[A-Za-z0-9_-]{1,64}$/, Joi.number().integer().min(0))
+    .required()
+    .description("a vector clock (device id → counter) with vector_clock, a hybrid clock { wall, counter } with lww"),
+  conflicts: Joi.array().items(Joi.string()).required(),
+  strategy: Joi.string().valid(...CONFLICT_STRATEGIES).required(),
+}).id("SyncDocument");

@@ -5,7 +5,7 @@
 import Joi from "joi";
 import { jsonValue } from "./json";
 import { ROOM_ID_PATTERN } from "./rooms";
-import { userId } from "./schemas";
+import { epochMs, userId } from "./schemas";
 
 /** Workspace ids look like room ids (`[A-Za-z0-9_.:-]{1,128}`). */
 export const WORKSPACE_ID_PATTERN = ROOM_ID_PATTERN;
@@ -103,3 +103,21 @@ export const workspaceSchemas = {
 export function workspaceUpdateEvent(id: string, updateType: string, data: WorkspaceUpdateData | undefined, ts: number): WorkspaceUpdateEvent {
   return { ...data, workspaceId: id, updateType, ts };
 }
+
+/* Response schemas (the OpenAPI document's; nodes do not validate their answers with them). */
+export const workspaceInfoSchema = Joi.object<WorkspaceInfo>({
+  id: workspaceId.required(),
+  name: Joi.string().required(),
+  createdBy: Joi.string().required(),
+  createdAt: epochMs.required(),
+  memberCount: Joi.number().integer().min(0).required(),
+}).id("WorkspaceInfo");
+
+export const workspaceUserSchema = Joi.object<WorkspaceUser>({ userId: userId.required(), online: Joi.boolean().required() });
+
+/** `workspace:update`: the update's data fields beside these. */
+export const workspaceUpdateEventSchema = Joi.object<WorkspaceUpdateEvent>({
+  workspaceId: workspaceId.required(),
+  updateType: workspaceUpdateType.required(),
+  ts: epochMs.required(),
+}).unknown(true);

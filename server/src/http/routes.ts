@@ -3,7 +3,7 @@
  * runs through auth (roles) -> rate limit -> validation of params, query and body -> handler,
  * with the protocol's error envelope, metrics and a log line.
  */
-import { AppError, HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS, validateInput } from "@switchboard/shared";
+import { AppError, HTTP_STATUS, PAYLOAD_OPTIONS, QUERY_OPTIONS, validateInput, type ErrorCode } from "@switchboard/shared";
 import type { Request, Response, Router } from "express";
 import type Joi from "joi";
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
@@ -35,7 +35,23 @@ export interface RouteResult {
   headers?: Record<string, string>;
 }
 
-export interface RouteDefinition<P = unknown, Q = unknown, B = unknown> {
+/** What a route answers with one status: a JSON body its joi schema describes, or a text body of one content type. */
+export type RouteResponse = { description: string; body: Joi.Schema } | { description: string; contentType: string };
+
+/** What the OpenAPI document (`GET /v1/openapi.json`) says of a route, beside its schemas. */
+export interface RouteDocs {
+  /** One line: what the route does. */
+  summary: string;
+  /** Every answer that is not an error envelope, by status. */
+  responses: Readonly<Record<number, RouteResponse>>;
+  /**
+   * The error codes the handler answers with, beyond those its auth, schemas, body and rate limit
+   * imply (those are added by the document: PROTOCOL §4).
+   */
+  errors?: readonly ErrorCode[];
+}
+
+export interface RouteDefinition<P = unknown, Q = unknown, B = unknown> extends RouteDocs {
   method: "get" | "post" | "put" | "delete";
   path: string;
   auth: RouteAuth;
@@ -48,7 +64,7 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown> {
 }
 
 /** A declared route. Its types are checked at defineRoute; the wrapper sees them erased. */
-export interface Route {
+export interface Route extends RouteDocs {
   method: RouteDefinition["method"];
   path: string;
   auth: RouteAuth;

@@ -20,14 +20,15 @@ interface Asset {
   contentType: string;
   /** `/?user=alice&room=lobby`: the page reads its own query; anything else is ignored. */
   query?: Joi.ObjectSchema<Record<string, string>>;
+  summary: string;
 }
 
 const ASSETS: readonly Asset[] = [
-  { path: "/", file: "index.html", contentType: "text/html; charset=utf-8", query: Joi.object().unknown(true) },
-  { path: "/demo/app.js", file: "app.js", contentType: "text/javascript; charset=utf-8" },
-  { path: "/demo/leaderboard.js", file: "leaderboard.js", contentType: "text/javascript; charset=utf-8" },
-  { path: "/demo/docs.js", file: "docs.js", contentType: "text/javascript; charset=utf-8" },
-  { path: "/demo/style.css", file: "style.css", contentType: "text/css; charset=utf-8" },
+  { path: "/", file: "index.html", contentType: "text/html; charset=utf-8", query: Joi.object().unknown(true), summary: "The demo page (PROTOCOL §7)" },
+  { path: "/demo/app.js", file: "app.js", contentType: "text/javascript; charset=utf-8", summary: "The demo page's script" },
+  { path: "/demo/leaderboard.js", file: "leaderboard.js", contentType: "text/javascript; charset=utf-8", summary: "The demo page's leaderboard script" },
+  { path: "/demo/docs.js", file: "docs.js", contentType: "text/javascript; charset=utf-8", summary: "The demo page's editor script" },
+  { path: "/demo/style.css", file: "style.css", contentType: "text/css; charset=utf-8", summary: "The demo page's stylesheet" },
 ];
 
 /** The page loads only its own files and talks only to its own origin (HTTP and WebSocket). */
@@ -57,6 +58,8 @@ export function demoFeature(deps: FeatureDeps): Feature {
         auth: "public",
         unlimited: true,
         query: asset.query,
+        summary: asset.summary,
+        responses: { 200: { description: "The file", contentType: asset.contentType } },
         handler: () => ({ body, contentType: asset.contentType, headers: HEADERS }),
       }),
     );

@@ -34,6 +34,8 @@ export function devFeature(deps: FeatureDeps): Feature {
         path: "/dev/token",
         auth: "public",
         body: Joi.object({ userId: userId.required(), name: Joi.string().max(128) }),
+        summary: "Mint a one-hour token for any user (DEV_TOKENS=1 only, never in production)",
+        responses: { 200: { description: "The token", body: Joi.object({ token: Joi.string().required(), expiresIn: Joi.number().integer().required().description("seconds") }) } },
         handler: async ({ body }) => {
           const token = await issueToken(secret, { ...body, ttlS: DEV_TOKEN_TTL_S, issuer: jwt.issuer, audience: jwt.audience });
           return { body: { token, expiresIn: DEV_TOKEN_TTL_S } };

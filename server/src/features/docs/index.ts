@@ -22,6 +22,8 @@ export function docsFeature(deps: FeatureDeps): Feature {
         path: "/demo/ot-text-unicode.js",
         auth: "public",
         unlimited: true,
+        summary: "The text OT type for the demo page's editor",
+        responses: { 200: { description: "JavaScript", contentType: "text/javascript; charset=utf-8" } },
         handler: () => ({ body: bundle, contentType: "text/javascript; charset=utf-8", headers: { "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" } }),
       }),
     );

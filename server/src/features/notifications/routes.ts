@@ -3,8 +3,11 @@
  * manage their own push devices.
  */
 import {
+  emptySchema,
   notificationId,
+  notificationSchema,
   notificationSchemas,
+  notifyResultSchema,
   notifyRequest,
   pushRegisterFields,
   type NotificationListPayload,
@@ -22,6 +25,7 @@ interface IdParams {
 
 const actorOf = (principal: Principal | undefined) => principal!;
 const idParams = Joi.object<IdParams>({ id: notificationId.required() });
+const pushDeviceAnswer = Joi.object({ id: Joi.string().required() });
 
 export function notificationRoutes(notifications: NotificationService): Route[] {
   return [
@@ -30,6 +34,8 @@ export function notificationRoutes(notifications: NotificationService): Route[] 
       path: "/v1/notify",
       auth: SERVICE_ROLES,
       body: notifyRequest,
+      summary: "Notify a user of the token's tenant: on their sockets, else by push, and in their inbox",
+      responses: { 202: { description: "Queued and in the inbox", body: notifyResultSchema } },
       handler: async ({ principal, body }) => ({ status: 202, body: await notifications.notify(actorOf(principal), body) }),
     }),
     defineRoute<Record<string, never>, NotificationListPayload>({
@@ -37,6 +43,8 @@ export function notificationRoutes(notifications: NotificationService): Route[] 
       path: "/v1/notifications",
       auth: "user",
       query: notificationSchemas["notification:list"],
+      summary: "The caller's inbox, newest first (as notification:list)",
+      responses: { 200: { description: "The notifications", body: Joi.object({ notifications: Joi.array().items(notificationSchema).required() }) } },
       handler: async ({ principal, query }) => ({ body: { notifications: await notifications.list(actorOf(principal), query) } }),
     }),
     defineRoute<IdParams>({
@@ -44,6 +52,9 @@ export function notificationRoutes(notifications: NotificationService): Route[] 
       path: "/v1/notifications/:id/read",
       auth: "user",
       params: idParams,
+      summary: "Mark a notification of the caller read",
+      responses: { 200: { description: "Read", body: emptySchema } },
+      errors: ["NOT_FOUND"],
       handler: async ({ principal, params }) => {
         await notifications.read(actorOf(principal), params.id);
         return { body: {} };
@@ -54,6 +65,11 @@ export function notificationRoutes(notifications: NotificationService): Route[] 
       path: "/v1/push/devices",
       auth: "user",
       body: Joi.object(pushRegisterFields),
+      summary: "Register a push device of the caller (body as push:register)",
+      responses: {
+        201: { description: "Registered", body: pushDeviceAnswer },
+        200: { description: "Already registered", body: pushDeviceAnswer },
+      },
       handler: async ({ principal, body }) => {
         const { id, created } = await notifications.registerPush(actorOf(principal), body);
         return { status: created ? 201 : 200, body: { id } };
@@ -64,6 +80,8 @@ export function notificationRoutes(notifications: NotificationService): Route[] 
       path: "/v1/push/devices/:id",
       auth: "user",
       params: Joi.object<IdParams>({ id: notificationSchemas["push:unregister"].extract("id") as Joi.StringSchema }),
+      summary: "Remove a push device of the caller",
+      responses: { 200: { description: "Removed (or not known)", body: emptySchema } },
       handler: async ({ principal, params }) => {
         await notifications.unregisterPush(actorOf(principal), params.id);
         return { body: {} };

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { AppError } from "@switchboard/shared";
+import Joi from "joi";
 import { defineRoute } from "../../http/routes";
 import type { Feature } from "../types";
 
@@ -39,6 +40,9 @@ export function sdkFeature(): Feature {
         path: SDK_PATH,
         auth: "public",
         unlimited: true,
+        summary: "The client SDK's browser bundle (PROTOCOL §10)",
+        responses: { 200: { description: "JavaScript", contentType: "text/javascript; charset=utf-8" } },
+        errors: ["NOT_FOUND"],
         handler: () => ({ body: read("switchboard-client.js"), contentType: "text/javascript; charset=utf-8", headers: HEADERS }),
       }),
       defineRoute({
@@ -46,6 +50,9 @@ export function sdkFeature(): Feature {
         path: `${SDK_PATH}.map`,
         auth: "public",
         unlimited: true,
+        summary: "The bundle's source map",
+        responses: { 200: { description: "Source map (version 3)", body: Joi.object({ version: Joi.number().valid(3).required(), mappings: Joi.string().allow("").required() }).unknown(true) } },
+        errors: ["NOT_FOUND"],
         handler: () => ({ body: read("switchboard-client.js.map"), contentType: "application/json; charset=utf-8", headers: HEADERS }),
       }),
     ],

@@ -2,7 +2,7 @@
  * The REST face of live streams: services append points; any user of the tenant reads a window's
  * tail and the aggregates.
  */
-import { STREAM_APPEND_MAX, STREAM_WINDOW_NAMES, streamName, type StreamWindow } from "@switchboard/shared";
+import { STREAM_APPEND_MAX, STREAM_WINDOW_NAMES, streamAppendResultSchema, streamName, streamViewSchema, type StreamWindow } from "@switchboard/shared";
 import Joi from "joi";
 import type { Actor } from "../../auth/actor";
 import type { Principal } from "../../auth/tokens";
@@ -27,6 +27,9 @@ export function streamRoutes(streams: StreamService): Route[] {
       auth: SERVICE_ROLES,
       params: nameParams,
       body: appendBody,
+      summary: "Append 1–500 points, all or none (each checked against the stream's kind)",
+      responses: { 202: { description: "The points' ids", body: streamAppendResultSchema } },
+      errors: ["QUOTA_EXCEEDED"],
       handler: async ({ principal, params, body }) => ({ status: 202, body: await streams.append(actorOf(principal), params.name, body) }),
     }),
     defineRoute<NameParams, { window?: StreamWindow }>({
@@ -35,6 +38,8 @@ export function streamRoutes(streams: StreamService): Route[] {
       auth: "user",
       params: nameParams,
       query: viewQuery,
+      summary: "A window's tail and the aggregates (as stream:subscribe answers)",
+      responses: { 200: { description: "The stream", body: streamViewSchema } },
       handler: async ({ principal, params, query }) => ({ body: await streams.view(actorOf(principal), params.name, query.window) }),
     }),
   ];

@@ -2,7 +2,7 @@
  * The node's own surface: liveness, readiness, metrics, status of this node and of the
  * cluster (from the node registry, never by asking every node's sockets), and a ping command.
  */
-import { commandSchemas, TENANT_WIDE_ROOM, type PingPayload, type PingResult } from "@switchboard/shared";
+import { commandSchemas, connectionsSchema, healthSchema, nodeStatusSchema, readySchema, TENANT_WIDE_ROOM, unreadySchema, type PingPayload, type PingResult } from "@switchboard/shared";
 import Joi from "joi";
 import { defineCommand } from "../../commands";
 import { defineRoute, SERVICE_ROLES } from "../../http/routes";
@@ -42,6 +42,8 @@ export function systemFeature(deps: FeatureDeps): Feature {
         path: "/health",
         auth: "public",
         unlimited: true,
+        summary: "Liveness",
+        responses: { 200: { description: "The node runs", body: healthSchema } },
         handler: () => ({ body: { status: "ok", nodeId, uptime: uptimeS() } }),
       }),
       defineRoute({
@@ -49,6 +51,11 @@ export function systemFeature(deps: FeatureDeps): Feature {
         path: "/health/ready",
         auth: "public",
         unlimited: true,
+        summary: "Readiness, for the balancer: Redis and the adapter are usable and the node is not stopping",
+        responses: {
+          200: { description: "Ready", body: readySchema },
+          503: { description: "Not ready: Redis unreachable, or shutting down", body: unreadySchema },
+        },
         handler: () => {
           if (!deps.isServing()) return { status: 503, body: { status: "unavailable", nodeId, reason: "shutting down" } };
           if (!engine.isAvailable()) return { status: 503, body: { status: "unavailable", nodeId, reason: "redis unreachable" } };
@@ -60,6 +67,8 @@ export function systemFeature(deps: FeatureDeps): Feature {
         path: "/metrics",
         auth: "public",
         unlimited: true,
+        summary: "Prometheus metrics of this node (PROTOCOL §6): keep it internal",
+        responses: { 200: { description: "Prometheus text format", contentType: "text/plain; version=0.0.4; charset=utf-8" } },
         handler: async () => {
           metrics.redisUp.set(engine.isAvailable() ? 1 : 0);
           return { body: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
@@ -69,7 +78,9 @@ export function systemFeature(deps: FeatureDeps): Feature {
         method: "get",
         path: "/v1/status",
         auth: SERVICE_ROLES,
-        query: Joi.object({ cluster: Joi.boolean().truthy("1").falsy("0") }),
+        query: Joi.object({ cluster: Joi.boolean().truthy("1").falsy("0").description("1: add every live node from the registry") }),
+        summary: "This node's status, and with cluster=1 every live node's",
+        responses: { 200: { description: "The status", body: nodeStatusSchema } },
         handler: async ({ query }) => {
           const status: Record<string, unknown> = {
             nodeId,
@@ -89,6 +100,8 @@ export function systemFeature(deps: FeatureDeps): Feature {
         method: "get",
         path: "/v1/connections",
         auth: SERVICE_ROLES,
+        summary: "Connections per node, cluster-wide, as of each node's last heartbeat",
+        responses: { 200: { description: "The counts", body: connectionsSchema } },
         handler: async () => {
           const nodes = (await liveNodes()).map((n) => ({ nodeId: n.nodeId, connections: n.connections }));
           return { body: { total: nodes.reduce((sum, n) => sum + n.connections, 0), nodes } };
