@@ -21,6 +21,7 @@
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { createProgress } = require("../scripts/progress");
 
 const {
   sockets,
@@ -55,6 +56,7 @@ const GLOBAL_TIMEOUT_MS = 3 * 60 * 1000;
 const ZERO_BYTES = 1;
 
 limitRun(GLOBAL_TIMEOUT_MS);
+const progress = createProgress({ label: "bytes" });
 
 const snapshot = (proxies) => proxies.map((p) => ({ ...p.counts }));
 
@@ -68,7 +70,8 @@ async function runSystem(system) {
   let pub;
   const sizes = [];
 
-  for (const size of SIZES) {
+  for (const [step, size] of SIZES.entries()) {
+    progress.step(`${system} with ${size} node${size === 1 ? "" : "s"}`, { index: step + 1, of: SIZES.length, count: () => state.received, unit: "deliveries" });
     // grow the cluster to `size` nodes, each behind its own proxy
     const first = nodes.length;
     const added = [];
@@ -140,6 +143,7 @@ async function runSystem(system) {
       perNode,
     };
     sizes.push(result);
+    progress.end();
     console.log(
       `${system.padEnd(12)}${String(size).padStart(6)}${String(result.membersNode.bytesPerMessage).padStart(14)}${String(result.membersNode.pubsubBytesPerMessage).padStart(10)}` +
         `${String(result.otherNodesMeanBytesPerMessage ?? "-").padStart(14)}${String(result.otherNodesMaxBytesPerMessage ?? "-").padStart(10)}${String(result.totalBytesPerMessage).padStart(10)}` +

@@ -26,6 +26,7 @@ const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execSync } = require("node:child_process");
+const { createProgress } = require("../scripts/progress");
 
 const {
   sockets,
@@ -57,6 +58,7 @@ const MEMORY_RATIO_TARGET = 1.2;
 const RATE_RATIO_TARGET = 0.8;
 
 limitRun(GLOBAL_TIMEOUT_MS);
+const progress = createProgress({ label: "connections" });
 
 /** Clients that fit the file limit: each one is a socket here and one in the node (same user, same limit). */
 function clientCount() {
@@ -103,6 +105,7 @@ async function runSystem(system, clients) {
 
   // 3. connect rate at a fixed concurrency
   const latencies = [];
+  progress.step(`${system}: ${clients} clients connecting`, { count: () => latencies.length, total: clients, unit: "connected" });
   const t0 = performance.now();
   await withConcurrency(auths.slice(WARMUP), CONCURRENCY, async (auth) => {
     const start = performance.now();
@@ -110,6 +113,7 @@ async function runSystem(system, clients) {
     latencies.push(performance.now() - start);
   });
   const elapsedS = (performance.now() - t0) / 1000;
+  progress.end();
 
   // 4. idle
   await sleep(SETTLE_MS);

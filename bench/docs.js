@@ -24,6 +24,7 @@ const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { type: text, insert, remove } = require("ot-text-unicode");
+const { createProgress } = require("../scripts/progress");
 
 const NODES = Number(process.env.BENCH_DOC_NODES || 3);
 const EDITORS = Number(process.env.BENCH_DOC_EDITORS || 10);
@@ -38,6 +39,7 @@ const MAX_DOC_CHARS = 20000; // editors delete when the text grows past this, so
 const { SECRET, sockets, killAll, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, percentile, rest } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
+const progress = createProgress({ label: "docs" });
 
 function startCluster(redisUrl) {
   return startNodes(NODES, (i) => ({
@@ -121,6 +123,7 @@ class Editor {
             } else this.errors.push(res.error);
             return;
           }
+          this.stats.ops++;
           if (this.stats.measuring) {
             this.stats.acked++;
             this.stats.rtt.push(performance.now() - t0);
@@ -171,9 +174,9 @@ async function retries(nodes) {
   return total;
 }
 
-async function runPhase(phase, nodes, workspace, svcToken) {
+async function runPhase(phase, nodes, workspace, svcToken, position) {
   const docId = `workspace:${workspace}/${phase}.txt`;
-  const stats = { measuring: false, acked: 0, rtt: [], receipt: [], sentAt: new Map(), rateLimited: 0, onAck: () => undefined };
+  const stats = { measuring: false, ops: 0, acked: 0, rtt: [], receipt: [], sentAt: new Map(), rateLimited: 0, onAck: () => undefined };
   const service = phase === "saturate";
   const editors = [];
   for (let i = 0; i < EDITORS; i++) {
@@ -183,6 +186,7 @@ async function runPhase(phase, nodes, workspace, svcToken) {
     await editor.open();
     editors.push(editor);
   }
+  progress.step(`${phase} phase`, { ...position, count: () => stats.ops, unit: "ops accepted" });
   let running = true;
   if (service) {
     // Closed loop: the next edit as soon as the previous op is acknowledged.
@@ -234,6 +238,7 @@ async function runPhase(phase, nodes, workspace, svcToken) {
     errors: editors.flatMap((e) => e.errors).slice(0, 5),
   };
   for (const e of editors) e.socket.disconnect();
+  progress.end(`converged: ${converged}`);
   return result;
 }
 
@@ -254,9 +259,9 @@ async function main() {
   if (created.status !== 201) throw new Error(`workspace: ${JSON.stringify(created.body)}`);
 
   const results = [];
-  for (const phase of PHASES) {
+  for (const [i, phase] of PHASES.entries()) {
     if (phase !== "saturate" && phase !== "paced") throw new Error(`unknown phase ${phase}`);
-    const result = await runPhase(phase, nodes, workspace, svcToken);
+    const result = await runPhase(phase, nodes, workspace, svcToken, { index: i + 1, of: PHASES.length });
     results.push(result);
     console.log(
       `${phase}: ${result.opsPerSecond} ops/s accepted (${result.opsAccepted} in ${result.windowS}s); round trip p50 ${result.rttP50Ms} ms, p99 ${result.rttP99Ms} ms; ` +

@@ -17,10 +17,13 @@
  * bench process's own CPU (publisher and all subscribers, in cores) over the measured window: near
  * a whole core, the load generator limits the step as much as the servers do.
  * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()).
+ * While it runs, scripts/progress.js shows the step, its deliveries/s and the time elapsed (a status
+ * line on a terminal, plain lines otherwise).
  */
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { createProgress } = require("../scripts/progress");
 
 const NODES = 3;
 const ROOMS = 30;
@@ -42,6 +45,7 @@ const GENERATOR_BOUND_CORES = 0.9; // the bench process (publisher and every sub
 const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace, cpuMeter, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
+const progress = createProgress({ label: "fanout" });
 
 function startSystem(system, redisUrl) {
   return startNodes(NODES, (i) => systemNode(system, `${system}-${i + 1}`, redisUrl, { RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: String(HISTORY_SIZE) }));
@@ -83,19 +87,25 @@ async function runSystem(system) {
   };
 
   // subscribers: one user each, round-robin over nodes, room = index / 10
+  let joined = 0;
+  progress.step(`${system}: subscribers joining`, { count: () => joined, total: SUBSCRIBERS, unit: "joined" });
   const subs = await inBatches(Array.from({ length: SUBSCRIBERS }, (_, i) => i), 30, async (i) => {
     const s = await connect(nodes[i % NODES].url, await auth(`bench-sub-${runId}-${i}`));
     await ack(s, "room:join", { room: roomIds[Math.floor(i / PER_ROOM)] });
     s.on("room:message", onMessage);
+    joined++;
     return s;
   });
+  progress.end();
   console.log(`${system}: ${subs.length} subscribers connected over ${NODES} nodes, ${ROOMS} rooms; publisher on ${nodes[0].nodeId}`);
 
   const steps = [];
   let seq = 0;
-  for (const rate of RATES) {
+  for (const [i, rate] of RATES.entries()) {
     const cpuGroups = { nodes: nodes.map((n) => n.child.pid), redis: [redis.child.pid], generator: [process.pid] };
+    progress.step(`${system} ${rate} publishes/s`, { index: i + 1, of: RATES.length, count: () => state.recvTotal, unit: "deliveries" });
     const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq: () => ++seq, cpuGroups });
+    progress.end(step.aborted ? `aborted: ${step.aborted}` : `p99 ${step.p99} ms`);
     steps.push(step);
     printStep(system, step);
     if (step.aborted) {

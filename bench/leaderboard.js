@@ -27,7 +27,7 @@
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-
+const { createProgress } = require("../scripts/progress");
 
 const NODES = 3;
 const SUBSCRIBERS = Number(process.env.BENCH_LB_SUBSCRIBERS || 1000);
@@ -48,6 +48,7 @@ const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 const { ROOT, SECRET, sockets, limitRun, sleep, stopChild, startRedis, startNodes, token, connect, ack, inBatches, percentile, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
+const progress = createProgress({ label: "leaderboard" });
 
 function startCluster(redisUrl) {
   return startNodes(NODES, (i) => ({
@@ -139,7 +140,7 @@ async function main() {
   const emitter = new SwitchboardEmitter({ redis: redis.url });
 
   // measurement state, shared by every subscriber's handler
-  const state = { windowOpen: false, deliveries: 0, seqs: new Map(), delays: [] };
+  const state = { windowOpen: false, deliveries: 0, seqs: new Map(), delays: [], writes: 0 };
   const views = [];
   const subs = await inBatches(Array.from({ length: SUBSCRIBERS }, (_, i) => i), 50, async (i) => {
     const s = await connect(nodes[i % NODES].url, { token: await token(`bench-sub-${runId}-${i}`), deviceId: "bench" });
@@ -196,8 +197,10 @@ async function main() {
     ["emitter", EMITTER_RATES],
     ["rest", REST_RATES],
   ]) {
-    for (const rate of rates) {
+    for (const [i, rate] of rates.entries()) {
+      progress.step(`${path_} ${rate} scores/s`, { index: i + 1, of: rates.length, count: () => state.writes, unit: "score writes" });
       const step = await runStep({ path: path_, rate, write: writers[path_], state, nodes, views, board, svc });
+      progress.end(step.aborted ? `aborted: ${step.aborted}` : undefined);
       results[path_].push(step);
       console.log(stepLine(path_, step));
       if (step.aborted) {
@@ -255,6 +258,7 @@ async function runStep({ path: writePath, rate, write, state, nodes, views, boar
   const writeOne = () => {
     const counted = measuring;
     if (counted) counters.sent++;
+    state.writes++;
     counters.outstanding++;
     if (counters.outstanding > counters.maxOutstanding) counters.maxOutstanding = counters.outstanding;
     const userId = `user-${Math.floor(Math.random() * USERS)}`;

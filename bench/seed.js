@@ -56,6 +56,7 @@ const os = require("node:os");
 const path = require("node:path");
 
 const lib = require("./lib");
+const { createProgress } = require("../scripts/progress");
 const { sleep, round, pace, latencyStats, token, connect, ack, rest, withConcurrency } = lib;
 
 const WORKLOADS = {
@@ -86,6 +87,7 @@ const gridPoint = (f) => {
 };
 const MIN_OFFERED = 0.95;
 const GLOBAL_TIMEOUT_MS = 6 * 60 * 1000;
+const progress = createProgress({ label: "seed" });
 
 // ---------------------------------------------------------------------------------------------
 // worker side: one workload per process
@@ -401,7 +403,8 @@ function verdict(name, r) {
   return reasons;
 }
 
-async function runFraction(fraction, ctx) {
+async function runFraction(fraction, ctx, position) {
+  progress.step(`fraction ${fraction.toFixed(2)} of the rates`, position);
   const settledMs = await lib.settleCpu(ctx.clusterPids, { maxCores: 0.25 });
   const groups = { servers: ctx.nodePids, redis: [ctx.redisPid], generator: [process.pid, ...ctx.workers.map((w) => w.child.pid)] };
   const runs = ctx.workers.map((w) => w.ask({ type: "run", rate: WORKLOADS[w.name].rate * fraction, warmupMs: WARMUP_MS, windowMs: WINDOW_MS, drainMs: DRAIN_MS }));
@@ -425,6 +428,7 @@ async function runFraction(fraction, ctx) {
   cpu.otherProcesses = round(Math.max(0, cpu.machineCores - ours), 2);
   cpu.generatorShareOfOurs = round(cpu.cores.generator / ours, 3);
   cpu.generatorShareOfMachine = round(cpu.cores.generator / cpu.machineCapacity, 3);
+  progress.end(pass ? "all rows met" : "not met");
 
   console.log(`\nfraction ${fraction.toFixed(2)} (${WARMUP_MS} ms warm-up, ${WINDOW_MS} ms measured; settled ${settledMs} ms before)`);
   console.log(HEADER);
@@ -468,7 +472,7 @@ async function main() {
 
   const runs = [];
   const run = async (f) => {
-    const r = await runFraction(f, ctx);
+    const r = await runFraction(f, ctx, { index: runs.length + 1, of: FRACTIONS.length > 0 ? FRACTIONS.length : undefined });
     runs.push(r);
     return r.pass;
   };
