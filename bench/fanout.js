@@ -16,14 +16,15 @@
  * The nodes keep a room history long enough for a whole step of the highest rate. "gen CPU" is the
  * bench process's own CPU (publisher and all subscribers, in cores) over the measured window: near
  * a whole core, the load generator limits the step as much as the servers do.
- * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()).
- * While it runs, scripts/progress.js shows the step, its deliveries/s and the time elapsed (a status
- * line on a terminal, plain lines otherwise).
+ * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()),
+ * and bench/fanout.svg, its chart (bench/chart.js). While it runs, scripts/progress.js shows the
+ * step, its deliveries/s and the time elapsed (a status line on a terminal, plain lines otherwise).
  */
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { createProgress } = require("../scripts/progress");
+const { fanoutChart } = require("./chart");
 
 const NODES = 3;
 const ROOMS = 30;
@@ -401,6 +402,8 @@ async function main() {
   };
   writeFileSync(path.join(__dirname, "results.json"), JSON.stringify(out, null, 2) + "\n");
   console.log("results written to bench/results.json");
+  writeFileSync(path.join(__dirname, "fanout.svg"), fanoutChart(out));
+  console.log("chart written to bench/fanout.svg (deliveries/s and p99 per step; node bench/chart.js draws it again from bench/results.json)");
 }
 
 runMain(main);
