@@ -10,6 +10,8 @@
 // removes the temporary directory; a second Ctrl-C kills whatever is left at once. The rest of
 // the environment (JWT_SECRET, HEARTBEAT_*, LOG_LEVEL, …) is passed to the nodes as is; outside
 // production they also get DEV_TOKENS=1 unless it is set, so the demo page can sign in.
+// While it starts, scripts/progress.js shows each step (Redis, the nodes ready so far, nginx) and
+// the time elapsed: a status line on a terminal, a plain line per step start and end otherwise.
 "use strict";
 
 const { spawn } = require("node:child_process");
@@ -20,6 +22,7 @@ const { tmpdir } = require("node:os");
 const { join } = require("node:path");
 const readline = require("node:readline");
 const { findNginx, renderNginxConf } = require("./lib/nginx");
+const { createProgress } = require("./progress");
 
 const ROOT = join(__dirname, "..");
 const MAIN = join(ROOT, "server", "dist", "main.js");
@@ -30,6 +33,7 @@ const started = Date.now();
 const children = []; // { name, child, kind }
 let stopping = false;
 let tmp;
+const progress = createProgress({ label: "cluster" });
 
 function say(message) {
   process.stdout.write(`[cluster] ${message}\n`);
@@ -163,6 +167,7 @@ function removeTmp() {
 async function shutdown(reason) {
   if (stopping) return;
   stopping = true;
+  progress.fail(reason);
   say(`${reason}: stopping`);
   // The balancer first (no new clients), then the nodes (they leave the registry in Redis and
   // release their devices), then Redis itself.
@@ -209,9 +214,13 @@ async function main() {
   }
 
   let redisUrl = env.REDIS_URL;
-  if (!redisUrl && !env.REDIS_CLUSTER_NODES) {
+  const ownRedis = !redisUrl && !env.REDIS_CLUSTER_NODES;
+  const stepCount = (ownRedis ? 1 : 0) + 1 + (nginxBin ? 1 : 0);
+  let stepIndex = 0;
+  if (ownRedis) {
     const redisBin = binaryOnPath("redis-server");
     if (!redisBin) throw new Error("redis-server is not installed: apt-get install -y redis-server, or set REDIS_URL");
+    progress.step("starting redis-server", { index: ++stepIndex, of: stepCount });
     const redisPort = await freePort();
     const dir = join(tmp, "redis");
     mkdirSync(dir);
@@ -219,15 +228,19 @@ async function main() {
     await waitUntil("redis-server", () => redisPing(redisPort), redis.child);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     env.REDIS_URL = redisUrl;
+    progress.end();
   }
 
+  let ready = 0;
+  progress.step(`starting ${nodeCount} node${nodeCount === 1 ? "" : "s"}`, { index: ++stepIndex, of: stepCount, count: () => ready, total: nodeCount, unit: "ready", rate: false });
   const nodes = ports.map((port, i) => {
     const name = `node-${i + 1}`;
     const entry = start(name, "node", process.execPath, [MAIN], { cwd: ROOT, env: { ...env, PORT: String(port), HOST: env.HOST || host, NODE_ID: name } });
     entry.url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     return entry;
   });
-  await Promise.all(nodes.map((node) => waitUntil(node.name, () => httpOk(`${node.url}/health`), node.child)));
+  await Promise.all(nodes.map((node) => waitUntil(node.name, () => httpOk(`${node.url}/health`), node.child).then(() => ready++)));
+  progress.end();
 
   let entry = nodes[0].url;
   let balancer;
@@ -237,10 +250,12 @@ async function main() {
       listen: `${host}:${basePort}`,
       workers: "auto",
     });
+    progress.step("starting nginx", { index: ++stepIndex, of: stepCount });
     writeFileSync(join(tmp, "nginx.conf"), conf);
     balancer = start("nginx", "nginx", nginxBin, ["-c", join(tmp, "nginx.conf"), "-p", `${tmp}/`, "-e", "stderr", "-g", "daemon off;"]);
     entry = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${basePort}`;
     await waitUntil("nginx", () => httpOk(`${entry}/health`), balancer.child);
+    progress.end();
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -26,6 +26,7 @@ export interface Progress {
   readonly interactive: boolean;
   step(name: string, options?: StepOptions): void;
   end(note?: string): void;
+  fail(note?: string): void;
   render(): void;
   status(): string | null;
 }

@@ -185,26 +185,12 @@ function createProgress({ label, stream = process.stdout, stderr, env = process.
 
     /** Ends the current step: clears the status line, or prints its plain line (time, count, average rate, `note`). */
     end(note) {
-      const s = current;
-      if (!s) return;
-      if (interactive) {
-        clearInterval(timer);
-        timer = null;
-        clearStatus();
-        unhook();
-        current = null;
-        return;
-      }
-      current = null;
-      const elapsed = now() - s.start;
-      const parts = [`done in ${formatDuration(elapsed)}`];
-      if (s.count) {
-        const c = readCount(s);
-        parts.push(countText(s, c));
-        if (s.rate && elapsed > 0) parts.push(`${formatCount((c * 1000) / elapsed)}/s`);
-      }
-      if (note) parts.push(note);
-      write(`${prefix}${s.name}${position(s)}: ${parts.join(", ")}\n`);
+      finish(note, "done in");
+    },
+
+    /** Ends the current step as failed: the same as end(), its plain line says "failed after". */
+    fail(note) {
+      finish(note, "failed after");
     },
 
     /** Redraws the status line now (the timer does it every `intervalMs`). */
@@ -213,6 +199,29 @@ function createProgress({ label, stream = process.stdout, stderr, env = process.
     /** The status line's text as it would be drawn now, or null without a step. */
     status: () => (current ? prefix + statusText() : null),
   };
+
+  function finish(note, verb) {
+    const s = current;
+    if (!s) return;
+    if (interactive) {
+      clearInterval(timer);
+      timer = null;
+      clearStatus();
+      unhook();
+      current = null;
+      return;
+    }
+    current = null;
+    const elapsed = now() - s.start;
+    const parts = [`${verb} ${formatDuration(elapsed)}`];
+    if (s.count) {
+      const c = readCount(s);
+      parts.push(countText(s, c));
+      if (s.rate && elapsed > 0) parts.push(`${formatCount((c * 1000) / elapsed)}/s`);
+    }
+    if (note) parts.push(note);
+    write(`${prefix}${s.name}${position(s)}: ${parts.join(", ")}\n`);
+  }
   return api;
 }
 

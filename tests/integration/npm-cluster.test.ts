@@ -133,6 +133,12 @@ describe("npm run cluster", () => {
     for (const name of ["node-1", "node-2", "node-3"]) {
       expect(output).toMatch(new RegExp(`^\\[${name}\\]\\s+\\{.*"nodeId":"${name}"`, "m"));
     }
+    // Its progress, on a pipe: a plain line per step start and end, no control character.
+    expect(output).toMatch(/^\[cluster\] starting redis-server \(1\/3\): started$/m);
+    expect(output).toMatch(/^\[cluster\] starting 3 nodes \(2\/3\): done in \d+\.\d s, 3\/3 ready$/m);
+    expect(output).toMatch(/^\[cluster\] starting nginx \(3\/3\): done in \d+\.\d s$/m);
+    // eslint-disable-next-line no-control-regex
+    expect(output).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
     // JWT_SECRET reached the nodes: a token signed with it is accepted through nginx.
     const client = await connect(state.entry, { tokenOptions: { sub: "cluster-user" } });
     expect(state.nodes.map((n) => n.name)).toContain(client.session!.nodeId);

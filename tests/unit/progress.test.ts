@@ -68,6 +68,7 @@ describe("progress on a pipe or a file (not a TTY)", () => {
     c.advance(300);
     progress.step("nodes", { count: () => 2, total: 3, unit: "ready", rate: false });
     c.advance(1200);
+    progress.fail("node-3 exited during start");
     progress.end();
 
     expect(out.text()).not.toMatch(CONTROL);
@@ -76,7 +77,7 @@ describe("progress on a pipe or a file (not a TTY)", () => {
       "[redis]   a line of its own\n",
       "[cluster] redis: done in 0.3 s\n",
       "[cluster] nodes: started\n",
-      "[cluster] nodes: done in 1.2 s, 2/3 ready\n",
+      "[cluster] nodes: failed after 1.2 s, 2/3 ready, node-3 exited during start\n",
     ]);
   });
 
