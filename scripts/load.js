@@ -9,6 +9,9 @@
 //    LOAD_ENV (default smoke: a few seconds each, 127.0.0.1 only; `full` for the long runs), each
 //    bounded by LOAD_TIMEOUT_S; every scenario's `ensure` thresholds decide pass or fail.
 // 4. Prints the figures, writes them to tests/load/results.json, stops the cluster.
+// While it runs, scripts/progress.js shows the step (the cluster starting, the scenario being run)
+// and the time elapsed: a status line on a terminal, a plain line per step start and end otherwise.
+// The cluster's and artillery's output pass through this process, line by line.
 "use strict";
 
 const { spawn, spawnSync } = require("node:child_process");
@@ -17,6 +20,8 @@ const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require
 const net = require("node:net");
 const { tmpdir } = require("node:os");
 const { join } = require("node:path");
+const readline = require("node:readline");
+const { createProgress } = require("./progress");
 
 const ROOT = join(__dirname, "..");
 const LOAD_DIR = join(ROOT, "tests", "load");
@@ -33,6 +38,16 @@ let reports;
 let interrupted = false;
 
 const say = (message) => process.stdout.write(`[load] ${message}\n`);
+const progress = createProgress({ label: "load" });
+
+/** Passes a child's output on line by line (the status line stays below it on a terminal); `onLine` sees its stdout's. */
+function relay(child, onLine = () => undefined) {
+  readline.createInterface({ input: child.stdout }).on("line", (line) => {
+    process.stdout.write(`${line}\n`);
+    onLine(line);
+  });
+  readline.createInterface({ input: child.stderr }).on("line", (line) => process.stderr.write(`${line}\n`));
+}
 
 function install() {
   if (existsSync(ARTILLERY) && existsSync(ENGINE)) return;
@@ -80,20 +95,24 @@ async function startCluster(secret) {
   const nodes = Number(process.env.CLUSTER_NODES || 3);
   const port = process.env.CLUSTER_PORT || String(await freeRange(nodes));
   say(`starting a ${nodes}-node cluster on 127.0.0.1:${port} (npm run cluster)…`);
+  progress.step(`starting a ${nodes}-node cluster`);
   const child = spawn(process.execPath, [join(__dirname, "cluster.js")], {
     env: { ...process.env, CLUSTER_PORT: port, JWT_SECRET: secret, LOG_LEVEL: process.env.LOG_LEVEL || "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   cluster = child;
   let output = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the cluster was not ready within 60 s:\n${output}`)), 60000);
-    child.stdout.setEncoding("utf8").on("data", (chunk) => {
-      process.stdout.write(chunk);
-      output += chunk;
-      const match = /^\[cluster\] state (.*)$/m.exec(output);
+    let ready = false;
+    relay(child, (line) => {
+      if (ready) return;
+      output += `${line}\n`;
+      const match = /^\[cluster\] state (.*)$/.exec(line);
       if (match) {
+        ready = true;
         clearTimeout(timer);
+        progress.end();
         resolve(JSON.parse(match[1]));
       }
     });
@@ -111,19 +130,23 @@ function stopCluster() {
   return exited;
 }
 
-function runScenario(name, target, secret) {
+function runScenario(name, target, secret, position) {
   const file = join(LOAD_DIR, `${name}.yml`);
   if (!existsSync(file)) throw new Error(`no scenario ${file}`);
   const output = join(reports, `${name}.json`);
   say(`${name}: artillery run -e ${ENVIRONMENT} --target ${target} tests/load/${name}.yml`);
+  progress.step(`scenario ${name}`, position);
   const started = Date.now();
+  // Its output comes through a pipe: keep its colours when ours go to a terminal.
+  const colour = process.stdout.isTTY && process.env.FORCE_COLOR === undefined && process.env.NO_COLOR === undefined ? { FORCE_COLOR: "1" } : {};
   // offline.js keeps artillery from waiting on a telemetry request at exit (see the file).
   const child = spawn(process.execPath, ["-r", join(LOAD_DIR, "offline.js"), ARTILLERY, "run", "-e", ENVIRONMENT, "--target", target, "--output", output, file], {
     cwd: LOAD_DIR,
-    stdio: "inherit",
-    env: { ...process.env, ...QUIET_ENV, JWT_SECRET: secret },
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...QUIET_ENV, ...colour, JWT_SECRET: secret },
   });
   current = child;
+  relay(child);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       say(`${name}: still running after ${TIMEOUT_S} s; stopping it`);
@@ -132,6 +155,8 @@ function runScenario(name, target, secret) {
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       current = undefined;
+      if (code === 0) progress.end("passed");
+      else progress.fail(signal ? `stopped by ${signal}` : `exit code ${code}`);
       const report = existsSync(output) ? JSON.parse(readFileSync(output, "utf8")) : undefined;
       resolve({ name, passed: code === 0, code, signal, seconds: (Date.now() - started) / 1000, report });
     });
@@ -184,9 +209,9 @@ async function main() {
   }
 
   const results = [];
-  for (const name of SCENARIOS) {
+  for (const [i, name] of SCENARIOS.entries()) {
     if (interrupted) break;
-    results.push(figures(await runScenario(name, target, secret)));
+    results.push(figures(await runScenario(name, target, secret, { index: i + 1, of: SCENARIOS.length })));
   }
   await stopCluster();
   printSummary(results);
@@ -203,6 +228,7 @@ async function main() {
 function onSignal(signal) {
   if (interrupted) return;
   interrupted = true;
+  progress.fail(signal);
   say(`${signal}: stopping`);
   if (current) current.kill("SIGTERM");
   void stopCluster().then(() => process.exit(130));
@@ -216,6 +242,7 @@ process.on("exit", () => {
 });
 
 main().catch(async (err) => {
+  progress.fail();
   say(err.message);
   await stopCluster();
   process.exitCode = 1;
