@@ -66,12 +66,12 @@ async function runSystem(system) {
   const proxies = [];
   const runId = Date.now().toString(36);
   const roomIds = Array.from({ length: ROOMS }, (_, r) => `bytes-${runId}-r${r}`);
-  const state = { tag: "", received: 0 };
+  const state = { tag: "", received: 0, deliveries: 0 }; // deliveries: never reset, for the progress line
   let pub;
   const sizes = [];
 
   for (const [step, size] of SIZES.entries()) {
-    progress.step(`${system} with ${size} node${size === 1 ? "" : "s"}`, { index: step + 1, of: SIZES.length, count: () => state.received, unit: "deliveries" });
+    progress.step(`${system} with ${size} node${size === 1 ? "" : "s"}`, { index: step + 1, of: SIZES.length, count: () => state.deliveries, unit: "deliveries" });
     // grow the cluster to `size` nodes, each behind its own proxy
     const first = nodes.length;
     const added = [];
@@ -92,7 +92,10 @@ async function runSystem(system) {
         const s = await connect(nodes[0].url, await authFor(system, `bytes-${runId}-${i}`));
         await ack(s, "room:join", { room: roomIds[Math.floor(i / PER_ROOM)] });
         s.on("room:message", (m) => {
-          if (m && m.data && m.data.g === state.tag) state.received++;
+          if (m && m.data && m.data.g === state.tag) {
+            state.received++;
+            state.deliveries++;
+          }
         });
       });
     }

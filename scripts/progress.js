@@ -79,13 +79,8 @@ function createProgress({ label, stream = process.stdout, stderr, env = process.
 
   const position = (s) => (s.index !== undefined ? ` (${s.index}${s.of !== undefined ? `/${s.of}` : ""})` : "");
 
-  /** The step's count so far; a count that went down (a counter reset) adds to what came before. */
-  function readCount(s) {
-    const value = Number(s.count()) || 0;
-    if (value < s.last) s.base += s.last;
-    s.last = value;
-    return s.base + value;
-  }
+  /** What the step's counter grew by since the step started. */
+  const readCount = (s) => (Number(s.count()) || 0) - s.origin;
 
   function sample(s) {
     if (!s.count) return;
@@ -110,8 +105,7 @@ function createProgress({ label, stream = process.stdout, stderr, env = process.
     const t = now();
     const parts = [`${s.name}${position(s)}`];
     if (s.count) {
-      const last = s.samples.length ? s.samples[s.samples.length - 1].c : readCount(s);
-      parts.push(countText(s, last));
+      parts.push(countText(s, readCount(s)));
       const rate = s.rate ? recentRate(s) : null;
       if (rate !== null) parts.push(`${formatCount(rate)}/s`);
     }
@@ -164,13 +158,14 @@ function createProgress({ label, stream = process.stdout, stderr, env = process.
     interactive,
 
     /**
-     * Starts a step (ending the one before). `index`/`of`: its position; `count()`: a running count
-     * (e.g. deliveries so far), with `unit` its name and `total` its goal, if any; `rate: false`
-     * leaves the rate out.
+     * Starts a step (ending the one before). `index`/`of`: its position; `count()`: a counter that
+     * only grows (e.g. deliveries so far), shown as its growth since the step started, with `unit`
+     * its name and `total` its goal, if any; `rate: false` leaves the rate out.
      */
     step(name, { index, of, count, unit, total, rate = true } = {}) {
       if (current) api.end();
-      current = { name, index, of, count, unit, total, rate: rate !== false, start: now(), samples: [], base: 0, last: 0 };
+      current = { name, index, of, count, unit, total, rate: rate !== false, start: now(), samples: [], origin: 0 };
+      if (count) current.origin = Number(count()) || 0;
       if (!interactive) {
         write(`${prefix}${name}${position(current)}: started\n`);
         return;

@@ -57,6 +57,18 @@ describe("progress on a pipe or a file (not a TTY)", () => {
     ]);
   });
 
+  test("counts what the counter grew by since the step started", () => {
+    const out = fakeStream(false);
+    const c = clock();
+    let sent = 5000;
+    const progress = createProgress({ label: "bench", stream: out, stderr: null, env: {}, now: c.now });
+    progress.step("step 2", { count: () => sent, unit: "sent" });
+    c.advance(500);
+    sent = 6000;
+    progress.end();
+    expect(out.chunks[1]).toBe("[bench] step 2: done in 0.5 s, 1 000 sent, 2 000/s\n");
+  });
+
   test("starting a step ends the one before; other output passes through untouched", () => {
     const out = fakeStream(false);
     const c = clock();
@@ -66,8 +78,10 @@ describe("progress on a pipe or a file (not a TTY)", () => {
     expect(out.write).toBe(ownWrite);
     out.write("[redis]   a line of its own\n");
     c.advance(300);
-    progress.step("nodes", { count: () => 2, total: 3, unit: "ready", rate: false });
+    let ready = 0;
+    progress.step("nodes", { count: () => ready, total: 3, unit: "ready", rate: false });
     c.advance(1200);
+    ready = 2;
     progress.fail("node-3 exited during start");
     progress.end();
 
@@ -132,7 +146,9 @@ describe("progress on a TTY", () => {
     const wrappedErr = err.write;
 
     const progress = createProgress({ label: "cluster", stream: out, stderr: err, env: {}, now: clock().now, intervalMs: 60_000 });
-    progress.step("nodes", { count: () => 1, total: 3, unit: "ready", rate: false });
+    let ready = 0;
+    progress.step("nodes", { count: () => ready, total: 3, unit: "ready", rate: false });
+    ready = 1;
     expect(out.write).not.toBe(wrappedOut);
     order.length = 0;
 
