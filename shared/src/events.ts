@@ -63,7 +63,7 @@ export interface SessionRefreshResult {
 }
 
 /** Sent right before a node ends a socket whose token expired. */
-/** `session:resync`: when the node's subscription came back (its clock, ms since the epoch). */
+/** `session:resync`: sent when the node's subscription came back (its clock then, ms since the epoch). */
 export interface SessionResyncEvent {
   at: number;
 }

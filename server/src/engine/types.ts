@@ -62,9 +62,9 @@ export interface Engine {
   waitUntilAvailable(timeoutMs: number): Promise<boolean>;
   /**
    * Called each time the node's subscription to the other nodes (the adapter's pub/sub) is back
-   * after its connection was lost, once the channels are subscribed again: what the other nodes
-   * sent meanwhile did not reach this node's sockets. Never on the memory engine, which has no
-   * such connection. Returns an unsubscribe.
+   * after its connection was lost, once the channels are subscribed again and the store answers
+   * (or 30 s later if it does not): what the other nodes sent meanwhile did not reach this node's
+   * sockets. Never on the memory engine, which has no such connection. Returns an unsubscribe.
    */
   onResubscribed(listener: () => void): () => void;
   close(): Promise<void>;

@@ -31,6 +31,8 @@ import { deliverClassicBroadcasts } from "./classic-broadcasts";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
+/** How long the resubscribed listeners wait for the store after the subscription came back. */
+const RESUBSCRIBED_STORE_WAIT_MS = 30_000;
 
 export interface RedisEngineOptions extends RedisTarget {
   keyPrefix: string;
@@ -116,9 +118,7 @@ export class RedisEngine implements Engine {
     // channel prefix; classic-format broadcasts (@socket.io/redis-emitter) are heard in attach().
     this.adapter = confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" }), this.clients.sub);
     this.onError = onError;
-    watchResubscriptions(this.clients.sub, () => {
-      if (!this.closed) for (const listener of this.resubscribed) listener();
-    });
+    watchResubscriptions(this.clients.sub, () => void this.announceResubscribed());
     const stores = openRedisStores(this.clients.data, this.keys, { cluster: sharded, openBlocking: () => createBlockingClient(options) });
     this.nodes = stores.nodes;
     this.presence = stores.presence;
@@ -174,6 +174,12 @@ export class RedisEngine implements Engine {
   onResubscribed(listener: () => void): () => void {
     this.resubscribed.add(listener);
     return () => this.resubscribed.delete(listener);
+  }
+
+  /** What the listeners read comes from the store, which may be coming back too: they wait for it (bounded). */
+  private async announceResubscribed(): Promise<void> {
+    await this.availability.waitUntilAvailable(RESUBSCRIBED_STORE_WAIT_MS);
+    if (!this.closed) for (const listener of this.resubscribed) listener();
   }
 
   async close(): Promise<void> {

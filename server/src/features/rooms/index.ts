@@ -30,12 +30,8 @@ export function roomsFeature(deps: FeatureDeps): Feature {
   };
 }
 
-/** How long telling positions waits for the store after the subscription came back. */
-const STORE_WAIT_MS = 30_000;
-
-async function tellPositions({ engine, logger }: FeatureDeps, rooms: RoomService): Promise<void> {
+async function tellPositions({ logger }: FeatureDeps, rooms: RoomService): Promise<void> {
   try {
-    if (!(await engine.waitUntilAvailable(STORE_WAIT_MS))) throw new Error("the store stayed unavailable");
     const told = await rooms.tellPositions();
     logger.info("subscription back: told local sockets where their rooms stand", { event: "resubscribe", rooms: told });
   } catch (err) {

@@ -22,7 +22,10 @@ export function sessionFeature(deps: FeatureDeps): Feature {
   return {
     commands: [refresh],
     start() {
-      stopTelling = deps.engine.onResubscribed(() => void tellResync(deps));
+      stopTelling = deps.engine.onResubscribed(() => {
+        deps.io.local.emit("session:resync", { at: Date.now() });
+        deps.logger.info("subscription back: told local sockets to resync", { event: "resubscribe", sockets: deps.sessions.connections });
+      });
     },
     async stop() {
       stopTelling?.();
@@ -30,12 +33,3 @@ export function sessionFeature(deps: FeatureDeps): Feature {
   };
 }
 
-/** How long telling sockets to resync waits for the store after the subscription came back. */
-const STORE_WAIT_MS = 30_000;
-
-/** Once the store answers again (what the clients read comes from it), every local socket hears `session:resync`. */
-async function tellResync({ engine, io, logger, sessions }: FeatureDeps): Promise<void> {
-  const available = await engine.waitUntilAvailable(STORE_WAIT_MS);
-  io.local.emit("session:resync", { at: Date.now() });
-  logger.info("subscription back: told local sockets to resync", { event: "resubscribe", sockets: sessions.connections, storeAvailable: available });
-}
