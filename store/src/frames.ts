@@ -23,16 +23,14 @@ const EVENT_PACKET = 2;
 const BROADCAST_MESSAGE = 3;
 const NSP = "/";
 
-/** An adapter frame: the command and channel to publish it with, and the bytes. */
+/** An adapter frame: the shard channel to SPUBLISH it on, and the bytes. */
 export interface Frame {
-  command: "SPUBLISH";
   channel: string;
   data: Buffer;
 }
 
 /** A frame split where values known only inside a script go (a message's id and position): n values, n + 1 parts. */
 export interface SplitFrame {
-  command: Frame["command"];
   channel: string;
   parts: Buffer[];
 }
@@ -46,7 +44,7 @@ export function roomChannel(room: string): string {
 export function adapterFrame(uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): Frame {
   const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: NSP };
   const opts = { rooms: [room], except: [...except], flags: {} };
-  return { command: "SPUBLISH", channel: roomChannel(room), data: encode({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } }) };
+  return { channel: roomChannel(room), data: encode({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } }) };
 }
 
 /**
@@ -55,7 +53,7 @@ export function adapterFrame(uid: string, room: string, event: string, args: rea
  * between the parts.
  */
 export function splitAdapterFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
-  const { command, channel, data } = adapterFrame(uid, room, event, args);
+  const { channel, data } = adapterFrame(uid, room, event, args);
   const parts: Buffer[] = [];
   let from = 0;
   for (const placeholder of placeholders) {
@@ -66,5 +64,5 @@ export function splitAdapterFrame(uid: string, room: string, event: string, args
     from = at + marker.length;
   }
   parts.push(data.subarray(from));
-  return { command, channel, parts };
+  return { channel, parts };
 }

@@ -22,9 +22,8 @@
 -- ARGV[7]  once TTL s
 -- ARGV[8]  idle TTL s (0 = the document never expires; else the document and its room expire together)
 -- ARGV[9]  document id
--- ARGV[10] publish command: 'SPUBLISH' ('' = no publish)
--- ARGV[11] adapter channel
--- ARGV[12..] per op, 4 values: member required ('' = none), entry JSON, its once key's index in KEYS
+-- ARGV[10] adapter channel ('' = no publish)
+-- ARGV[11..] per op, 4 values: member required ('' = none), entry JSON, its once key's index in KEYS
 --            (0 = none), adapter frame
 --
 -- Returns {'missing'} (no such room/workspace), {'forbidden', i} (op i's author is not a member),
@@ -35,11 +34,11 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local n = tonumber(ARGV[3])
 for i = 1, n do
-  local member = ARGV[11 + (i - 1) * 4 + 1]
+  local member = ARGV[10 + (i - 1) * 4 + 1]
   if member ~= '' and redis.call('HEXISTS', KEYS[2], member) == 0 then return {'forbidden', i} end
 end
 for i = 1, n do
-  local onceKey = tonumber(ARGV[11 + (i - 1) * 4 + 3])
+  local onceKey = tonumber(ARGV[10 + (i - 1) * 4 + 3])
   if onceKey > 0 then
     local prior = redis.call('GET', KEYS[onceKey])
     if prior then return {'duplicate', i, tonumber(prior)} end
@@ -61,7 +60,7 @@ if not meta[1] then
   redis.call('SADD', KEYS[6], ARGV[9])
 end
 for i = 1, n do
-  local at = 11 + (i - 1) * 4
+  local at = 10 + (i - 1) * 4
   version = version + 1
   redis.call('RPUSH', KEYS[4], ARGV[at + 2])
   local onceKey = tonumber(ARGV[at + 3])
@@ -88,6 +87,6 @@ if ttl > 0 then
   for i = 3, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
 end
 if ARGV[10] ~= '' then
-  for i = 1, n do redis.call(ARGV[10], ARGV[11], ARGV[11 + (i - 1) * 4 + 4]) end
+  for i = 1, n do redis.call('SPUBLISH', ARGV[10], ARGV[10 + (i - 1) * 4 + 4]) end
 end
 return {'appended', version}

@@ -19,9 +19,8 @@
 -- ARGV[5]  idle TTL s
 -- ARGV[6]  use publish-once ('1'/'0')
 -- ARGV[7]  a fresh epoch, used when a new one starts
--- ARGV[8]  publish command: 'SPUBLISH' ('' = no publish)
--- ARGV[9]  adapter channel
--- ARGV[10..13]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
+-- ARGV[8]  adapter channel ('' = no publish)
+-- ARGV[9..12]  the frame: before the id, between id and seq, between seq and epoch, after the epoch
 --
 -- Returns {'missing'}, {'forbidden'}, {'duplicate', id, seq, epoch} (seq and epoch absent for a
 -- publish-once key written before positions existed) or {'published', id, seq, epoch}.
@@ -55,6 +54,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 if ARGV[6] == '1' then redis.call('SET', KEYS[4], id .. ' ' .. seqText .. ' ' .. epoch, 'EX', ttl) end
 if ARGV[8] ~= '' then
-  redis.call(ARGV[8], ARGV[9], ARGV[10] .. cmsgpack.pack(id) .. ARGV[11] .. cmsgpack.pack(seq) .. ARGV[12] .. cmsgpack.pack(epoch) .. ARGV[13])
+  redis.call('SPUBLISH', ARGV[8], ARGV[9] .. cmsgpack.pack(id) .. ARGV[10] .. cmsgpack.pack(seq) .. ARGV[11] .. cmsgpack.pack(epoch) .. ARGV[12])
 end
 return {'published', id, seq, epoch}

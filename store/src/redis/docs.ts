@@ -79,7 +79,6 @@ export class RedisDocStore implements DocStore {
       request.onceTtlS,
       request.idleTtlS,
       docId,
-      frames?.[0]?.command ?? "",
       frames?.[0]?.channel ?? "",
       ...perOp,
     ])) as (string | number)[];

@@ -229,7 +229,6 @@ export class RedisRoomHistory implements RoomHistory {
         request.idleTtlS,
         once ? "1" : "0",
         newEpoch(),
-        frame?.command ?? "",
         frame?.channel ?? "",
         ...(frame?.parts ?? ["", "", "", ""]),
       ],
