@@ -23,20 +23,24 @@ interface Pending {
   since: number;
 }
 
+/** How often expired `clientNotifyId`s are forgotten. */
+const ONCE_SWEEP_INTERVAL_MS = 60_000;
+
 export class MemoryNotificationQueue implements NotificationQueue {
   private readonly fresh: NotificationEntry[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Set<() => void>();
   /** `clientNotifyId`s seen, per user: the id queued and until when it is remembered. */
   private readonly once = new Map<string, { id: string; expiresAt: number }>();
+  /** Forgets expired `clientNotifyId`s now and then (a lookup checks expiry itself). */
+  private readonly sweeper = setInterval(() => this.sweepOnce(), ONCE_SWEEP_INTERVAL_MS).unref();
   private seq = 0;
 
   async enqueue(notification: StoredNotification, clientNotifyId?: string): Promise<string> {
     const now = Date.now();
-    for (const [key, entry] of this.once) if (entry.expiresAt <= now) this.once.delete(key);
     const onceKey = clientNotifyId === undefined ? undefined : compositeKey(notification.tenant, notification.userId, clientNotifyId);
     const prior = onceKey === undefined ? undefined : this.once.get(onceKey);
-    if (prior) return prior.id;
+    if (prior && prior.expiresAt > now) return prior.id;
     this.fresh.push({ entryId: `${now}-${this.seq++}`, notification: structuredClone(notification) });
     if (onceKey !== undefined) this.once.set(onceKey, { id: notification.id, expiresAt: now + notification.expiresAt - notification.createdAt });
     for (const wake of this.waiters) wake();
@@ -86,7 +90,13 @@ export class MemoryNotificationQueue implements NotificationQueue {
 
   /** Wakes blocked reads so a closing node does not wait for them. */
   close(): void {
+    clearInterval(this.sweeper);
     for (const wake of this.waiters) wake();
+  }
+
+  private sweepOnce(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.once) if (entry.expiresAt <= now) this.once.delete(key);
   }
 }
 
