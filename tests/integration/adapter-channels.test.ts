@@ -8,7 +8,7 @@
 import { Emitter } from "@socket.io/redis-emitter";
 import { Redis } from "ioredis";
 import type { SwitchboardNode } from "@switchboard/server";
-import { closeClients, command, connect, nextEvent, type Client } from "../helpers/clients";
+import { closeClients, command, connect, connectRefused, nextEvent, type Client } from "../helpers/clients";
 import { startNode } from "../helpers/nodes";
 import { sleep, waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
@@ -78,6 +78,39 @@ describe("per-room channels on one Redis", () => {
     expect(heardBySecond).toBeGreaterThan(100_000);
     expect(toSecond).toBeLessThan(heardBySecond / 5);
     expect(toFirst).toBeGreaterThan(0);
+  });
+
+  it("keeps a user's channel subscribed only for accepted handshakes: a refused one leaves it again", async () => {
+    // The node subscribes the user's room while it checks the device limit (PROTOCOL §2).
+    const channel = "socket.io#/#user:frank#";
+    const probe = new Redis(redis.port, "127.0.0.1");
+    const subscribers = async () => Number(((await probe.call("PUBSUB", "SHARDNUMSUB", channel)) as [string, number])[1]);
+    try {
+      const devices: Client[] = [];
+      for (let d = 0; d < 5; d++) devices.push(await connect(url(0), { tokenOptions: { sub: "frank" }, deviceId: `frank-${d}` }));
+      expect(await subscribers()).toBe(1);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const refusal = await connectRefused(url(1), { tokenOptions: { sub: "frank" }, deviceId: "frank-extra" });
+        expect(refusal.data?.code).toBe("DEVICE_LIMIT");
+      }
+      await sleep(200);
+      expect(await subscribers()).toBe(1);
+
+      // An accepted handshake on node 1 has the channel subscribed when its `session` arrives.
+      devices[0]!.close();
+      let accepted: Client | undefined;
+      await waitFor(
+        async () => (accepted = await connect(url(1), { tokenOptions: { sub: "frank" }, deviceId: "frank-extra" }).catch(() => undefined)) !== undefined,
+        5000,
+        "a free device slot",
+      );
+      expect(accepted!.session?.nodeId).toBe("channels-1");
+      expect(await subscribers()).toBe(2);
+      closeClients();
+      await waitFor(async () => (await subscribers()) === 0, 5000, "the channel unsubscribed by both nodes");
+    } finally {
+      probe.disconnect();
+    }
   });
 
   it("delivers what @socket.io/redis-emitter sends, on every node, to the rooms it names", async () => {

@@ -100,6 +100,10 @@ export class SessionManager {
         tokenExp: principal.exp,
       };
       if (principal.name !== undefined) data.name = principal.name;
+      // The user's room, and the tenant-wide room that the emitter's broadcast reaches, subscribed
+      // while the device is acquired (on Redis both are round trips). Until the socket connects,
+      // broadcasts pass it by; a refused handshake leaves the rooms again (Socket.IO's cleanup).
+      const joining = socket.join([tenantRoom(data.tenant, userRoom(data.userId)), tenantWideRoom(data.tenant)]);
       const acquired = await this.deps.engine.presence.acquire(this.deviceSession(data), this.deps.maxDevicesPerUser, this.deps.maxConnectionsPerDevice);
       if (!acquired.ok && acquired.connections !== undefined) {
         throw new AppError("DEVICE_LIMIT", `device ${data.deviceId} already has ${acquired.connections} connections (limit ${this.deps.maxConnectionsPerDevice})`, {
@@ -114,6 +118,10 @@ export class SessionManager {
       }
       socket.data = data;
       if (acquired.changed) this.deps.events.emit("presence", data.tenant, acquired.changed, "connect");
+      // `session` is sent once the rooms are subscribed (asynchronous on Redis), so whatever another
+      // node sends to `user:<id>` after the client has its session reaches it. A subscription that
+      // failed is reported by the engine and retried when the connection comes back.
+      await Promise.resolve(joining).catch(() => undefined);
     } finally {
       this.reserved--;
     }
@@ -126,8 +134,6 @@ export class SessionManager {
     const userKey = `${data.tenant}|${data.userId}`;
     this.usersOnline.set(userKey, (this.usersOnline.get(userKey) ?? 0) + 1);
     this.updateGauges();
-    // The user's room, and the tenant-wide room that the emitter's broadcast reaches.
-    const joined = socket.join([tenantRoom(data.tenant, userRoom(data.userId)), tenantWideRoom(data.tenant)]);
     const session: Session = {
       sessionId: data.sessionId,
       userId: data.userId,
@@ -137,11 +143,7 @@ export class SessionManager {
       expiresAt: data.tokenExp * 1000,
     };
     if (data.tenant) session.tenant = data.tenant;
-    // Announced once the user's room is subscribed (asynchronous on a Redis Cluster), so whatever
-    // another node sends to `user:<id>` after the client has its session reaches it.
-    const announce = () => socket.emit("session", session);
-    if (joined) void joined.then(announce, announce);
-    else announce();
+    socket.emit("session", session);
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
     this.scheduleExpiry(socket);
 

@@ -27,7 +27,7 @@ export interface RedisStoreOptions {
 export function openRedisStores(redis: RedisClient, keys: KeyLayout, { cluster, openBlocking, delivery }: RedisStoreOptions) {
   const stores = {
     nodes: new RedisNodeRegistry(redis, keys),
-    presence: new RedisPresenceRegistry(redis, keys),
+    presence: new RedisPresenceRegistry(redis, keys, cluster),
     sync: new RedisSyncStore(redis, keys),
     notifications: new RedisNotificationQueue(redis, keys, openBlocking),
     inbox: new RedisNotificationInbox(redis, keys),

@@ -14,21 +14,30 @@ type Reply = (string | number)[];
 /**
  * A user's devices live in one hash (`deviceId|sessionId` -> nodeId) beside their presence hash,
  * so the device limit and every presence change are one atomic script. Each node also lists its
- * sessions in a set, written BEFORE the hash, so a node that dies can always be swept: at worst
- * the set names a session the hash never got.
+ * sessions in a set, so a node that dies can always be swept: on one Redis the same script writes
+ * the set and the hash; on a Redis Cluster (another slot) the set is written BEFORE the hash, so
+ * at worst the set names a session the hash never got.
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
+    private readonly cluster: boolean,
   ) {}
 
   async acquire(session: DeviceSession, limit: number, perDevice = Number.MAX_SAFE_INTEGER): Promise<AcquireResult> {
     const member = sessionMember(session);
-    await this.redis.sadd(this.keys.nodeSessions(session.nodeId), member);
-    const reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), [session.deviceId, session.sessionId, session.nodeId, limit, perDevice])) as Reply;
+    const nodeSessions = this.keys.nodeSessions(session.nodeId);
+    const args = [session.deviceId, session.sessionId, session.nodeId, limit, perDevice];
+    let reply: Reply;
+    if (this.cluster) {
+      await this.redis.sadd(nodeSessions, member);
+      reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), args)) as Reply;
+      if (reply[0] !== 1) await this.redis.srem(nodeSessions, member);
+    } else {
+      reply = (await acquireDevice.run(this.redis, [...this.userKeys(session.tenant, session.userId), nodeSessions], [...args, member])) as Reply;
+    }
     if (reply[0] === 1) return reply.length > 1 ? { ok: true, changed: toRecord(session.userId, reply.slice(1)) } : { ok: true };
-    await this.redis.srem(this.keys.nodeSessions(session.nodeId), member);
     return reply.length > 2 ? { ok: false, devices: Number(reply[1]), connections: Number(reply[2]) } : { ok: false, devices: Number(reply[1]) };
   }
 
@@ -37,8 +46,11 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     if (!first) return { released: 0 };
     if (sessions.some((s) => s.tenant !== first.tenant || s.userId !== first.userId)) throw new Error("release takes the sessions of one user");
     const fields = sessions.map((s) => `${s.deviceId}|${s.sessionId}`);
-    const reply = (await releaseDevices.run(this.redis, this.userKeys(first.tenant, first.userId), [ttlS, ...fields])) as Reply;
-    await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
+    const prefix = sessionMember({ ...first, deviceId: "", sessionId: "" }).slice(0, -1);
+    const oneSet = !this.cluster && sessions.every((s) => s.nodeId === first.nodeId);
+    const keys = this.userKeys(first.tenant, first.userId);
+    const reply = (await releaseDevices.run(this.redis, oneSet ? [...keys, this.keys.nodeSessions(first.nodeId)] : keys, [ttlS, prefix, ...fields])) as Reply;
+    if (!oneSet) await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
     const released = Number(reply[0]);
     return reply.length > 1 ? { released, changed: toRecord(first.userId, reply.slice(1)) } : { released };
   }
