@@ -175,9 +175,10 @@ describe("command logging by level", () => {
   afterEach(() => closeClients());
 
   it.each([
-    ["debug", 3],
-    ["info", 0],
-  ] as const)("at LOG_LEVEL=%s logs %d lines for 3 answered commands", async (level, lines) => {
+    ["debug", 3, 1],
+    ["info", 0, 1],
+    ["warn", 0, 0],
+  ] as const)("at LOG_LEVEL=%s logs %d lines for 3 answered commands and %d for the connect", async (level, lines, connects) => {
     const node = await NodeProcess.spawn({ LOG_LEVEL: level });
     try {
       const client = await connect(node.url, { deviceId: "log-device" });
@@ -186,6 +187,9 @@ describe("command logging by level", () => {
       const logged = node.logs().filter((line) => line.event === "command" && line.outcome === "ok");
       expect(logged.length).toBe(lines);
       if (lines > 0) expect(logged[0]).toMatchObject({ level: "debug", command: "system:ping", deviceId: "log-device" });
+      const connected = node.logs().filter((line) => line.event === "connect");
+      expect(connected.length).toBe(connects);
+      if (connects > 0) expect(connected[0]).toMatchObject({ level: "info", message: "connected", deviceId: "log-device", nodeId: expect.any(String) });
     } finally {
       await node.kill("SIGTERM");
     }

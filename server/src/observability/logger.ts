@@ -16,11 +16,22 @@ const redact = winston.format((info) => {
 });
 
 export function createLogger(options: { nodeId: string; level: string; silent?: boolean }): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level,
     silent: options.silent ?? false,
     defaultMeta: { nodeId: options.nodeId },
     format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
     transports: [new winston.transports.Console()],
   });
+  // A call under the level returns at once: winston would build the line and pass it through its
+  // stream before dropping it (every connect and disconnect logs at info).
+  const methods = logger as unknown as Record<string, (this: Logger, ...args: unknown[]) => Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const log = methods[level];
+    if (typeof log !== "function") continue;
+    methods[level] = function (this: Logger, ...args: unknown[]) {
+      return this.isLevelEnabled(level) ? log.apply(this, args) : this;
+    };
+  }
+  return logger;
 }
