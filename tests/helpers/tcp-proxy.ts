@@ -1,7 +1,8 @@
 /**
  * A local TCP proxy in front of a node (or a Redis), for network-failure tests: cut every
  * connection, refuse new ones for a while, swallow the node's answers (so a command is executed but
- * its ack never arrives), or point it at another node. It counts the bytes the target sends back.
+ * its ack never arrives), or point it at another node. It counts the bytes the target sends back,
+ * and can record every chunk each way in the order it passed.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,9 @@ export class TcpProxy {
   attempts = 0;
   /** Bytes the target sent back to the clients so far. */
   bytesToClients = 0;
+  /** The chunks that passed since record(), in order: `request` from a client, `reply` from the target. */
+  readonly recorded: { way: "request" | "reply"; data: Buffer }[] = [];
+  private recording = false;
 
   private constructor(
     private readonly server: Server,
@@ -68,6 +72,12 @@ export class TcpProxy {
     this.swallowingRequests = true;
   }
 
+  /** From now on every chunk is kept in `recorded` (cleared here). */
+  record(): void {
+    this.recorded.length = 0;
+    this.recording = true;
+  }
+
   close(): Promise<void> {
     this.down();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -87,11 +97,13 @@ export class TcpProxy {
       client.destroy();
       upstream.destroy();
     };
-    client.on("data", (chunk) => {
+    client.on("data", (chunk: Buffer) => {
+      if (this.recording) this.recorded.push({ way: "request", data: chunk });
       if (!this.swallowingRequests) upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
       this.bytesToClients += chunk.length;
+      if (this.recording) this.recorded.push({ way: "reply", data: chunk });
       if (!this.swallowing) client.write(chunk);
     });
     for (const socket of pair) {

@@ -4,6 +4,7 @@
  * (`sub` queues its subscriptions and re-subscribes by itself after a reconnect).
  */
 import type { RedisClient } from "@switchboard/store";
+import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 
 export type { RedisClient };
@@ -56,11 +57,10 @@ function reportRejections(client: RedisClient, methods: readonly string[], onErr
 
 export function createRedisClients(target: RedisTarget, onAdapterError: (err: Error) => void): RedisClients {
   const common: RedisOptions = { connectTimeout: 5000, retryStrategy: (times) => Math.min(50 * times, 2000) };
-  // Auto-pipelining: what the node sends in one tick (concurrent publishes, their deliveries) goes
-  // to Redis in one write.
-  const data = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000, enableAutoPipelining: true });
-  const pub = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
+  const data = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 });
+  const pub = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const sub = connect(target, { ...common, maxRetriesPerRequest: null }, { shardedSubscribers: true });
+  for (const client of [data, pub, sub]) writeOncePerTurn(client);
   reportRejections(pub, ["publish", "spublish"], onAdapterError);
   reportRejections(sub, ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"], onAdapterError);
   return { data, pub, sub, all: () => [data, pub, sub] };
@@ -112,4 +112,35 @@ export function createBlockingClient(target: RedisTarget): RedisClient {
 
 export function isReady(client: RedisClient): boolean {
   return client.status === "ready";
+}
+
+/**
+ * What a connection sends in one turn of the event loop (concurrent publishes, handshakes'
+ * presence scripts and subscriptions) goes to Redis in one write, and the next turn's commands
+ * follow at once. ioredis's auto-pipelining batches too, but sends a batch only once the previous
+ * one is answered, which puts a command under load behind a whole round trip of others. The
+ * socket is corked at its first write of a turn and uncorked after the turn's I/O callbacks
+ * (setImmediate); commands keep their order, and ioredis matches replies as always.
+ */
+export function writeOncePerTurn(client: RedisClient): void {
+  const onConnect = (connection: Redis) => connection.on("connect", () => corkPerTurn((connection as unknown as { stream: Socket }).stream));
+  if (client instanceof Cluster) client.on("+node", onConnect);
+  else onConnect(client);
+}
+
+function corkPerTurn(socket: Socket): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    return (write as (...a: Parameters<Socket["write"]>) => boolean).apply(this, args);
+  } as Socket["write"];
 }
