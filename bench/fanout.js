@@ -13,7 +13,9 @@
  * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800,6400,8000,9600,11200,12800), BENCH_STEP_MS
  * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
  * BENCH_SYSTEMS (default "switchboard,bare").
- * The nodes keep a room history long enough for a whole step of the highest rate. "gen CPU" is the
+ * The nodes keep a room history long enough for a whole step of the highest rate. "nodes" and
+ * "redis" are the CPU (in cores) of the system's 3 nodes and of its redis-server over the measured
+ * window. "gen CPU" is the
  * bench process's own CPU (publisher and all subscribers, in cores) over the measured window: near
  * a whole core, the load generator limits the step as much as the servers do.
  * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()),
@@ -277,12 +279,12 @@ async function verifyHistory(pub, roomIds, ackIdsByRoom) {
 const fmt = (v, w) => String(v === null || v === undefined ? "-" : v).padStart(w);
 function printHeader() {
   console.log(
-    `${"system".padEnd(12)}${fmt("target/s", 9)}${fmt("pub/s", 8)}${fmt("deliv/s", 9)}${fmt("p50 ms", 8)}${fmt("p95 ms", 8)}${fmt("p99 ms", 8)}${fmt("max ms", 8)}${fmt("lost", 6)}${fmt("pubFail", 8)}${fmt("gen CPU", 8)}  history / note`,
+    `${"system".padEnd(12)}${fmt("target/s", 9)}${fmt("pub/s", 8)}${fmt("deliv/s", 9)}${fmt("p50 ms", 8)}${fmt("p95 ms", 8)}${fmt("p99 ms", 8)}${fmt("max ms", 8)}${fmt("lost", 6)}${fmt("pubFail", 8)}${fmt("gen CPU", 8)}${fmt("nodes", 6)}${fmt("redis", 6)}  history / note`,
   );
 }
 function stepLine(system, s) {
   const hist = s.history ? `history ${s.history.checked - s.history.missing}/${s.history.checked}` : "";
-  return `${system.padEnd(12)}${fmt(s.targetRate, 9)}${fmt(s.publishesPerSec, 8)}${fmt(s.deliveriesPerSec, 9)}${fmt(s.p50, 8)}${fmt(s.p95, 8)}${fmt(s.p99, 8)}${fmt(s.max, 8)}${fmt(s.lostDeliveries, 6)}${fmt(s.failedPublishes + s.unackedPublishes, 8)}${fmt(s.cpu ? s.cpu.generator : null, 8)}  ${hist}${s.aborted ? ` ABORTED: ${s.aborted}` : ""}`;
+  return `${system.padEnd(12)}${fmt(s.targetRate, 9)}${fmt(s.publishesPerSec, 8)}${fmt(s.deliveriesPerSec, 9)}${fmt(s.p50, 8)}${fmt(s.p95, 8)}${fmt(s.p99, 8)}${fmt(s.max, 8)}${fmt(s.lostDeliveries, 6)}${fmt(s.failedPublishes + s.unackedPublishes, 8)}${fmt(s.cpu ? s.cpu.generator : null, 8)}${fmt(s.cpu ? s.cpu.nodes : null, 6)}${fmt(s.cpu ? s.cpu.redis : null, 6)}  ${hist}${s.aborted ? ` ABORTED: ${s.aborted}` : ""}`;
 }
 function printStep(system, s) {
   console.log(stepLine(system, s));
