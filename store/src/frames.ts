@@ -29,11 +29,19 @@ export interface Frame {
   data: Buffer;
 }
 
-/** A frame split where values known only inside a script go (a message's id and position): n values, n + 1 parts. */
-export interface SplitFrame {
+/**
+ * A room message's frame as the publish script completes it: `head`, then the id, seq and epoch it
+ * gives the message, `room`, the stored message's JSON without its opening brace, and `tail`.
+ */
+export interface MessageFrame {
   channel: string;
-  parts: Buffer[];
+  head: string;
+  room: string;
+  tail: string;
 }
+
+/** Stands for the message in the frame messageFrame() cuts in two; only the uid and the room's name precede it, and neither can hold a control character. */
+const MESSAGE_MARKER = "\u0000message";
 
 /** The shard channel of `room`. */
 export function roomChannel(room: string): string {
@@ -48,21 +56,14 @@ export function adapterFrame(uid: string, room: string, event: string, args: rea
 }
 
 /**
- * The frame of `event`, split around `placeholders` (strings that `args` hold once each, in this
- * order, and nothing else can contain): a script splices the real values, as JSON, in between
- * the parts.
+ * The frame of a `room:message` to `room`, around the message that the publish script writes
+ * (store/lua/rooms/publish-message.lua): `{"id":…,"seq":…,"epoch":…,"room":…,` then the stored
+ * fields, as toMessage() orders them. So what is delivered is what is stored, and the message's
+ * data is sent to Redis once.
  */
-export function splitAdapterFrame(uid: string, room: string, event: string, args: readonly unknown[], placeholders: readonly string[]): SplitFrame {
-  const { channel, data } = adapterFrame(uid, room, event, args);
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (const placeholder of placeholders) {
-    const marker = Buffer.from(JSON.stringify(placeholder));
-    const at = data.indexOf(marker, from);
-    if (at < 0) throw new Error("a placeholder is missing from the encoded frame");
-    parts.push(data.subarray(from, at));
-    from = at + marker.length;
-  }
-  parts.push(data.subarray(from));
-  return { channel, parts };
+export function messageFrame(uid: string, socketRoom: string, room: string): MessageFrame {
+  const marker = JSON.stringify(MESSAGE_MARKER);
+  const text = adapterFrame(uid, socketRoom, "room:message", [MESSAGE_MARKER]).data.toString();
+  const at = text.indexOf(marker);
+  return { channel: roomChannel(socketRoom), head: `${text.slice(0, at)}{"id":`, room: `,"room":${JSON.stringify(room)},`, tail: text.slice(at + marker.length) };
 }

@@ -48,8 +48,8 @@ export function newEpoch(): string {
 }
 
 /**
- * The message as delivered; `id`, `seq` and `epoch` first, so an encoded frame's placeholders for
- * them are the first strings they could be.
+ * The message as delivered: `id`, `seq`, `epoch` and `room`, then the stored fields in their
+ * stored order, as the publish script writes it into the frame other nodes receive.
  */
 export function toMessage(room: string, id: string, stored: StoredMessage, position?: MessagePosition): Message {
   const message: Message = position

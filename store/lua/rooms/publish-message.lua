@@ -5,8 +5,9 @@
 -- epoch. Both are read from the history's newest entry, so they live exactly as long as the
 -- history: when it is gone (expired, deleted, a Redis that restarted empty), the next message
 -- starts a new epoch at seq 1.
--- The frame is the adapter's JSON packet split where the id, seq and epoch go; the values
--- made here are spliced in as JSON, so what is delivered is what is stored.
+-- The frame is the adapter's JSON packet (store/src/frames.ts messageFrame) around the message:
+-- its id, seq and epoch made here, its room, then the stored JSON itself, so what is delivered is
+-- what is stored.
 --
 -- KEYS[1]  room meta
 -- KEYS[2]  room members
@@ -20,7 +21,9 @@
 -- ARGV[6]  use publish-once ('1'/'0')
 -- ARGV[7]  a fresh epoch, used when a new one starts
 -- ARGV[8]  adapter channel ('' = no publish)
--- ARGV[9..12]  the frame (JSON): before the id, between id and seq, between seq and epoch, after the epoch
+-- ARGV[9]  the frame's head (up to the message's `{"id":`)
+-- ARGV[10] the message's `,"room":…,` (after its epoch, before the stored fields)
+-- ARGV[11] the frame's tail (after the message)
 --
 -- Returns {'missing'}, {'forbidden'}, {'duplicate', id, seq, epoch} (seq and epoch absent for a
 -- publish-once key written before positions existed) or {'published', id, seq, epoch}.
@@ -54,7 +57,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 if ARGV[6] == '1' then redis.call('SET', KEYS[4], id .. ' ' .. seqText .. ' ' .. epoch, 'EX', ttl) end
 if ARGV[8] ~= '' then
-  -- The frame is JSON; the id ('<ms>-<n>') and the epoch (hex) need no escaping.
-  redis.call('SPUBLISH', ARGV[8], ARGV[9] .. '"' .. id .. '"' .. ARGV[10] .. seqText .. ARGV[11] .. '"' .. epoch .. '"' .. ARGV[12])
+  -- The id ('<ms>-<n>') and the epoch (hex) need no escaping; ARGV[2] is a JSON object.
+  redis.call('SPUBLISH', ARGV[8], ARGV[9] .. '"' .. id .. '","seq":' .. seqText .. ',"epoch":"' .. epoch .. '"' .. ARGV[10] .. string.sub(ARGV[2], 2) .. ARGV[11])
 end
 return {'published', id, seq, epoch}

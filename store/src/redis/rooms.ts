@@ -20,7 +20,7 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { splitAdapterFrame } from "../frames";
+import { messageFrame } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -193,8 +193,6 @@ type StreamEntry = [id: string, fields: string[]];
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
   private readonly rooms: SocketRooms;
-  /** Strings no message can contain, marking where the id, seq and epoch go in a pre-encoded frame. */
-  private readonly placeholders = ["id", "seq", "epoch"].map((what) => `sb-${what}-${randomBytes(12).toString("hex")}`) as [string, string, string];
 
   constructor(
     private readonly redis: RedisClient,
@@ -213,9 +211,7 @@ export class RedisRoomHistory implements RoomHistory {
   async publish(request: PublishRequest): Promise<PublishOutcome> {
     const { tenant, room, message } = request;
     const socketRoom = this.rooms.room(tenant, room);
-    const [idMark, seqMark, epochMark] = this.placeholders;
-    const template = toMessage(room, idMark, message, { seq: seqMark as unknown as number, epoch: epochMark });
-    const frame = this.delivery && splitAdapterFrame(this.delivery.uid, socketRoom, "room:message", [template], this.placeholders);
+    const frame = this.delivery && messageFrame(this.delivery.uid, socketRoom, room);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
     const [outcome, id, seq, epoch] = (await publishMessage.run(
@@ -230,7 +226,9 @@ export class RedisRoomHistory implements RoomHistory {
         once ? "1" : "0",
         newEpoch(),
         frame?.channel ?? "",
-        ...(frame?.parts ?? ["", "", "", ""]),
+        frame?.head ?? "",
+        frame?.room ?? "",
+        frame?.tail ?? "",
       ],
     )) as [PublishOutcome["status"], string | undefined, number | undefined, string | undefined];
     if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
