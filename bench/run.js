@@ -101,6 +101,14 @@ function goal4(seed) {
     ...full,
     `fractions tried: ${runs}`,
     h.fraction !== null ? `HEADLINE: ${h.fraction}x of the full rates sustained together with every p95 met` : `HEADLINE: none of the fractions tried (down to ${h.smallestFailed}x) met every p95`,
+    ...(seed.bareReference
+      ? [
+          `bare Socket.IO at ${seed.bareReference.fraction}x (reference, same workers): ` +
+            Object.entries(seed.bareReference.workloads)
+              .map(([name, r]) => `${name} p95 ${r.p95} ms (<= ${r.target}: ${r.met ? "met" : "not met"})`)
+              .join(", "),
+        ]
+      : []),
     mark(h.fraction === 1),
   ];
 }

@@ -47,8 +47,15 @@
  * (and other load present) is in the output. Every default rate limit stays on: each device sends
  * well under RATE_LIMIT_POINTS (100/s) even at the full rates.
  *
- * Output: a table per fraction, the p95 of each row at the full rates and the headline fraction,
- * on stdout and in bench/results-seed.json.
+ * For reference, the rows bare Socket.IO can serve (connections, direct, broadcast: it has no sync
+ * or notifications) then run against 3 bare nodes (bench/bare-server.js, @socket.io/redis-adapter,
+ * its own redis-server) at the smallest fraction tried, with the same workers: the p95 a plain
+ * Socket.IO cluster reaches on this machine beside the targets (BENCH_SEED_BARE=0 skips it). On
+ * bare a direct message's sender joins the room too (bare publishes only to rooms it is in) and
+ * rooms are not created first; nothing else differs.
+ *
+ * Output: a table per fraction, the p95 of each row at the full rates, the headline fraction and
+ * the bare reference, on stdout and in bench/results-seed.json.
  */
 const { rmSync, writeFileSync } = require("node:fs");
 const http = require("node:http");
@@ -80,6 +87,11 @@ const TRIES = Math.max(1, Number(process.env.BENCH_SEED_TRIES || 7));
 /** A subset of the workloads (comma list; default all five), for looking at one alone: its fractions then say nothing about the headline. */
 const ONLY = (process.env.BENCH_SEED_WORKLOADS || Object.keys(WORKLOADS).join(",")).split(",").map((s) => s.trim()).filter((s) => WORKLOADS[s]);
 const FRACTIONS = (process.env.BENCH_SEED_FRACTIONS || "").split(",").map(Number).filter((f) => f > 0);
+const BARE_REFERENCE = process.env.BENCH_SEED_BARE !== "0";
+/** The workloads bare Socket.IO serves (bench/bare-server.js: sessions, room:join, room:publish). */
+const BARE_WORKLOADS = ["connections", "direct", "broadcast"];
+/** The system a worker drives: "switchboard", or "bare" for the reference run. */
+const SYSTEM = process.argv[2] === "--worker" ? process.argv[4] || "switchboard" : "switchboard";
 /** The fractions tried lie on a grid of 0.05, and of 0.01 below 0.1. */
 const gridPoint = (f) => {
   const grid = f < 0.1 ? 0.01 : 0.05;
@@ -128,7 +140,8 @@ async function createRoom(url, id, members) {
 /** `fn(i)` for i in 0..count-1, at most `open` at once. */
 const times = (count, open, fn) => withConcurrency(Array.from({ length: count }, (_, i) => i), open, fn);
 
-const auth = async (userId, deviceId) => ({ token: await token(userId), deviceId });
+const auth = (userId, deviceId) => lib.authFor(SYSTEM, userId, deviceId);
+const bare = () => SYSTEM === "bare";
 
 /**
  * Each workload: `setup(urls, runId)` opens its sockets; `send(n, tracker)` starts operation n
@@ -173,10 +186,11 @@ const LOADS = {
         await times(PAIRS, 20, async (i) => {
           const room = `seed-dm-${runId}-${i}`;
           const [a, b] = [`seed-dm-${runId}-${i}-a`, `seed-dm-${runId}-${i}-b`];
-          await createRoom(urls[i % NODES], room, [a, b]);
+          if (!bare()) await createRoom(urls[i % NODES], room, [a, b]);
           const sender = await connect(urls[i % NODES], await auth(a, "d"));
           const recipient = await connect(urls[(i + 1) % NODES], await auth(b, "d"));
           await ack(recipient, "room:join", { room });
+          if (bare()) await ack(sender, "room:join", { room });
           recipient.on("room:message", (m) => this.tracker && this.tracker.done(m.data.n));
           pairs[i] = { room, sender };
         });
@@ -273,7 +287,7 @@ const LOADS = {
         await times(ROOMS, 10, async (r) => {
           const id = `seed-room-${runId}-${r}`;
           const members = Array.from({ length: PER_ROOM }, (_, j) => `seed-m-${runId}-${r}-${j}`);
-          await createRoom(urls[r % NODES], id, members);
+          if (!bare()) await createRoom(urls[r % NODES], id, members);
           const sockets = [];
           for (let j = 0; j < PER_ROOM; j++) {
             const s = await connect(urls[(r + j) % NODES], await auth(members[j], "m"));
@@ -362,8 +376,8 @@ function runWorker(name) {
 // ---------------------------------------------------------------------------------------------
 // parent side: the cluster, the workers, the fractions
 
-function startWorker(name) {
-  const child = lib.spawnChild([process.execPath, __filename, "--worker", name], {}, `seed worker ${name}`, { ipc: true });
+function startWorker(name, system = "switchboard") {
+  const child = lib.spawnChild([process.execPath, __filename, "--worker", name, system], {}, `seed worker ${name} (${system})`, { ipc: true });
   const waiting = new Map();
   let id = 0;
   child.on("message", (msg) => {
@@ -404,7 +418,7 @@ function verdict(name, r) {
 }
 
 async function runFraction(fraction, ctx, position) {
-  progress.step(`fraction ${fraction.toFixed(2)} of the rates`, position);
+  progress.step(`${ctx.label ? `${ctx.label}: ` : ""}fraction ${fraction.toFixed(2)} of the rates`, position);
   const settledMs = await lib.settleCpu(ctx.clusterPids, { maxCores: 0.25 });
   const groups = { servers: ctx.nodePids, redis: [ctx.redisPid], generator: [process.pid, ...ctx.workers.map((w) => w.child.pid)] };
   const runs = ctx.workers.map((w) => w.ask({ type: "run", rate: WORKLOADS[w.name].rate * fraction, warmupMs: WARMUP_MS, windowMs: WINDOW_MS, drainMs: DRAIN_MS }));
@@ -430,7 +444,7 @@ async function runFraction(fraction, ctx, position) {
   cpu.generatorShareOfMachine = round(cpu.cores.generator / cpu.machineCapacity, 3);
   progress.end(pass ? "all rows met" : "not met");
 
-  console.log(`\nfraction ${fraction.toFixed(2)} (${WARMUP_MS} ms warm-up, ${WINDOW_MS} ms measured; settled ${settledMs} ms before)`);
+  console.log(`\n${ctx.label ? `${ctx.label}: ` : ""}fraction ${fraction.toFixed(2)} (${WARMUP_MS} ms warm-up, ${WINDOW_MS} ms measured; settled ${settledMs} ms before)`);
   console.log(HEADER);
   for (const [name, r] of Object.entries(workloads)) {
     console.log(
@@ -460,7 +474,7 @@ async function main() {
   const nodes = await lib.startNodes(NODES, (i) => lib.systemNode("switchboard", `seed-${i + 1}`, redis.url));
   const urls = nodes.map((n) => n.url);
   const runId = Date.now().toString(36);
-  const workers = ONLY.map(startWorker);
+  const workers = ONLY.map((name) => startWorker(name));
   const t0 = performance.now();
   await Promise.all(workers.map((w) => w.ask({ type: "setup", urls, runId })));
   console.log(
@@ -509,6 +523,26 @@ async function main() {
         : `HEADLINE: no fraction tried met every row (smallest tried ${Math.min(...failed)}x)`,
     );
 
+  for (const w of workers) w.child.stopping = true;
+  await Promise.all(workers.map((w) => w.ask({ type: "stop" }).catch(() => undefined)));
+  for (const node of nodes) await lib.stopChild(node.child);
+  await lib.stopChild(redis.child);
+  rmSync(redis.dir, { recursive: true, force: true });
+
+  const bareLoads = ONLY.filter((name) => BARE_WORKLOADS.includes(name));
+  const bareRun = BARE_REFERENCE && runs.length > 0 && bareLoads.length > 0 ? await runBareReference(Math.min(...runs.map((r) => r.fraction)), bareLoads, runId) : null;
+  const bareReference = bareRun && {
+    fraction: bareRun.fraction,
+    workloads: Object.fromEntries(Object.entries(bareRun.workloads).map(([n, r]) => [n, { rate: r.rate, p50: r.p50, p95: r.p95, target: r.target, met: r.met, reasons: r.reasons }])),
+  };
+  if (bareReference) {
+    console.log(`bare Socket.IO at ${bareReference.fraction}x, for reference (it serves ${bareLoads.join(", ")}):`);
+    for (const [name, r] of Object.entries(bareReference.workloads)) {
+      const ours = runs.find((x) => x.fraction === bareReference.fraction).workloads[name];
+      console.log(`  ${name.padEnd(12)} p95 ${r.p95} ms (target <= ${r.target} ms, ${r.met ? "met" : "not met"}); Switchboard at ${bareReference.fraction}x: p95 ${ours.p95} ms`);
+    }
+  }
+
   const out = {
     suite: "seed",
     at: new Date().toISOString(),
@@ -517,15 +551,30 @@ async function main() {
     runs,
     fullRate: full ? Object.fromEntries(Object.entries(full.workloads).map(([n, r]) => [n, { rate: r.rate, p95: r.p95, target: r.target, met: r.met, reasons: r.reasons }])) : null,
     headline: complete ? { fraction: headline, smallestFailed: failed.length ? Math.min(...failed) : null } : null,
+    bareReference,
   };
   writeFileSync(path.join(__dirname, "results-seed.json"), `${JSON.stringify(out, null, 2)}\n`);
   console.log("wrote bench/results-seed.json");
+}
 
-  for (const w of workers) w.child.stopping = true;
-  await Promise.all(workers.map((w) => w.ask({ type: "stop" }).catch(() => undefined)));
-  for (const node of nodes) await lib.stopChild(node.child);
-  await lib.stopChild(redis.child);
-  rmSync(redis.dir, { recursive: true, force: true });
+/** The rows bare Socket.IO serves, on 3 bare nodes with their own redis-server, at `fraction`. */
+async function runBareReference(fraction, names, runId) {
+  const redis = await lib.startRedis();
+  const nodes = await lib.startNodes(NODES, (i) => lib.systemNode("bare", `seed-bare-${i + 1}`, redis.url));
+  const urls = nodes.map((n) => n.url);
+  const workers = names.map((name) => startWorker(name, "bare"));
+  try {
+    await Promise.all(workers.map((w) => w.ask({ type: "setup", urls, runId: `${runId}-bare` })));
+    const nodePids = nodes.map((n) => n.child.pid);
+    const ctx = { label: "bare Socket.IO (reference)", workers, nodePids, redisPid: redis.child.pid, clusterPids: [...nodePids, redis.child.pid] };
+    return await runFraction(fraction, ctx, { index: 1, of: 1 });
+  } finally {
+    for (const w of workers) w.child.stopping = true;
+    await Promise.all(workers.map((w) => w.ask({ type: "stop" }).catch(() => undefined)));
+    for (const node of nodes) await lib.stopChild(node.child);
+    await lib.stopChild(redis.child);
+    rmSync(redis.dir, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[2] === "--worker") runWorker(process.argv[3]);
