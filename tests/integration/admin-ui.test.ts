@@ -68,7 +68,7 @@ describe.each(["redis", "redis-cluster"] as const)("Admin UI on, two nodes (%s)"
   });
 
   it("admits the configured user, sees both nodes and acts on a socket of the other node", async () => {
-    const user = await connect(url(1), { tokenOptions: { sub: "carol" } });
+    const user = await connect(url(1), { tokenOptions: { sub: "carol" }, bearer: true });
     const admin = adminSocket(url(0), { username: USERNAME, password: PASSWORD });
     const stats = new Set<string>();
     admin.on("server_stats", (s: { serverId: string }) => stats.add(s.serverId));
@@ -81,6 +81,9 @@ describe.each(["redis", "redis-cluster"] as const)("Admin UI on, two nodes (%s)"
     // The socket list (development mode) comes from every node (fetchSockets).
     const carol = (await listed).find((s) => s.id === user.id);
     expect(carol).toMatchObject({ nsp: "/", data: { userId: "carol" } });
+    // The listing shows the handshake's headers, but not the token it came with.
+    expect(carol).toHaveProperty("handshake.headers");
+    expect(JSON.stringify(carol)).not.toMatch(/eyJ|bearer/i);
 
     // Disconnecting it from node 0 reaches node 1.
     const gone = new Promise<string>((resolve) => user.once("disconnect", resolve));

@@ -58,6 +58,22 @@ describe.each(["memory", "redis"] as const)("sessions (%s engine)", (name) => {
     expect((await connectRefused(anyNode(0).url, { token, deviceId: "short" })).data?.code).toBe("TOKEN_EXPIRED");
   });
 
+  it("ends every socket whose token expires in the same second, whoever else left or refreshed", async () => {
+    // One token, so one expiry second, for three sockets of one node: one leaves early, one
+    // refreshes, and the third must still be ended at the old expiry.
+    const sub = `same-second-${name}`;
+    const token = await signToken({ sub, expiresIn: 2 });
+    const [leaver, refresher, stayer] = await Promise.all(["d1", "d1", "d2"].map((deviceId) => connect(anyNode(0).url, { token, deviceId })));
+    leaver!.close();
+    const refreshed = jest.fn();
+    refresher!.on("session:expired", refreshed);
+    expect((await command(refresher!, "session:refresh", { token: await signToken({ sub, expiresIn: 3600 }) })).ok).toBe(true);
+    await expect(nextEvent(stayer!, "session:expired", 5000)).resolves.toMatchObject({ code: "TOKEN_EXPIRED" });
+    await sleep(500);
+    expect(refreshed).not.toHaveBeenCalled();
+    expect((await command(refresher!, "system:ping", {})).ok).toBe(true);
+  });
+
   it("keeps a socket whose client refreshed its token", async () => {
     const sub = `refresher-${name}`;
     const client = await connect(anyNode(0).url, { token: await signToken({ sub, expiresIn: 2 }), deviceId: "r1" });

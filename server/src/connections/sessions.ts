@@ -41,10 +41,50 @@ export interface SessionDeps {
 /** setTimeout's longest delay; a token living longer is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * The sockets of this node by the second their token expires (a JWT's `exp` is in seconds), with
+ * one timer per second that has sockets: a node keeps a set entry per socket, not a timer each.
+ */
+class ExpiryTimers {
+  private readonly buckets = new Map<number, { timer: NodeJS.Timeout; sockets: Set<AppSocket> }>();
+
+  constructor(private readonly onExpired: (socket: AppSocket) => void) {}
+
+  add(socket: AppSocket, exp: number): void {
+    let bucket = this.buckets.get(exp);
+    if (!bucket) this.buckets.set(exp, (bucket = { timer: this.arm(exp), sockets: new Set() }));
+    bucket.sockets.add(socket);
+  }
+
+  remove(socket: AppSocket, exp: number): void {
+    const bucket = this.buckets.get(exp);
+    if (!bucket?.sockets.delete(socket) || bucket.sockets.size > 0) return;
+    clearTimeout(bucket.timer);
+    this.buckets.delete(exp);
+  }
+
+  private arm(exp: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.fire(exp), Math.min(Math.max(exp * 1000 - Date.now(), 0), MAX_TIMER_MS));
+    timer.unref();
+    return timer;
+  }
+
+  private fire(exp: number): void {
+    const bucket = this.buckets.get(exp);
+    if (!bucket) return;
+    if (exp * 1000 > Date.now()) {
+      bucket.timer = this.arm(exp);
+      return;
+    }
+    this.buckets.delete(exp);
+    for (const socket of bucket.sockets) this.onExpired(socket);
+  }
+}
+
 export class SessionManager {
   private readonly sockets = new Map<string, AppSocket>();
-  /** socket id -> the timer that ends the socket when its token expires. */
-  private readonly expiries = new Map<string, NodeJS.Timeout>();
+  /** Ends each socket when its token expires. */
+  private readonly expiries = new ExpiryTimers((socket) => this.expire(socket));
   private readonly usersOnline = new Map<string, number>();
   private readonly releases = new Set<Promise<unknown>>();
   private reserved = 0;
@@ -89,6 +129,10 @@ export class SessionManager {
       const { error } = handshakeAuth.validate(auth, { ...PAYLOAD_OPTIONS, allowUnknown: true });
       if (error) throw new AppError("VALIDATION_FAILED", `invalid handshake: ${error.message}`);
       const token = (auth.token as string | undefined) ?? bearerToken(socket.handshake.headers.authorization);
+      // The credential lives no longer than the handshake: not held for the socket's life, nor
+      // shown where handshakes are listed (the Admin UI lists their headers).
+      delete auth.token;
+      delete socket.handshake.headers.authorization;
       const principal = await this.deps.verifier.verify(token);
       if (!this.deps.engine.isAvailable()) throw new AppError("UNAVAILABLE", "the cluster store is unreachable; retry shortly");
       const data: SocketData = {
@@ -145,12 +189,11 @@ export class SessionManager {
     if (data.tenant) session.tenant = data.tenant;
     socket.emit("session", session);
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
-    this.scheduleExpiry(socket);
+    this.expiries.add(socket, data.tokenExp);
 
     socket.on("disconnect", (reason: string) => {
       this.sockets.delete(socket.id);
-      clearTimeout(this.expiries.get(socket.id));
-      this.expiries.delete(socket.id);
+      this.expiries.remove(socket, data.tokenExp);
       const left = (this.usersOnline.get(userKey) ?? 1) - 1;
       if (left > 0) this.usersOnline.set(userKey, left);
       else this.usersOnline.delete(userKey);
@@ -178,28 +221,21 @@ export class SessionManager {
     if (principal.userId !== data.userId || principal.tenant !== data.tenant) {
       throw new AppError("FORBIDDEN", "the token belongs to another user; connect again to change user");
     }
+    this.expiries.remove(socket, data.tokenExp);
     data.tokenExp = principal.exp;
     data.roles = principal.roles;
     if (principal.name !== undefined) data.name = principal.name;
     else delete data.name;
-    this.scheduleExpiry(socket);
+    if (this.sockets.has(socket.id)) this.expiries.add(socket, data.tokenExp);
     return { expiresAt: principal.exp * 1000 };
   }
 
-  /** Ends the socket when its token expires: `session:expired`, then the server closes it. */
-  private scheduleExpiry(socket: AppSocket): void {
-    clearTimeout(this.expiries.get(socket.id));
-    const remaining = socket.data.tokenExp * 1000 - Date.now();
-    const timer = setTimeout(() => {
-      if (!this.sockets.has(socket.id)) return;
-      if (socket.data.tokenExp * 1000 > Date.now()) return this.scheduleExpiry(socket);
-      this.expiries.delete(socket.id);
-      socket.emit("session:expired", { code: "TOKEN_EXPIRED", message: "the session's token has expired; reconnect with a new token", expiredAt: socket.data.tokenExp * 1000 });
-      this.deps.logger.info("session expired", { event: "disconnect", userId: socket.data.userId, deviceId: socket.data.deviceId, sessionId: socket.data.sessionId });
-      socket.disconnect(true);
-    }, Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
-    timer.unref();
-    this.expiries.set(socket.id, timer);
+  /** Ends a socket whose token expired: `session:expired`, then the server closes it. */
+  private expire(socket: AppSocket): void {
+    if (!this.sockets.has(socket.id)) return;
+    socket.emit("session:expired", { code: "TOKEN_EXPIRED", message: "the session's token has expired; reconnect with a new token", expiredAt: socket.data.tokenExp * 1000 });
+    this.deps.logger.info("session expired", { event: "disconnect", userId: socket.data.userId, deviceId: socket.data.deviceId, sessionId: socket.data.sessionId });
+    socket.disconnect(true);
   }
 
   /** Stops accepting handshakes (shutdown). */
