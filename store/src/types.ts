@@ -71,6 +71,8 @@ export interface PresenceRecord {
   lastSeen: number | null;
   /** Counts the user's presence changes: a larger rev is a later state. */
   rev: number;
+  /** The user's rooms, when the store read them in the same step as the change (for its announcement). */
+  rooms?: string[];
 }
 
 /**

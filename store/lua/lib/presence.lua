@@ -4,6 +4,8 @@
 --
 -- KEYS[1]  user devices hash (`deviceId|sessionId` -> nodeId)
 -- KEYS[2]  user presence hash (status, message, lastSeen, rev)
+-- KEYS[3]  the user's rooms (a set of room ids; same slot): a change answers them as a last,
+--          nested element, so the node announces it without reading them again
 --
 -- Defines now (lib/now.lua), distinct_devices(), snapshot() and changed(ttl).
 --#include lib/now.lua
@@ -32,5 +34,7 @@ local function changed(ttl)
   local rev = math.max((tonumber(redis.call('HGET', KEYS[2], 'rev')) or 0) + 1, now)
   redis.call('HSET', KEYS[2], 'rev', rev)
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
-  return snapshot()
+  local out = snapshot()
+  out[#out + 1] = redis.call('SMEMBERS', KEYS[3])
+  return out
 end

@@ -7,7 +7,8 @@
 -- ARGV[3]  nodeId
 -- ARGV[4]  device limit
 -- ARGV[5]  sessions-per-device limit
--- KEYS[3]  (one Redis only) the node's session set, listed in the same step: ARGV[6] its member
+-- KEYS[3]  the user's rooms (see lib/presence.lua)
+-- KEYS[4]  (one Redis only) the node's session set, listed in the same step: ARGV[6] its member
 --          (on a Redis Cluster the set lives on another slot and is written before this script)
 --
 -- Refused: {0, distinct devices} or {0, distinct devices, sessions of this device}.
@@ -16,7 +17,7 @@
 local seen, list = distinct_devices()
 if not seen[ARGV[1]] and #list >= tonumber(ARGV[4]) then return { 0, #list } end
 if seen[ARGV[1]] and seen[ARGV[1]] >= tonumber(ARGV[5]) then return { 0, #list, seen[ARGV[1]] } end
-if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[6]) end
+if KEYS[4] then redis.call('SADD', KEYS[4], ARGV[6]) end
 redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
 if seen[ARGV[1]] then return { 1 } end
 local out = changed(0)

@@ -2,6 +2,7 @@
 --
 -- KEYS[1]  user devices hash (see lib/presence.lua)
 -- KEYS[2]  user presence hash
+-- KEYS[3]  the user's rooms (see lib/presence.lua)
 -- ARGV[1]  status
 -- ARGV[2]  message ('' = none)
 -- ARGV[3]  ttlS

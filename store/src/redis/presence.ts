@@ -32,10 +32,10 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     let reply: Reply;
     if (this.cluster) {
       await this.redis.sadd(nodeSessions, member);
-      reply = (await acquireDevice.run(this.redis, this.userKeys(session.tenant, session.userId), args)) as Reply;
+      reply = (await acquireDevice.run(this.redis, this.changeKeys(session.tenant, session.userId), args)) as Reply;
       if (reply[0] !== 1) await this.redis.srem(nodeSessions, member);
     } else {
-      reply = (await acquireDevice.run(this.redis, [...this.userKeys(session.tenant, session.userId), nodeSessions], [...args, member])) as Reply;
+      reply = (await acquireDevice.run(this.redis, [...this.changeKeys(session.tenant, session.userId), nodeSessions], [...args, member])) as Reply;
     }
     if (reply[0] === 1) return reply.length > 1 ? { ok: true, changed: toRecord(session.userId, reply.slice(1)) } : { ok: true };
     return reply.length > 2 ? { ok: false, devices: Number(reply[1]), connections: Number(reply[2]) } : { ok: false, devices: Number(reply[1]) };
@@ -48,7 +48,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     const fields = sessions.map((s) => `${s.deviceId}|${s.sessionId}`);
     const prefix = sessionMember({ ...first, deviceId: "", sessionId: "" }).slice(0, -1);
     const oneSet = !this.cluster && sessions.every((s) => s.nodeId === first.nodeId);
-    const keys = this.userKeys(first.tenant, first.userId);
+    const keys = this.changeKeys(first.tenant, first.userId);
     const reply = (await releaseDevices.run(this.redis, oneSet ? [...keys, this.keys.nodeSessions(first.nodeId)] : keys, [ttlS, prefix, ...fields])) as Reply;
     if (!oneSet) await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
     const released = Number(reply[0]);
@@ -56,7 +56,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   }
 
   async setStatus(tenant: string, userId: string, status: PresenceStatus, message: string | undefined, ttlS: number): Promise<PresenceRecord | undefined> {
-    const reply = (await setStatus.run(this.redis, this.userKeys(tenant, userId), [status, message ?? "", ttlS])) as Reply;
+    const reply = (await setStatus.run(this.redis, this.changeKeys(tenant, userId), [status, message ?? "", ttlS])) as Reply;
     return reply.length > 0 ? toRecord(userId, reply) : undefined;
   }
 
@@ -78,11 +78,18 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   private userKeys(tenant: string, userId: string): string[] {
     return [this.keys.userDevices(tenant, userId), this.keys.userPresence(tenant, userId)];
   }
+
+  /** The keys of a script that may change the presence: it answers the user's rooms with the change. */
+  private changeKeys(tenant: string, userId: string): string[] {
+    return [...this.userKeys(tenant, userId), this.keys.userRooms(tenant, userId)];
+  }
 }
 
 /** {rev, status, message, lastSeen, device...} as the scripts answer it. */
 function toRecord(userId: string, reply: Reply): PresenceRecord {
-  const [rev, status, message, lastSeen, ...devices] = reply;
+  // A change answers the user's rooms last, as a nested list (lib/presence.lua).
+  const rooms = Array.isArray(reply[reply.length - 1]) ? (reply[reply.length - 1] as unknown as string[]) : undefined;
+  const [rev, status, message, lastSeen, ...devices] = rooms ? reply.slice(0, -1) : reply;
   const record: PresenceRecord = {
     userId,
     status: String(status) as PresenceStatus,
@@ -92,5 +99,6 @@ function toRecord(userId: string, reply: Reply): PresenceRecord {
     rev: Number(rev),
   };
   if (message !== "") record.message = String(message);
+  if (rooms) record.rooms = rooms.map(String).sort();
   return record;
 }

@@ -64,7 +64,7 @@ export class PresenceService {
    */
   async announce(tenant: string, record: PresenceRecord, reason: PresenceChangeReason): Promise<void> {
     try {
-      const rooms = await this.deps.engine.rooms.roomsOf(tenant, record.userId);
+      const rooms = record.rooms ?? (await this.deps.engine.rooms.roomsOf(tenant, record.userId));
       const { socketRooms } = this.deps.engine;
       const targets = [tenantRoom(tenant, presenceRoom(record.userId)), ...rooms.map((room) => socketRooms.room(tenant, room))];
       this.deps.io.to(targets).emit("presence:update", toPresence(record));
