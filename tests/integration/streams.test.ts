@@ -285,6 +285,30 @@ describe.each(["memory", "redis"] as const)("live streams (%s)", (engineName) =>
         await emitter.close();
       }
     });
+
+    it("looks at the streams registry a few times a second while idle, and at once after its own appends", async () => {
+      const redis = new Redis(cluster.redis.url);
+      const registryReads = async () => Number(/cmdstat_zrevrange:calls=(\d+)/.exec(String(await redis.info("commandstats")))?.[1] ?? 0);
+      try {
+        await sleep(1500); // every node's wait has grown to its longest
+        const before = await registryReads();
+        await sleep(3000);
+        // Three nodes at one look per 500 ms: about 18 (every 50 ms, as while streams move: 180).
+        expect((await registryReads()) - before).toBeLessThan(40);
+
+        const name = unique("metrics:after-idle");
+        for (const i of [0, 1, 2]) {
+          await sleep(1200);
+          const appendedAt = Date.now();
+          expect((await append(i, name, [{ value: i }])).status).toBe(202);
+          await waitFor(async () => (await view(i, name)).windows["1h"].count === i + 1, 5000, `point ${i} aggregated`);
+          // The appending node looked at once (STREAM_BATCH_MS is 50 here), not after its idle wait.
+          expect(Date.now() - appendedAt).toBeLessThan(450);
+        }
+      } finally {
+        redis.disconnect();
+      }
+    });
   }
 });
 

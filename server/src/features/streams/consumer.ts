@@ -12,12 +12,15 @@ import type { Engine, LiveRef } from "../../engine";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import { ConsumerGroupWorker } from "../consumer-group-worker";
+import { IdleBackoff } from "../idle-backoff";
 
 export interface StreamConsumerOptions {
   claimIdleMs: number;
   batchMs: number;
-  /** How often the registry is looked at. */
+  /** How often the registry is looked at while streams move (wake() after this node's appends). */
   pollMs?: number;
+  /** How often at most while none moves (points a service appends through the emitter wait up to this). */
+  idlePollMs?: number;
   /** Points per read. */
   readCount?: number;
   /** Points held before an early aggregation. */
@@ -48,27 +51,37 @@ export class StreamConsumer {
   private lastAggregation = 0;
   /** Serializes aggregations (the poll loop, claims and stop all aggregate). */
   private aggregating: Promise<void> = Promise.resolve();
+  private readonly backoff: IdleBackoff;
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const { engine, logger, options } = deps;
-    const { pollMs = 50 } = options;
+    const { pollMs = 50, idlePollMs = 500 } = options;
+    this.backoff = new IdleBackoff(pollMs, Math.max(pollMs, idlePollMs));
     this.worker = new ConsumerGroupWorker({
       engine,
       logger,
       log: { event: "stream", readFailed: "stream read failed", claimFailed: "stream claim failed", touchFailed: "stream touch failed" },
       claimIdleMs: options.claimIdleMs,
-      // The registry is polled: every pollMs, whether the engine is available or not.
+      // The registry is polled: every pollMs while streams move, less often while none does
+      // (pollAndAggregate waits), and every pollMs while the engine is unavailable.
       pauseMs: pollMs,
-      readEveryMs: pollMs,
       // No pause when full: the poll stops reading at maxHeld, and what is held is aggregated early.
       owned: () => this.heldCount,
       read: () => this.pollAndAggregate(),
       claim: () => this.claim(),
       touch: () => this.touch(),
+      stopping: () => this.backoff.wake(),
     });
   }
 
+  /** This node appended points: the registry is looked at within pollMs. */
+  wake(): void {
+    this.backoff.wake();
+  }
+
   start(): void {
+    // What the first look reads is held a whole batch too.
+    this.lastAggregation = Date.now();
     this.worker.start();
   }
 
@@ -79,24 +92,29 @@ export class StreamConsumer {
   }
 
   private async pollAndAggregate(): Promise<void> {
-    await this.poll();
+    await this.backoff.wait();
+    if (!this.worker.running) return;
+    const read = await this.poll();
     if (Date.now() - this.lastAggregation >= this.deps.options.batchMs || this.heldCount >= this.maxHeld()) await this.aggregateHeld();
+    this.backoff.found(read > 0 || this.heldCount > 0);
   }
 
   private maxHeld(): number {
     return this.deps.options.maxHeld ?? 20_000;
   }
 
-  /** Reads every stream whose append counter moved since this node last read it empty. */
-  private async poll(): Promise<void> {
+  /** Reads every stream whose append counter moved since this node last read it empty; answers the points read. */
+  private async poll(): Promise<number> {
     const { engine, nodeId } = this.deps;
     const count = this.deps.options.readCount ?? 500;
+    let read = 0;
     for (const info of await engine.streams.streams(STREAMS_MAX)) {
       const key = keyOf(info);
       if (this.drained.get(key) === info.appended) continue;
       for (;;) {
-        if (!this.worker.running || this.heldCount >= this.maxHeld()) return;
+        if (!this.worker.running || this.heldCount >= this.maxHeld()) return read;
         const points = await engine.streams.read(info, nodeId, count);
+        read += points.length;
         this.hold(info, points);
         if (points.length < count) {
           this.drained.set(key, info.appended);
@@ -104,6 +122,7 @@ export class StreamConsumer {
         }
       }
     }
+    return read;
   }
 
   private hold(ref: LiveRef, points: readonly StreamPoint[]): void {

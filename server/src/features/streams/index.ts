@@ -16,7 +16,7 @@ const DECAY_MS = 1000;
 export function streamsFeature(deps: FeatureDeps): Feature {
   const { engine, config } = deps;
   const { streamIntervalMs, streamClaimIdleMs, streamBatchMs } = config.live;
-  const streams = new StreamService({ config, engine, io: deps.io, metrics: deps.metrics });
+  const streams = new StreamService({ config, engine, io: deps.io, metrics: deps.metrics, appended: () => consumer.wake() });
   const consumer = new StreamConsumer({
     nodeId: deps.nodeId,
     engine,

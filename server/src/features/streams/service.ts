@@ -31,6 +31,8 @@ export interface StreamServiceDeps {
   engine: Engine;
   io: AppServer;
   metrics: Metrics;
+  /** After points were appended here. */
+  appended?: () => void;
 }
 
 export class StreamService {
@@ -47,6 +49,7 @@ export class StreamService {
     const points = value.points.map((data) => ({ data, value: streamPointValue(name, data) }));
     const ids = await this.deps.engine.streams.append(actor.tenant, name, points, this.deps.config.live.streamMaxLen);
     this.deps.metrics.streamPointsAppended.inc(ids.length);
+    this.deps.appended?.();
     return { ids };
   }
 
