@@ -39,9 +39,8 @@ export async function plannedDelivery(stores: DeliveryPlanStores, tenant: string
   return (await stores.pushDevices.list(tenant, userId)).length > 0 ? "push" : "inbox";
 }
 
-/** `POST /v1/notify`: queues and files the notification; answers its id and the path it is set on. */
+/** `POST /v1/notify`: queues and files the notification; answers its id and the path it is set on (read meanwhile). */
 export async function notifyUser(stores: NotificationStores & DeliveryPlanStores, tenant: string, request: NotifyRequest): Promise<NotifyResult> {
-  const { id, duplicate } = await queueNotification(stores, tenant, request);
-  const delivery = await plannedDelivery(stores, tenant, request.userId);
+  const [{ id, duplicate }, delivery] = await Promise.all([queueNotification(stores, tenant, request), plannedDelivery(stores, tenant, request.userId)]);
   return duplicate ? { id, delivery, duplicate: true } : { id, delivery };
 }

@@ -145,12 +145,14 @@ export class NotificationDelivery {
 
   private async deliver(n: StoredNotification): Promise<void> {
     const { engine, io, metrics } = this.deps;
-    await engine.inbox.put(n);
+    // Filed in the inbox (should the request that queued it have stopped first) while the user's
+    // devices are read: two round trips at once.
+    const [, devices] = await Promise.all([engine.inbox.put(n), engine.presence.devices(n.tenant, n.userId)]);
     if (n.expiresAt <= Date.now()) {
       metrics.notifications.inc({ channel: "socket", outcome: "expired" });
       return;
     }
-    if ((await engine.presence.devices(n.tenant, n.userId)).length > 0) {
+    if (devices.length > 0) {
       const now = Date.now();
       const emittedAt = await engine.inbox.markEmitted(n.tenant, n.userId, n.id, now);
       if (emittedAt === now) io.to(tenantRoom(n.tenant, userRoom(n.userId))).emit("notification", toNotification(n));
