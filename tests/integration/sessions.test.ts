@@ -8,14 +8,17 @@ import { closeClients, command, connect, connectRefused, nextEvent } from "../he
 import { clusterFixture } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
+import { Redis } from "ioredis";
+import { io } from "socket.io-client";
 
 describe.each(["memory", "redis"] as const)("sessions (%s engine)", (name) => {
   // Two nodes sharing Redis; the memory engine has one node (its limits are the node's own).
-  const { node: anyNode } = clusterFixture({
+  const cluster = clusterFixture({
     backing: name,
     nodes: name === "redis" ? 2 : 1,
     env: { MAX_CONNECTIONS: "8", MAX_DEVICES_PER_USER: "2", MAX_CONNECTIONS_PER_DEVICE: "2" },
   });
+  const { node: anyNode } = cluster;
   afterEach(() => closeClients());
 
   it("caps the sockets of one device across nodes, so reusing a deviceId cannot fill a node", async () => {
@@ -73,6 +76,37 @@ describe.each(["memory", "redis"] as const)("sessions (%s engine)", (name) => {
     expect(refreshed).not.toHaveBeenCalled();
     expect((await command(refresher!, "system:ping", {})).ok).toBe(true);
   });
+
+  if (name === "redis") {
+    it("gives the device back when its client leaves during the handshake", async () => {
+      // A script holds Redis for 600 ms, so the handshake waits in its presence step while the client
+      // goes; Socket.IO then drops the socket without a `connection` or a `disconnect`.
+      const sub = `leaver-${name}`;
+      const watcher = await connect(anyNode(0).url, { tokenOptions: { sub: `watcher-${name}` } });
+      const hold = new Redis(cluster.redis.port, "127.0.0.1");
+      try {
+        const token = await signToken({ sub });
+        const held = hold.eval("local s = redis.call('TIME') repeat local n = redis.call('TIME') until (n[1] - s[1]) * 1000000 + n[2] - s[2] > 600000 return 1", 0);
+        await sleep(50);
+        const leaving = io(anyNode(1).url, { auth: { token, deviceId: "gone" }, transports: ["websocket"], reconnection: false, forceNew: true });
+        const session = jest.fn();
+        leaving.on("session", session);
+        await sleep(250);
+        leaving.close();
+        await held;
+        await sleep(100);
+        expect(session).not.toHaveBeenCalled();
+      } finally {
+        hold.disconnect();
+      }
+      const presenceOf = async () => (await command(watcher, "presence:get", { userIds: [sub] })).presence as Record<string, { online: boolean; devices: string[] }>;
+      await sleep(500);
+      expect((await presenceOf())[sub]).toMatchObject({ online: false, devices: [] });
+      // Both device slots are free: the user connects two devices at once.
+      await connect(anyNode(0).url, { tokenOptions: { sub }, deviceId: "one" });
+      await connect(anyNode(1).url, { tokenOptions: { sub }, deviceId: "two" });
+    });
+  }
 
   it("keeps a socket whose client refreshed its token", async () => {
     const sub = `refresher-${name}`;

@@ -161,11 +161,17 @@ export class SessionManager {
         });
       }
       socket.data = data;
-      if (acquired.changed) this.deps.events.emit("presence", data.tenant, acquired.changed, "connect");
       // `session` is sent once the rooms are subscribed (asynchronous on Redis), so whatever another
       // node sends to `user:<id>` after the client has its session reaches it. A subscription that
       // failed is reported by the engine and retried when the connection comes back.
       await Promise.resolve(joining).catch(() => undefined);
+      if (socket.conn.readyState !== "open") {
+        // The client left during the handshake: Socket.IO drops such a socket without a
+        // `connection` (and so without a `disconnect`), so the device is given back here.
+        await this.deps.engine.presence.release([this.deviceSession(data)], this.deps.sessionTtlS).catch(() => undefined);
+        throw new AppError("UNAVAILABLE", "the client left during the handshake");
+      }
+      if (acquired.changed) this.deps.events.emit("presence", data.tenant, acquired.changed, "connect");
     } finally {
       this.reserved--;
     }
