@@ -16,7 +16,7 @@ import {
 } from "@switchboard/shared";
 import type { ExtendedError } from "socket.io";
 import { bearerToken, type TokenVerifier } from "../auth/tokens";
-import type { DeviceSession, Engine } from "../engine";
+import type { DeviceSession, Engine, PresenceRecord } from "../engine";
 import { toAppError } from "../errors";
 import type { AppSocket } from "../io";
 import type { Logger } from "../observability/logger";
@@ -83,6 +83,8 @@ class ExpiryTimers {
 
 export class SessionManager {
   private readonly sockets = new Map<string, AppSocket>();
+  /** The presence change of a handshake, announced once the socket has its `session`. */
+  private readonly connectChanges = new WeakMap<AppSocket, PresenceRecord>();
   /** Ends each socket when its token expires. */
   private readonly expiries = new ExpiryTimers((socket) => this.expire(socket));
   private readonly usersOnline = new Map<string, number>();
@@ -171,7 +173,7 @@ export class SessionManager {
         await this.deps.engine.presence.release([this.deviceSession(data)], this.deps.sessionTtlS).catch(() => undefined);
         throw new AppError("UNAVAILABLE", "the client left during the handshake");
       }
-      if (acquired.changed) this.deps.events.emit("presence", data.tenant, acquired.changed, "connect");
+      if (acquired.changed) this.connectChanges.set(socket, acquired.changed);
     } finally {
       this.reserved--;
     }
@@ -194,6 +196,11 @@ export class SessionManager {
     };
     if (data.tenant) session.tenant = data.tenant;
     socket.emit("session", session);
+    const changed = this.connectChanges.get(socket);
+    if (changed) {
+      this.connectChanges.delete(socket);
+      this.deps.events.emit("presence", data.tenant, changed, "connect");
+    }
     this.deps.logger.info("connected", { event: "connect", userId: data.userId, deviceId: data.deviceId, sessionId: data.sessionId, tenant: data.tenant });
     this.expiries.add(socket, data.tokenExp);
 
