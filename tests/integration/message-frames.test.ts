@@ -19,8 +19,13 @@ describe.each(["redis", "redis-cluster"] as const)("room messages through the pu
     const receiver: Client = await connect(url(1), { tokenOptions: { sub: "frames-b" } });
     expect((await command(sender, "room:create", { id: room, name: room })).ok).toBe(true);
     expect((await command(receiver, "room:join", { room })).ok).toBe(true);
+    // A member on the publishing node too: it gets each message once, from that node itself.
+    const local: Client = await connect(url(0), { tokenOptions: { sub: "frames-c" } });
+    expect((await command(local, "room:join", { room })).ok).toBe(true);
     const received = new Map<string, unknown>();
     receiver.on("room:message", (m: { id: string }) => received.set(m.id, m));
+    const localCounts = new Map<string, number>();
+    local.on("room:message", (m: { id: string }) => localCounts.set(m.id, (localCounts.get(m.id) ?? 0) + 1));
 
     const acked: { id: string; seq: number; epoch: string }[] = [];
     await fc.assert(
@@ -41,6 +46,9 @@ describe.each(["redis", "redis-cluster"] as const)("room messages through the pu
 
     const history = await command(sender, "room:history", { room, limit: 100 });
     const stored = new Map((history.messages as { id: string }[]).map((m) => [m.id, m]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([...localCounts.values()].every((n) => n === 1)).toBe(true);
+    expect(localCounts.size).toBe(acked.length);
     for (const { id, seq, epoch } of acked) {
       expect(received.get(id)).toEqual(stored.get(id));
       expect(received.get(id)).toMatchObject({ id, seq, epoch, room, kind: "note", from: { userId: "frames-a" } });

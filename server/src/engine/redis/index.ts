@@ -73,8 +73,24 @@ function confirmedJoins(factory: (nsp: unknown) => ShardedAdapter, sub: RedisCli
       const waits = [...rooms].map((room) => pending.get(channelOf(room))).filter((p) => p !== undefined);
       return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
     };
+    skipOwnFrames(adapter);
     return adapter;
   } as unknown as (nsp: unknown) => ShardedAdapter;
+}
+
+/**
+ * A frame this node's stores published (store/src/frames.ts: JSON that begins with its uid) comes
+ * back on every room channel the node subscribes; its sockets already had it (Delivery.local), so
+ * it is dropped before it is parsed, as the adapter would drop it after.
+ */
+function skipOwnFrames(adapter: ShardedAdapter): void {
+  const internals = adapter as unknown as { uid: string; onRawMessage(raw: Buffer, channel: Buffer | string): void };
+  const own = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
+  const onRawMessage = internals.onRawMessage.bind(adapter);
+  internals.onRawMessage = (raw, channel) => {
+    if (Buffer.isBuffer(raw) && raw.length > own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return;
+    onRawMessage(raw, channel);
+  };
 }
 
 export class RedisEngine implements Engine {
