@@ -22,7 +22,7 @@ export interface ConsumerGroupWorkerOptions {
   /** The wait before looking again while the engine is unavailable or the node owns maxOwned. */
   pauseMs: number;
   /** The wait after every read; none by default (a blocking read waits by itself). */
-  readEveryMs?: number;
+  afterRead?(): Promise<void>;
   /** Reading pauses while the node owns this many; unbounded by default (the read bounds itself). */
   maxOwned?: number;
   /** How much this node owns now (in flight, held): at 0 there is nothing to touch. */
@@ -73,7 +73,7 @@ export class ConsumerGroupWorker {
   }
 
   private async readForever(): Promise<void> {
-    const { engine, logger, log, pauseMs, readEveryMs = 0, maxOwned = Infinity } = this.options;
+    const { engine, logger, log, pauseMs, maxOwned = Infinity } = this.options;
     while (this.active) {
       if (!engine.isAvailable() || this.options.owned() >= maxOwned) {
         await sleep(pauseMs);
@@ -86,7 +86,7 @@ export class ConsumerGroupWorker {
         logger.warn(log.readFailed, { event: log.event, error: String(err) });
         await sleep(READ_RETRY_MS);
       }
-      if (readEveryMs > 0) await sleep(readEveryMs);
+      await this.options.afterRead?.();
     }
   }
 

@@ -1,8 +1,8 @@
 /**
- * The wait between a poller's looks (the streams registry): its shortest while
- * looks find work, doubling up to its longest while they find none, so an idle cluster does not
- * keep asking Redis dozens of times a second. wake() — this node has just written something a
- * look will find — ends the current wait and starts over from the shortest.
+ * The wait between a poller's looks (the streams registry): its shortest while looks find work,
+ * doubling up to its longest while they find none, so an idle cluster does not keep asking Redis
+ * dozens of times a second. wake() — this node has just written something a look will find — ends
+ * the current wait and starts over from the shortest.
  */
 export class IdleBackoff {
   private delay: number;
@@ -15,17 +15,12 @@ export class IdleBackoff {
     this.delay = shortestMs;
   }
 
-  /** The next wait's length. */
-  get nextMs(): number {
-    return this.delay;
-  }
-
   /** After a look: whether it found work. */
   found(work: boolean): void {
     this.delay = work ? this.shortestMs : Math.min(this.longestMs, this.delay * 2);
   }
 
-  /** Waits nextMs, or until wake(). */
+  /** Waits the current delay, or until wake(). */
   wait(): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {

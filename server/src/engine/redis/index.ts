@@ -73,7 +73,6 @@ function confirmedJoins(factory: (nsp: unknown) => ShardedAdapter, sub: RedisCli
       const waits = [...rooms].map((room) => pending.get(channelOf(room))).filter((p) => p !== undefined);
       return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
     };
-    skipOwnFrames(adapter);
     return adapter;
   } as unknown as (nsp: unknown) => ShardedAdapter;
 }
@@ -83,13 +82,17 @@ function confirmedJoins(factory: (nsp: unknown) => ShardedAdapter, sub: RedisCli
  * back on every room channel the node subscribes; its sockets already had it (Delivery.local), so
  * it is dropped before it is parsed, as the adapter would drop it after.
  */
-function skipOwnFrames(adapter: ShardedAdapter): void {
-  const internals = adapter as unknown as { uid: string; onRawMessage(raw: Buffer, channel: Buffer | string): void };
-  const own = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
-  const onRawMessage = internals.onRawMessage.bind(adapter);
-  internals.onRawMessage = (raw, channel) => {
-    if (Buffer.isBuffer(raw) && raw.length > own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return;
-    onRawMessage(raw, channel);
+function withoutOwnFrames(factory: (nsp: unknown) => ShardedAdapter): (nsp: unknown) => ShardedAdapter {
+  return (nsp) => {
+    const adapter = factory(nsp);
+    const internals = adapter as unknown as { uid: string; onRawMessage(raw: Buffer, channel: Buffer | string): void };
+    const own = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
+    const onRawMessage = internals.onRawMessage.bind(adapter);
+    internals.onRawMessage = (raw, channel) => {
+      if (Buffer.isBuffer(raw) && raw.length > own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return;
+      onRawMessage(raw, channel);
+    };
+    return adapter;
   };
 }
 
@@ -132,7 +135,7 @@ export class RedisEngine implements Engine {
     // The sharded adapter on one Redis as on a Redis Cluster: a node subscribes the channel of each
     // room it has sockets in, so it hears only what it delivers. It keeps socket.io's default
     // channel prefix; classic-format broadcasts (@socket.io/redis-emitter) are heard in attach().
-    this.adapter = confirmedJoins(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" }), this.clients.sub);
+    this.adapter = confirmedJoins(withoutOwnFrames(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" })), this.clients.sub);
     this.onError = onError;
     watchResubscriptions(this.clients.sub, () => void this.announceResubscribed());
     const stores = openRedisStores(this.clients.data, this.keys, { cluster: sharded, openBlocking: () => createBlockingClient(options) });

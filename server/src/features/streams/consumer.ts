@@ -62,9 +62,10 @@ export class StreamConsumer {
       logger,
       log: { event: "stream", readFailed: "stream read failed", claimFailed: "stream claim failed", touchFailed: "stream touch failed" },
       claimIdleMs: options.claimIdleMs,
-      // The registry is polled: every pollMs while streams move, less often while none does
-      // (pollAndAggregate waits), and every pollMs while the engine is unavailable.
+      // The registry is polled: every pollMs while streams move, less often while none does, and
+      // every pollMs while the engine is unavailable.
       pauseMs: pollMs,
+      afterRead: () => this.backoff.wait(),
       // No pause when full: the poll stops reading at maxHeld, and what is held is aggregated early.
       owned: () => this.heldCount,
       read: () => this.pollAndAggregate(),
@@ -92,8 +93,6 @@ export class StreamConsumer {
   }
 
   private async pollAndAggregate(): Promise<void> {
-    await this.backoff.wait();
-    if (!this.worker.running) return;
     const read = await this.poll();
     if (Date.now() - this.lastAggregation >= this.deps.options.batchMs || this.heldCount >= this.maxHeld()) await this.aggregateHeld();
     this.backoff.found(read > 0 || this.heldCount > 0);
