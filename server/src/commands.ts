@@ -88,10 +88,18 @@ export class CommandPipeline {
    * not, well-formed or not — passes the rate limit before anything else looks at it.
    */
   attach(socket: AppSocket): void {
-    // `unknown` on purpose, not the event maps: a client may send any event name (even a number)
-    // with any arguments, and this is where they arrive.
-    socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(socket, event, args));
+    socket.onAny(this.onAny);
   }
+
+  /**
+   * The catch-all listener of every socket: one function (Socket.IO calls it with the socket as
+   * `this`), not a closure per socket. `unknown` on purpose, not the event maps: a client may send
+   * any event name (even a number) with any arguments, and this is where they arrive.
+   */
+  private readonly onAny = ((pipeline: CommandPipeline) =>
+    function (this: AppSocket, event: unknown, ...args: unknown[]) {
+      void pipeline.dispatch(this, event, args);
+    })(this);
 
   private async dispatch(socket: AppSocket, event: unknown, args: unknown[]): Promise<void> {
     const started = performance.now();

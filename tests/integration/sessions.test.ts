@@ -8,6 +8,8 @@ import { closeClients, command, connect, connectRefused, nextEvent } from "../he
 import { clusterFixture } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
+import { startNode } from "../helpers/nodes";
+import type { SwitchboardNode } from "@switchboard/server";
 import { Redis } from "ioredis";
 import { io } from "socket.io-client";
 
@@ -150,3 +152,28 @@ async function waitForConnect(url: string, options: Parameters<typeof connect>[1
     }
   }
 }
+
+describe("the handshake keeps no credential (in-process node)", () => {
+  let node: SwitchboardNode;
+  beforeAll(async () => {
+    node = await startNode();
+  });
+  afterAll(async () => {
+    closeClients();
+    await node.shutdown();
+  });
+
+  it("drops the token from the handshake's auth and headers, and keeps the rest", async () => {
+    const inAuth = await connect(node.url, { tokenOptions: { sub: "keeps-auth" }, deviceId: "phone" });
+    const inHeader = await connect(node.url, { tokenOptions: { sub: "keeps-header" }, deviceId: "laptop", bearer: true });
+    const server = (client: { id?: string }) => node.io.sockets.sockets.get(client.id!)!;
+    expect(server(inAuth).handshake.auth).toEqual({ deviceId: "phone" });
+    expect(server(inHeader).handshake.auth).toEqual({ deviceId: "laptop" });
+    expect(server(inHeader).handshake.headers).not.toHaveProperty("authorization");
+    expect(server(inHeader).handshake.headers).toHaveProperty("host");
+    // What the Admin UI and fetchSockets() serialise carries no token.
+    const listed = await node.io.fetchSockets();
+    expect(listed.map((s) => s.data.userId).sort()).toEqual(["keeps-auth", "keeps-header"]);
+    expect(JSON.stringify(listed.map((s) => s.handshake))).not.toMatch(/eyJ|bearer/i);
+  });
+});
