@@ -6,6 +6,7 @@
 import type { RedisClient } from "@switchboard/store";
 import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { writeOncePerTurn } from "../../connections/turn-writes";
 
 export type { RedisClient };
 
@@ -60,7 +61,7 @@ export function createRedisClients(target: RedisTarget, onAdapterError: (err: Er
   const data = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 });
   const pub = connect(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const sub = connect(target, { ...common, maxRetriesPerRequest: null }, { shardedSubscribers: true });
-  for (const client of [data, pub, sub]) writeOncePerTurn(client);
+  for (const client of [data, pub, sub]) writeRedisOncePerTurn(client);
   reportRejections(pub, ["publish", "spublish"], onAdapterError);
   reportRejections(sub, ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"], onAdapterError);
   return { data, pub, sub, all: () => [data, pub, sub] };
@@ -115,32 +116,14 @@ export function isReady(client: RedisClient): boolean {
 }
 
 /**
- * What a connection sends in one turn of the event loop (concurrent publishes, handshakes'
- * presence scripts and subscriptions) goes to Redis in one write, and the next turn's commands
- * follow at once. ioredis's auto-pipelining batches too, but sends a batch only once the previous
- * one is answered, which puts a command under load behind a whole round trip of others. The
- * socket is corked at its first write of a turn and uncorked after the turn's I/O callbacks
- * (setImmediate); commands keep their order, and ioredis matches replies as always.
+ * A node's Redis connections send each turn's commands (concurrent publishes, handshakes' presence
+ * scripts and subscriptions) in one write, and the next turn's follow at once. ioredis's
+ * auto-pipelining batches too, but sends a batch only once the previous one is answered, which
+ * puts a command under load behind a whole round trip of others. Commands keep their order, and
+ * ioredis matches replies as always.
  */
-export function writeOncePerTurn(client: RedisClient): void {
-  const onConnect = (connection: Redis) => connection.on("connect", () => corkPerTurn((connection as unknown as { stream: Socket }).stream));
+export function writeRedisOncePerTurn(client: RedisClient): void {
+  const onConnect = (connection: Redis) => connection.on("connect", () => writeOncePerTurn((connection as unknown as { stream: Socket }).stream));
   if (client instanceof Cluster) client.on("+node", onConnect);
   else onConnect(client);
-}
-
-function corkPerTurn(socket: Socket): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
-  };
-  const write = socket.write;
-  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(uncork);
-    }
-    return (write as (...a: Parameters<Socket["write"]>) => boolean).apply(this, args);
-  } as Socket["write"];
 }
