@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createLogger, loadConfig, SwitchboardNode } from "@switchboard/server";
+import { closeClients } from "./clients";
 import { freePort, waitFor } from "./ports";
 import { TEST_SECRET } from "./tokens";
 
@@ -38,6 +39,22 @@ export async function startNode(
   const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel, silent: !process.env.SB_TEST_LOGS });
   const pushTransport = options.pushCa === undefined ? undefined : { extraCa: options.pushCa };
   return new SwitchboardNode(config, { logger, engineWaitMs: options.engineWaitMs ?? 5000, pushTransport }).start();
+}
+
+/**
+ * One in-process node for the tests of a describe block: started before them; after them its
+ * clients are closed and it shuts down. Call the returned function inside a test.
+ */
+export function inProcessNode(env: Record<string, string | undefined> = {}): () => SwitchboardNode {
+  let node: SwitchboardNode | undefined;
+  beforeAll(async () => {
+    node = await startNode(env);
+  });
+  afterAll(async () => {
+    closeClients();
+    await node?.shutdown();
+  });
+  return () => node!;
 }
 
 export class NodeProcess {

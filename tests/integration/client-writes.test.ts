@@ -7,9 +7,9 @@
  */
 import type { Socket as TcpSocket } from "node:net";
 import type { SwitchboardNode } from "@switchboard/server";
-import { closeClients, connect, type Client } from "../helpers/clients";
+import { connect, type Client } from "../helpers/clients";
 import { collect } from "../helpers/cluster";
-import { startNode } from "../helpers/nodes";
+import { inProcessNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 
 /** The server side's TCP socket of a client on WebSocket, its writes to the OS counted. */
@@ -30,19 +30,13 @@ function countWrites(node: SwitchboardNode, client: Client): { writes: number } 
 }
 
 describe("a node's writes to its clients", () => {
-  let node: SwitchboardNode;
-  beforeAll(async () => {
-    node = await startNode();
-  });
-  afterAll(async () => {
-    closeClients();
-    await node.shutdown();
-  });
+  const inProcess = inProcessNode();
 
   it.each([
     ["WebSocket", ["websocket"] as const],
     ["long-polling upgraded to WebSocket", ["polling", "websocket"] as const],
   ])("sends a socket the packets of one turn in at most two writes, all of them in order (%s)", async (_, transports) => {
+    const node = inProcess();
     const client = await connect(node.url, { tokenOptions: { sub: `writes-${transports.length}` }, transports: [...transports] });
     await waitFor(() => node.io.sockets.sockets.get(client.id!)?.conn.transport.name === "websocket", 5000, "the WebSocket transport");
     const counter = countWrites(node, client);

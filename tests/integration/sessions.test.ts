@@ -8,8 +8,7 @@ import { closeClients, command, connect, connectRefused, nextEvent } from "../he
 import { clusterFixture } from "../helpers/cluster";
 import { sleep } from "../helpers/ports";
 import { signToken } from "../helpers/tokens";
-import { startNode } from "../helpers/nodes";
-import type { SwitchboardNode } from "@switchboard/server";
+import { inProcessNode } from "../helpers/nodes";
 import { Redis } from "ioredis";
 import { io } from "socket.io-client";
 
@@ -154,16 +153,10 @@ async function waitForConnect(url: string, options: Parameters<typeof connect>[1
 }
 
 describe("the handshake keeps no credential (in-process node)", () => {
-  let node: SwitchboardNode;
-  beforeAll(async () => {
-    node = await startNode();
-  });
-  afterAll(async () => {
-    closeClients();
-    await node.shutdown();
-  });
+  const inProcess = inProcessNode();
 
   it("drops the token from the handshake's auth and headers, and keeps the rest", async () => {
+    const node = inProcess();
     const inAuth = await connect(node.url, { tokenOptions: { sub: "keeps-auth" }, deviceId: "phone" });
     const inHeader = await connect(node.url, { tokenOptions: { sub: "keeps-header" }, deviceId: "laptop", bearer: true });
     const server = (client: { id?: string }) => node.io.sockets.sockets.get(client.id!)!;
