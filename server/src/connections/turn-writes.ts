@@ -8,25 +8,27 @@
 import type { Socket } from "node:net";
 import type { Server } from "socket.io";
 
-const batched = new WeakSet<Socket>();
+/** The sockets corked in this turn, uncorked together after its I/O callbacks. */
+const corked = new Set<Socket>();
 
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+/** A socket's write, corking it at its first write of a turn: one function for every socket, no closure each. */
+function writeInTurn(this: Socket, ...args: Parameters<Socket["write"]>): boolean {
+  if (!corked.has(this)) {
+    if (corked.size === 0) setImmediate(uncorkAll);
+    corked.add(this);
+    this.cork();
+  }
+  return (Object.getPrototypeOf(this) as Socket).write.apply(this, args);
+}
+
+/** Batches `socket`'s writes per turn (a socket whose `write` something else replaced is left as it is). */
 export function writeOncePerTurn(socket: Socket): void {
-  if (batched.has(socket)) return;
-  batched.add(socket);
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
-  };
-  const write = socket.write;
-  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(uncork);
-    }
-    return (write as (...a: Parameters<Socket["write"]>) => boolean).apply(this, args);
-  } as Socket["write"];
+  if (!Object.prototype.hasOwnProperty.call(socket, "write")) socket.write = writeInTurn as Socket["write"];
 }
 
 /** An engine.io transport; over WebSocket, `socket` is the `ws` connection on its TCP socket. */
@@ -46,8 +48,9 @@ export function writeClientsOncePerTurn(io: Server): void {
     const tcp = transport.name === "websocket" ? transport.socket?._socket : undefined;
     if (tcp) writeOncePerTurn(tcp);
   };
-  io.engine.on("connection", (socket: { transport: EngineTransport; on(event: "upgrade", listener: (transport: EngineTransport) => void): void }) => {
-    batch(socket.transport);
-    socket.on("upgrade", batch);
+  io.engine.on("connection", (socket: { transport: EngineTransport; once(event: "upgrade", listener: (transport: EngineTransport) => void): void }) => {
+    // Only a long-polling client upgrades (once); one on WebSocket from the start keeps no listener.
+    if (socket.transport.name === "websocket") batch(socket.transport);
+    else socket.once("upgrade", batch);
   });
 }
