@@ -39,10 +39,24 @@ export function validateInput<T>(schema: Joi.Schema<T>, value: unknown, options:
     const size = utf8Bytes(JSON.stringify(value) ?? "");
     if (size > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `${what} is ${size} bytes; the limit is ${maxBytes}`, { size, limit: maxBytes });
   }
-  const first = schema.validate(value, { ...options, abortEarly: true });
+  const first = firstPassOf(schema, options).validate(value);
   if (!first.error) return first.value;
   const { error } = entries <= DETAILED_ENTRIES_MAX ? schema.validate(value, { ...options, abortEarly: false }) : first;
   throw validationError(error ?? first.error, what);
+}
+
+/**
+ * `schema` with the first pass's options baked in, once per schema and options object: joi merges
+ * options given to validate() into its preferences on every call, but caches a schema's own. (A
+ * schema made per call, as the streams' points are, is baked per call.)
+ */
+const firstPasses = new WeakMap<Joi.ValidationOptions, WeakMap<Joi.Schema, Joi.Schema>>();
+function firstPassOf<T>(schema: Joi.Schema<T>, options: Joi.ValidationOptions): Joi.Schema<T> {
+  let schemas = firstPasses.get(options);
+  if (!schemas) firstPasses.set(options, (schemas = new WeakMap()));
+  let baked = schemas.get(schema);
+  if (!baked) schemas.set(schema, (baked = schema.prefs({ ...options, abortEarly: true })));
+  return baked as Joi.Schema<T>;
 }
 
 /** A joi failure as VALIDATION_FAILED, listing its problems (at most VALIDATION_PROBLEMS_MAX). */

@@ -61,7 +61,22 @@ export function adapterFrame(uid: string, room: string, event: string, args: rea
  * fields, as toMessage() orders them. So what is delivered is what is stored, and the message's
  * data is sent to Redis once.
  */
-export function messageFrame(uid: string, socketRoom: string, room: string): MessageFrame {
+export function messageFrame(uid: string, socketRoom: string, room: string): Readonly<MessageFrame> {
+  const key = `${uid}\n${socketRoom}\n${room}`;
+  let frame = messageFrames.get(key);
+  if (!frame) {
+    // A bounded memo: a node publishes into the same rooms again and again.
+    if (messageFrames.size >= MESSAGE_FRAMES_KEPT) messageFrames.clear();
+    messageFrames.set(key, (frame = cutMessageFrame(uid, socketRoom, room)));
+  }
+  return frame;
+}
+
+/** The message frames made last, by uid, Socket.IO room and room (cleared when it holds this many). */
+const MESSAGE_FRAMES_KEPT = 10_000;
+const messageFrames = new Map<string, Readonly<MessageFrame>>();
+
+function cutMessageFrame(uid: string, socketRoom: string, room: string): MessageFrame {
   const marker = JSON.stringify(MESSAGE_MARKER);
   const text = adapterFrame(uid, socketRoom, "room:message", [MESSAGE_MARKER]).data.toString();
   const at = text.indexOf(marker);

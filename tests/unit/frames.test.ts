@@ -24,6 +24,18 @@ describe("adapter frames", () => {
     });
   });
 
+  it("gives each uid and room its own message frame, also once more rooms were framed than it keeps", () => {
+    const first = messageFrame("uid-a", "t/r1", "r1");
+    for (let i = 0; i < 12_000; i++) {
+      const frame = messageFrame("uid-a", `t/room-${i}`, `room-${i}`);
+      expect(frame.channel).toBe(`socket.io#/#t/room-${i}#`);
+      expect(frame.room).toBe(`,"room":"room-${i}",`);
+    }
+    expect(messageFrame("uid-a", "t/r1", "r1")).toEqual(first);
+    expect(messageFrame("uid-b", "t/r1", "r1").head).toContain('"uid":"uid-b"');
+    expect(messageFrame("uid-a", "t/r2", "r2").head).toContain('"rooms":["t/r2"]');
+  });
+
   it("cuts a room message's frame where the publish script writes the message", () => {
     const { channel, head, room, tail } = messageFrame("uid-2", "acme/r1", "r1");
     expect(channel).toBe("socket.io#/#acme/r1#");

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import Joi from "joi";
-import { inspectPayload, PAYLOAD_OPTIONS, validateInput } from "@switchboard/shared";
+import { inspectPayload, PAYLOAD_OPTIONS, QUERY_OPTIONS, validateInput } from "@switchboard/shared";
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "");
 
@@ -41,5 +41,29 @@ describe("payload shape", () => {
     const fits = { text: "\u0001".repeat(100) };
     expect(jsonBytes(fits)).toBeLessThanOrEqual(limit);
     expect(validateInput(Joi.object().unknown(), fits, PAYLOAD_OPTIONS, { maxBytes: limit })).toEqual(fits);
+  });
+
+  it("validates one schema with each options object it is given, as joi does with those options", () => {
+    const schema = Joi.object({ n: Joi.number().integer(), tags: Joi.array().items(Joi.string()) });
+    const cases: [unknown, Joi.ValidationOptions][] = [
+      [{ n: "5" }, QUERY_OPTIONS],
+      [{ n: "5" }, PAYLOAD_OPTIONS],
+      [{ n: 5, extra: true }, PAYLOAD_OPTIONS],
+      [{ n: 5, extra: true }, { ...PAYLOAD_OPTIONS, allowUnknown: true }],
+      [{ n: 1.5, tags: [1, 2] }, PAYLOAD_OPTIONS],
+      [{ n: 7, tags: ["a"] }, QUERY_OPTIONS],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [value, options] of cases) {
+        const direct = schema.validate(value, options);
+        let ours: unknown;
+        try {
+          ours = { value: validateInput(schema, value, options) };
+        } catch (err) {
+          ours = { problems: (err as { details: { message: string }[] }).details.map((d) => d.message) };
+        }
+        expect(ours).toEqual(direct.error ? { problems: direct.error.details.map((d) => d.message) } : { value: direct.value });
+      }
+    }
   });
 });
