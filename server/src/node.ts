@@ -11,7 +11,7 @@ import { TokenVerifier } from "./auth/tokens";
 import { ClusterMembership } from "./cluster/membership";
 import { CommandPipeline, type CommandDefinition } from "./commands";
 import type { Config } from "./config";
-import { writeClientsOncePerTurn } from "./connections/turn-writes";
+import { batchClientWrites } from "./connections/turn-writes";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
 import { agentsFeature } from "./features/agents";
@@ -106,7 +106,7 @@ export class SwitchboardNode {
       maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
     });
     this.engine.attach(this.io);
-    writeClientsOncePerTurn(this.io);
+    batchClientWrites();
     this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;
     this.sessions = new SessionManager({
       nodeId: this.nodeId,

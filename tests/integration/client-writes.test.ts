@@ -1,9 +1,9 @@
 /**
- * How a node writes to its clients (server/src/connections/turn-writes.ts): what one socket is
- * sent in one turn of the event loop — say the room messages of a batch read from Redis — leaves
- * in one write instead of one per packet, over WebSocket from the start and after an upgrade from
- * long-polling; every packet arrives, in order. The writes counted are those the server's TCP
- * socket hands to the operating system.
+ * How a node writes to its clients (server/src/connections/turn-writes.ts): a socket's first
+ * packet of a turn of the event loop leaves at once; what follows in that turn — say the room
+ * messages of a batch read from Redis — leaves in one more write instead of one per packet, over
+ * WebSocket from the start and after an upgrade from long-polling; every packet arrives, in
+ * order. The writes counted are those the server's TCP socket hands to the operating system.
  */
 import type { Socket as TcpSocket } from "node:net";
 import type { SwitchboardNode } from "@switchboard/server";
@@ -48,5 +48,20 @@ describe("a node's writes to its clients", () => {
     expect(received.map((p) => p.n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
     expect(counter.writes).toBeGreaterThan(0);
     expect(counter.writes).toBeLessThanOrEqual(2);
+  });
+
+  it("sends a lone packet at once, not at the end of the turn", async () => {
+    const node = inProcess();
+    const client = await connect(node.url, { tokenOptions: { sub: "writes-lone" } });
+    const counter = countWrites(node, client);
+    const received = collect<{ n: number }>(client, "bench:lone");
+    const server = node.io.sockets.sockets.get(client.id!)!;
+    for (let n = 0; n < 3; n++) {
+      const before = counter.writes;
+      (server.emit as (event: string, ...args: unknown[]) => boolean)("bench:lone", { n });
+      // Handed to the operating system within the emit, before this turn ends.
+      expect(counter.writes).toBe(before + 1);
+      await waitFor(() => received.length === n + 1, 5000, `packet ${n}`);
+    }
   });
 });

@@ -1,56 +1,82 @@
 /**
- * One write per connection per turn of the event loop. Whatever a node sends a socket in one turn
- * — a Redis connection's commands, a client's acks and the room messages of one batch read from
- * Redis — leaves in one write (writev) instead of a system call each: the socket is corked at its
- * first write of a turn and uncorked after the turn's I/O callbacks (setImmediate). The bytes and
- * their order are unchanged; only when they are handed to the kernel moves, by less than a turn.
+ * Fewer system calls per turn of the event loop. What a node sends one connection in one turn —
+ * a Redis connection's commands, a client's acks and the room messages of one batch read from
+ * Redis — would otherwise leave in a write each. A corked socket keeps its writes until it is
+ * uncorked after the turn's I/O callbacks (setImmediate), then sends them in one writev. The bytes
+ * and their order are unchanged.
+ *
+ * - A Redis connection is corked at its first write of a turn: its commands leave together.
+ * - A client on WebSocket is corked only from its second send in a turn: under light load a packet
+ *   leaves at once, as it would without batching; under load (engine.io sends a socket the
+ *   packets that arrived while its previous write was in flight all at once) they leave together.
  */
 import type { Socket } from "node:net";
-import type { Server } from "socket.io";
+import { transports } from "engine.io";
 
-/** The sockets corked in this turn, uncorked together after its I/O callbacks. */
+/** The sockets corked in this turn, and the WebSocket connections that sent in it. */
 const corked = new Set<Socket>();
+const sent = new Set<Socket>();
+let turnEnding = false;
 
-function uncorkAll(): void {
+function endTurn(): void {
+  turnEnding = false;
   for (const socket of corked) socket.uncork();
   corked.clear();
+  sent.clear();
 }
 
-/** A socket's write, corking it at its first write of a turn: one function for every socket, no closure each. */
+function corkUntilTurnEnds(socket: Socket): void {
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  untilTurnEnds();
+}
+
+function untilTurnEnds(): void {
+  if (turnEnding) return;
+  turnEnding = true;
+  setImmediate(endTurn);
+}
+
+/** A Redis connection's write: one function for every connection, no closure each. */
 function writeInTurn(this: Socket, ...args: Parameters<Socket["write"]>): boolean {
-  if (!corked.has(this)) {
-    if (corked.size === 0) setImmediate(uncorkAll);
-    corked.add(this);
-    this.cork();
-  }
+  corkUntilTurnEnds(this);
   return (Object.getPrototypeOf(this) as Socket).write.apply(this, args);
 }
 
-/** Batches `socket`'s writes per turn (a socket whose `write` something else replaced is left as it is). */
+/** Sends a Redis connection's commands of each turn in one write (a socket whose `write` something else replaced is left as it is). */
 export function writeOncePerTurn(socket: Socket): void {
   if (!Object.prototype.hasOwnProperty.call(socket, "write")) socket.write = writeInTurn as Socket["write"];
 }
 
-/** An engine.io transport; over WebSocket, `socket` is the `ws` connection on its TCP socket. */
-interface EngineTransport {
-  name: string;
+/** engine.io's WebSocket transport: `socket` is the `ws` connection on its TCP socket. */
+interface WebSocketTransport {
   socket?: { _socket?: Socket };
+  send(packets: unknown[]): void;
 }
 
+let batchingClients = false;
+
 /**
- * Batches the writes of every client connected over WebSocket, from the start or after upgrading
- * from long-polling (whose HTTP responses are written once each already). Engine.io sends a
- * socket's packets one frame and one write at a time; a client in busy rooms gets several per
- * turn when a batch of messages arrives from Redis.
+ * Batches what every client on WebSocket is sent after its first send of a turn (from the start
+ * or after upgrading from long-polling, whose HTTP responses are written once each already).
+ * engine.io's WebSocket transport is shared by every engine.io server of the process, so this
+ * applies to all of them, once.
  */
-export function writeClientsOncePerTurn(io: Server): void {
-  const batch = (transport: EngineTransport) => {
-    const tcp = transport.name === "websocket" ? transport.socket?._socket : undefined;
-    if (tcp) writeOncePerTurn(tcp);
+export function batchClientWrites(): void {
+  if (batchingClients) return;
+  batchingClients = true;
+  const prototype = (transports as unknown as { websocket: { prototype: WebSocketTransport } }).websocket.prototype;
+  const send = prototype.send;
+  prototype.send = function (this: WebSocketTransport, packets: unknown[]) {
+    const tcp = this.socket?._socket;
+    if (tcp) {
+      if (sent.has(tcp) || packets.length > 1) corkUntilTurnEnds(tcp);
+      else {
+        sent.add(tcp);
+        untilTurnEnds();
+      }
+    }
+    send.call(this, packets);
   };
-  io.engine.on("connection", (socket: { transport: EngineTransport; once(event: "upgrade", listener: (transport: EngineTransport) => void): void }) => {
-    // Only a long-polling client upgrades (once); one on WebSocket from the start keeps no listener.
-    if (socket.transport.name === "websocket") batch(socket.transport);
-    else socket.once("upgrade", batch);
-  });
 }
