@@ -11,7 +11,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import type { Engine } from "./engine";
 import { toAppError } from "./errors";
-import type { AppSocket } from "./io";
+import { socketListener, type AppSocket } from "./io";
 import type { Logger } from "./observability/logger";
 import type { Metrics } from "./observability/metrics";
 import type { RefusalLog } from "./observability/refusal-log";
@@ -92,14 +92,11 @@ export class CommandPipeline {
   }
 
   /**
-   * The catch-all listener of every socket: one function (Socket.IO calls it with the socket as
-   * `this`), not a closure per socket. `unknown` on purpose, not the event maps: a client may send
-   * any event name (even a number) with any arguments, and this is where they arrive.
+   * The catch-all listener of every socket, one function for them all. `unknown` on purpose, not
+   * the event maps: a client may send any event name (even a number) with any arguments, and this
+   * is where they arrive.
    */
-  private readonly onAny = ((pipeline: CommandPipeline) =>
-    function (this: AppSocket, event: unknown, ...args: unknown[]) {
-      void pipeline.dispatch(this, event, args);
-    })(this);
+  private readonly onAny = socketListener((socket, event: unknown, ...args: unknown[]) => void this.dispatch(socket, event, args));
 
   private async dispatch(socket: AppSocket, event: unknown, args: unknown[]): Promise<void> {
     const started = performance.now();

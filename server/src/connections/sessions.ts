@@ -18,7 +18,7 @@ import type { ExtendedError } from "socket.io";
 import { bearerToken, type TokenVerifier } from "../auth/tokens";
 import type { DeviceSession, Engine, PresenceRecord } from "../engine";
 import { toAppError } from "../errors";
-import type { AppSocket } from "../io";
+import { socketListener, type AppSocket } from "../io";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { NodeEvents } from "../node-events";
@@ -80,6 +80,9 @@ class ExpiryTimers {
     for (const socket of bucket.sockets) this.onExpired(socket);
   }
 }
+
+/** A user of this node's online count: tenant and user id. */
+const onlineKey = (data: SocketData): string => `${data.tenant}|${data.userId}`;
 
 export class SessionManager {
   private readonly sockets = new Map<string, AppSocket>();
@@ -189,7 +192,7 @@ export class SessionManager {
   onConnection(socket: AppSocket): void {
     const data = socket.data;
     this.sockets.set(socket.id, socket);
-    const userKey = `${data.tenant}|${data.userId}`;
+    const userKey = onlineKey(data);
     this.usersOnline.set(userKey, (this.usersOnline.get(userKey) ?? 0) + 1);
     this.updateGauges();
     const session: Session = {
@@ -213,18 +216,12 @@ export class SessionManager {
     socket.on("disconnect", this.onDisconnect);
   }
 
-  /**
-   * The `disconnect` listener of every socket: one function (Socket.IO calls it with the socket as
-   * `this`), not a closure per socket.
-   */
-  private readonly onDisconnect = ((sessions: SessionManager) =>
-    function (this: AppSocket, reason: string) {
-      sessions.disconnected(this, reason);
-    })(this);
+  /** The `disconnect` listener of every socket, one function for them all. */
+  private readonly onDisconnect = socketListener((socket, reason: string) => this.disconnected(socket, reason));
 
   private disconnected(socket: AppSocket, reason: string): void {
     const data = socket.data;
-    const userKey = `${data.tenant}|${data.userId}`;
+    const userKey = onlineKey(data);
     this.sockets.delete(socket.id);
     this.expiries.remove(socket, data.tokenExp);
     const left = (this.usersOnline.get(userKey) ?? 1) - 1;
