@@ -18,6 +18,9 @@
  * Switchboard clients are distinct users with a signed JWT each (signed before the clock starts),
  * so every connect verifies a token and writes presence. The client count is lowered to fit the
  * process's file limit (ulimit -n) when that is smaller.
+ * Each system is measured from its own new client process (this script with `--system <name>`):
+ * the clients' own code runs about twice as fast once V8 has compiled it, so a client process
+ * that had already connected the first system's clients would favour the second.
  *
  * Output: a table and bench/results-connections.json (KiB per connection and connects/s of both
  * systems and their ratios).
@@ -29,6 +32,7 @@ const { execSync } = require("node:child_process");
 const { createProgress } = require("../scripts/progress");
 
 const {
+  spawnChild,
   sockets,
   limitRun,
   sleep,
@@ -145,6 +149,19 @@ async function runSystem(system, clients) {
   return result;
 }
 
+/** Runs one system in a new client process (`--system`) and returns its result. */
+function runSystemInChild(system, clients) {
+  return new Promise((resolve, reject) => {
+    const child = spawnChild([process.execPath, __filename, "--system", system, String(clients)], process.env, `connections (${system})`, { ipc: true });
+    let result;
+    child.on("message", (msg) => {
+      result = msg;
+      child.stopping = true; // its exit is expected now
+    });
+    child.on("exit", (code) => (code === 0 && result ? resolve(result) : reject(new Error(`connections (${system}) exited with code ${code}: ${child.stderrText()}`))));
+  });
+}
+
 async function main() {
   const clients = clientCount();
   console.log(
@@ -153,7 +170,7 @@ async function main() {
   );
   console.log(`${"system".padEnd(12)} ${"clients".padStart(6)} ${"connects/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"RSS KiB/c".padStart(10)} ${"heap KiB/c".padStart(11)}    RSS MiB`);
   const results = {};
-  for (const system of SYSTEMS) results[system] = await runSystem(system, clients);
+  for (const system of SYSTEMS) results[system] = await runSystemInChild(system, clients);
 
   let summary = null;
   if (results.switchboard && results.bare) {
@@ -190,4 +207,9 @@ async function main() {
   console.log("wrote bench/results-connections.json");
 }
 
-runMain(main);
+if (process.argv[2] === "--system") {
+  runMain(async () => {
+    const result = await runSystem(process.argv[3], Number(process.argv[4]));
+    await new Promise((resolve) => process.send(result, resolve));
+  });
+} else runMain(main);
