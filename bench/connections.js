@@ -20,7 +20,10 @@
  * process's file limit (ulimit -n) when that is smaller.
  * Each system is measured from its own new client process (this script with `--system <name>`):
  * the clients' own code runs about twice as fast once V8 has compiled it, so a client process
- * that had already connected the first system's clients would favour the second.
+ * that had already connected the first system's clients would favour the second. The systems run
+ * BENCH_CONN_RUNS times (default 3) in turn (A, B, A, B, ...), each run with a new node and
+ * redis-server, so a change in the machine's speed during the suite falls on both; each figure
+ * is the median of a system's runs, every run is printed and kept in the results.
  *
  * Output: a table and bench/results-connections.json (KiB per connection and connects/s of both
  * systems and their ratios).
@@ -57,6 +60,7 @@ const WANTED = Number(process.env.BENCH_CONN_N || 2000);
 const WARMUP = Number(process.env.BENCH_CONN_WARMUP || 200);
 const CONCURRENCY = Number(process.env.BENCH_CONN_CONCURRENCY || 50);
 const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS || 2000);
+const RUNS = Math.max(1, Number(process.env.BENCH_CONN_RUNS || 3));
 const GLOBAL_TIMEOUT_MS = 4 * 60 * 1000;
 const MEMORY_RATIO_TARGET = 1.2;
 const RATE_RATIO_TARGET = 0.8;
@@ -149,6 +153,29 @@ async function runSystem(system, clients) {
   return result;
 }
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2, 2);
+};
+
+/** One system's figures over its runs: the median of each, with the runs themselves. */
+function medianOf(runs) {
+  const of = (pick) => median(runs.map(pick));
+  const { system, clients, concurrency } = runs[0];
+  return {
+    system,
+    clients,
+    concurrency,
+    connectsPerSec: of((r) => r.connectsPerSec),
+    handshake: { p50: of((r) => r.handshake.p50), p95: of((r) => r.handshake.p95) },
+    rssKiBPerConnection: of((r) => r.rssKiBPerConnection),
+    heapKiBPerConnection: of((r) => r.heapKiBPerConnection),
+    externalKiBPerConnection: of((r) => r.externalKiBPerConnection),
+    runs,
+  };
+}
+
 /** Runs one system in a new client process (`--system`) and returns its result. */
 function runSystemInChild(system, clients) {
   return new Promise((resolve, reject) => {
@@ -169,8 +196,19 @@ async function main() {
       `at most ${CONCURRENCY} handshakes at once; ${os.cpus().length} CPUs`,
   );
   console.log(`${"system".padEnd(12)} ${"clients".padStart(6)} ${"connects/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"RSS KiB/c".padStart(10)} ${"heap KiB/c".padStart(11)}    RSS MiB`);
+  const runs = Object.fromEntries(SYSTEMS.map((system) => [system, []]));
+  for (let i = 0; i < RUNS; i++) for (const system of SYSTEMS) runs[system].push(await runSystemInChild(system, clients));
   const results = {};
-  for (const system of SYSTEMS) results[system] = await runSystemInChild(system, clients);
+  for (const system of SYSTEMS) {
+    results[system] = medianOf(runs[system]);
+    const r = results[system];
+    if (RUNS > 1) {
+      console.log(
+        `${`${system} median`.padEnd(19)} ${String(r.connectsPerSec).padStart(11)} ${String(r.handshake.p50).padStart(8)} ${String(r.handshake.p95).padStart(8)} ` +
+          `${String(r.rssKiBPerConnection).padStart(10)} ${String(r.heapKiBPerConnection).padStart(11)}`,
+      );
+    }
+  }
 
   let summary = null;
   if (results.switchboard && results.bare) {
@@ -199,7 +237,7 @@ async function main() {
     suite: "connections",
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0] && os.cpus()[0].model, node: process.version },
-    settings: { clients, warmup: WARMUP, concurrency: CONCURRENCY, settleMs: SETTLE_MS },
+    settings: { clients, warmup: WARMUP, concurrency: CONCURRENCY, settleMs: SETTLE_MS, runs: RUNS },
     results,
     summary,
   };
