@@ -25,8 +25,13 @@
  * redis-server, so a change in the machine's speed during the suite falls on both; each figure
  * is the median of a system's runs, every run is printed and kept in the results.
  *
- * Output: a table and bench/results-connections.json (KiB per connection and connects/s of both
- * systems and their ratios).
+ * Beside each connect rate, the CPU a connect cost each process, in µs (from /proc over step 3):
+ * the node's main thread (its JavaScript), its other threads (V8's compiler and GC helpers), its
+ * redis-server, and the client process. The processes share the machine's cores, so the rate
+ * follows their sum as much as the node's own share.
+ *
+ * Output: a table and bench/results-connections.json (KiB per connection, connects/s and CPU per
+ * connect of both systems, and the ratios).
  */
 const { rmSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
@@ -51,6 +56,8 @@ const {
   latencyStats,
   round,
   rssBytes,
+  cpuSeconds,
+  threadCpuSeconds,
   gcAndMemory,
   runMain,
 } = require("./lib");
@@ -95,6 +102,21 @@ async function measureMemory(node) {
   return { rss: await rssMedian(node.child.pid), heapUsed: mem.heapUsed, external: mem.external };
 }
 
+/** The parts of a connect's CPU (see cpuNow), in the order printed. */
+const CPU_PARTS = ["node", "helpers", "redis", "client"];
+
+/**
+ * CPU seconds used so far by the node's main thread (its JavaScript), the node's other threads
+ * (V8's compiler and GC helpers), its redis-server, and this client process.
+ */
+function cpuNow(node, redis) {
+  const { main, helpers } = threadCpuSeconds(node.child.pid);
+  return { node: main, helpers, redis: cpuSeconds(redis.child.pid), client: cpuSeconds(process.pid) };
+}
+
+const cpuTotal = (us) => CPU_PARTS.reduce((sum, part) => sum + us[part], 0);
+const cpuColumns = (us) => ` ${CPU_PARTS.map((part) => String(us[part]).padStart(8)).join("")}`;
+
 async function runSystem(system, clients) {
   const redis = await startRedis();
   const inspectPort = await freePort();
@@ -113,6 +135,7 @@ async function runSystem(system, clients) {
 
   // 3. connect rate at a fixed concurrency
   const latencies = [];
+  const cpuBefore = cpuNow(node, redis);
   progress.step(`${system}: ${clients} clients connecting`, { count: () => latencies.length, total: clients, unit: "connected" });
   const t0 = performance.now();
   await withConcurrency(auths.slice(WARMUP), CONCURRENCY, async (auth) => {
@@ -121,6 +144,7 @@ async function runSystem(system, clients) {
     latencies.push(performance.now() - start);
   });
   const elapsedS = (performance.now() - t0) / 1000;
+  const cpuAfter = cpuNow(node, redis);
   progress.end();
 
   // 4. idle
@@ -133,6 +157,7 @@ async function runSystem(system, clients) {
     concurrency: CONCURRENCY,
     connectsPerSec: round(clients / elapsedS),
     handshake: latencyStats(latencies),
+    cpuUsPerConnect: Object.fromEntries(Object.keys(cpuAfter).map((part) => [part, Math.round(((cpuAfter[part] - cpuBefore[part]) / clients) * 1e6)])),
     rssBeforeMiB: round(before.rss / 2 ** 20, 1),
     rssAfterMiB: round(after.rss / 2 ** 20, 1),
     rssKiBPerConnection: perConn(after.rss, before.rss),
@@ -142,7 +167,7 @@ async function runSystem(system, clients) {
   console.log(
     `${system.padEnd(12)} ${String(clients).padStart(6)} ${String(result.connectsPerSec).padStart(11)} ${String(result.handshake.p50).padStart(8)} ` +
       `${String(result.handshake.p95).padStart(8)} ${String(result.rssKiBPerConnection).padStart(10)} ${String(result.heapKiBPerConnection).padStart(11)} ` +
-      `   ${result.rssBeforeMiB} -> ${result.rssAfterMiB}`,
+      `${cpuColumns(result.cpuUsPerConnect)}   ${result.rssBeforeMiB} -> ${result.rssAfterMiB}`,
   );
 
   for (const s of sockets) s.disconnect();
@@ -171,6 +196,7 @@ function medianOf(runs) {
     handshake: { p50: of((r) => r.handshake.p50), p95: of((r) => r.handshake.p95) },
     rssKiBPerConnection: of((r) => r.rssKiBPerConnection),
     heapKiBPerConnection: of((r) => r.heapKiBPerConnection),
+    cpuUsPerConnect: Object.fromEntries(CPU_PARTS.map((part) => [part, Math.round(of((r) => r.cpuUsPerConnect[part]))])),
     externalKiBPerConnection: of((r) => r.externalKiBPerConnection),
     runs,
   };
@@ -193,9 +219,10 @@ async function main() {
   const clients = clientCount();
   console.log(
     `connections bench: 1 node + its own redis-server per system; ${clients} idle clients${clients < WANTED ? ` (lowered from ${WANTED} to fit ulimit -n)` : ""}, ` +
-      `at most ${CONCURRENCY} handshakes at once; ${os.cpus().length} CPUs`,
+      `at most ${CONCURRENCY} handshakes at once; ${os.cpus().length} CPUs; ` +
+      `node/helpers/redis/client: CPU µs per connect of the node's main thread, its other threads, its redis-server and the client process`,
   );
-  console.log(`${"system".padEnd(12)} ${"clients".padStart(6)} ${"connects/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"RSS KiB/c".padStart(10)} ${"heap KiB/c".padStart(11)}    RSS MiB`);
+  console.log(`${"system".padEnd(12)} ${"clients".padStart(6)} ${"connects/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"RSS KiB/c".padStart(10)} ${"heap KiB/c".padStart(11)} ${CPU_PARTS.map((part) => part.padStart(8)).join("")}   RSS MiB`);
   const runs = Object.fromEntries(SYSTEMS.map((system) => [system, []]));
   for (let i = 0; i < RUNS; i++) for (const system of SYSTEMS) runs[system].push(await runSystemInChild(system, clients));
   const results = {};
@@ -205,7 +232,7 @@ async function main() {
     if (RUNS > 1) {
       console.log(
         `${`${system} median`.padEnd(19)} ${String(r.connectsPerSec).padStart(11)} ${String(r.handshake.p50).padStart(8)} ${String(r.handshake.p95).padStart(8)} ` +
-          `${String(r.rssKiBPerConnection).padStart(10)} ${String(r.heapKiBPerConnection).padStart(11)}`,
+          `${String(r.rssKiBPerConnection).padStart(10)} ${String(r.heapKiBPerConnection).padStart(11)}${cpuColumns(r.cpuUsPerConnect)}`,
       );
     }
   }
@@ -224,6 +251,7 @@ async function main() {
       rateRatio,
       rateTarget: RATE_RATIO_TARGET,
       rateMet: rateRatio !== null && rateRatio >= RATE_RATIO_TARGET,
+      cpuUsPerConnect: { switchboard: cpuTotal(sb.cpuUsPerConnect), bare: cpuTotal(bare.cpuUsPerConnect) },
     };
     console.log(
       `\nmemory per idle connection: Switchboard ${sb.rssKiBPerConnection} KiB vs bare ${bare.rssKiBPerConnection} KiB RSS = ${memoryRatio}x ` +
@@ -231,6 +259,10 @@ async function main() {
     );
     console.log(
       `connect rate (JWT + presence vs bare): ${sb.connectsPerSec} vs ${bare.connectsPerSec} connects/s = ${rateRatio}x (target >= ${RATE_RATIO_TARGET}x) -> ${summary.rateMet ? "PASS" : "FAIL"}`,
+    );
+    console.log(
+      `CPU per connect, every process on the machine's ${os.cpus().length} cores (node + helpers + redis + client): ` +
+        `Switchboard ${summary.cpuUsPerConnect.switchboard} µs vs bare ${summary.cpuUsPerConnect.bare} µs`,
     );
   }
   const out = {

@@ -7,7 +7,7 @@
  * the bytes Redis sends a node.
  */
 const { spawn } = require("node:child_process");
-const { mkdtempSync, readFileSync } = require("node:fs");
+const { mkdtempSync, readdirSync, readFileSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
@@ -322,7 +322,7 @@ function pace({ rate, durationMs, send, check = () => null, tickMs = 5, maxPerTi
 
 const CLK_TCK = 100; // USER_HZ, 100 on Linux
 
-/** CPU seconds (user + system) process `pid` used so far; 0 once it is gone. */
+/** CPU seconds (user + system) process `pid` (or thread `pid/task/tid`) used so far; 0 once it is gone. */
 function cpuSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -331,6 +331,25 @@ function cpuSeconds(pid) {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds process `pid` used so far, split into its main thread (`main`: a node's JavaScript)
+ * and its other threads (`helpers`: a node's V8 compiler and GC threads, libuv's pool).
+ */
+function threadCpuSeconds(pid) {
+  let main = 0;
+  let helpers = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const used = cpuSeconds(`${pid}/task/${tid}`);
+      if (tid === String(pid)) main = used;
+      else helpers += used;
+    }
+  } catch {
+    /* gone */
+  }
+  return { main, helpers };
 }
 
 /** Resident set size of process `pid`, in bytes. */
@@ -508,6 +527,7 @@ module.exports = {
   round,
   pace,
   cpuSeconds,
+  threadCpuSeconds,
   rssBytes,
   machineCpu,
   cpuMeter,

@@ -121,6 +121,9 @@ function goal5(conn) {
   return [
     `memory per idle connection (RSS, ${sb.clients} clients): Switchboard ${sb.rssKiBPerConnection} KiB vs bare ${bare.rssKiBPerConnection} KiB = ${x(s.memoryRatio)} (target <= ${s.memoryTarget}x) -> ${s.memoryMet ? "ok" : "not ok"}`,
     `connect rate (JWT + presence vs bare, ${sb.concurrency} at once): ${sb.connectsPerSec} vs ${bare.connectsPerSec} connects/s = ${x(s.rateRatio)} (target >= ${s.rateTarget}x) -> ${s.rateMet ? "ok" : "not ok"}`,
+    ...(s.cpuUsPerConnect
+      ? [`  CPU per connect, node + its helper threads + redis + client: Switchboard ${s.cpuUsPerConnect.switchboard} µs vs bare ${s.cpuUsPerConnect.bare} µs (the processes share the cores)`]
+      : []),
     mark(s.memoryMet && s.rateMet),
   ];
 }
