@@ -11,8 +11,9 @@
  *      BENCH_CONN_CONCURRENCY at once, then the node and its Redis are let go idle. V8 compiles the
  *      node's hot paths over its first few thousand connects, and the compiler's memory stays in the
  *      process's RSS: measured from a node that has not done so, it would be counted as the
- *      connections' (with 200 warm-up clients Switchboard's RSS per connection varied from 13.3
- *      to 15.4 KiB between runs, bare's from 11.3 to 12.2; with 2000, 11.2–11.9 and 10.4–10.8);
+ *      connections' (with 200 warm-up clients Switchboard's RSS per connection varied from 13.0
+ *      to 15.4 KiB between runs, bare's from 11.3 to 12.2; with 2000, 11.2–12.2 and 10.2–11.6,
+ *      close to their heap per connection, 11.0–11.1 and 10.2–10.3);
  *   2. baseline: GC, then the node's RSS (median of 5 samples 200 ms apart) and heap;
  *   3. connect rate: BENCH_CONN_N (default 2000) clients connect, at most BENCH_CONN_CONCURRENCY
  *      (default 50) handshakes open at once (a new one as soon as one completes); connects/s =
