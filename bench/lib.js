@@ -7,12 +7,13 @@
  * the bytes Redis sends a node.
  */
 const { spawn } = require("node:child_process");
-const { mkdtempSync, readdirSync, readFileSync } = require("node:fs");
+const { mkdtempSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { SignJWT } = require("jose");
 const { io } = require("socket.io-client");
+const { cpuSeconds, threadCpuSeconds, rssBytes, machineCpu } = require("./proc");
 
 const HOST = "127.0.0.1";
 const ROOT = path.join(__dirname, "..");
@@ -318,53 +319,7 @@ function pace({ rate, durationMs, send, check = () => null, tickMs = 5, maxPerTi
 }
 
 // ---------------------------------------------------------------------------------------------
-// processes: CPU time, resident memory, the machine's CPU (all from /proc; Linux only)
-
-const CLK_TCK = 100; // USER_HZ, 100 on Linux
-
-/** CPU seconds (user + system) process `pid` (or thread `pid/task/tid`) used so far; 0 once it is gone. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * CPU seconds process `pid` used so far, split into its main thread (`main`: a node's JavaScript)
- * and its other threads (`helpers`: a node's V8 compiler and GC threads, libuv's pool).
- */
-function threadCpuSeconds(pid) {
-  let main = 0;
-  let helpers = 0;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const used = cpuSeconds(`${pid}/task/${tid}`);
-      if (tid === String(pid)) main = used;
-      else helpers += used;
-    }
-  } catch {
-    /* gone */
-  }
-  return { main, helpers };
-}
-
-/** Resident set size of process `pid`, in bytes. */
-function rssBytes(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-/** The machine's CPU time so far: `{ busy, total }` in seconds over every core. */
-function machineCpu() {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = f[3] + f[4]; // idle + iowait
-  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
-}
+// processes: CPU time, resident memory, the machine's CPU (all from /proc; Linux only: ./proc.js)
 
 /**
  * A CPU meter over groups of processes (`{ name: [pid, ...] }`): `stop()` gives each group's CPU in
