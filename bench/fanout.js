@@ -9,8 +9,9 @@
  * window + drain) and aborted early when latency or the ack backlog explodes; higher steps are then
  * skipped. Deliveries/s is the steady-state rate: every delivery received in the window, of the
  * window's or the warm-up's publishes (the publisher does not pause between the two); latency,
- * losses and the history check are those of the window's publishes. For Switchboard every acked publish of every measured step is looked up in the room's
- * history (room:history), and a room's history is read once more at the end through REST.
+ * losses and the history check are those of the window's publishes. For Switchboard every acked
+ * publish of every measured step is looked up in the room's history (room:history), and a room's
+ * history is read once more at the end through REST.
  *
  * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800,6400,8000,9600,11200,12800), BENCH_STEP_MS
  * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
