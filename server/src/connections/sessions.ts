@@ -19,6 +19,7 @@ import { bearerToken, type TokenVerifier } from "../auth/tokens";
 import type { DeviceSession, Engine, PresenceRecord } from "../engine";
 import { toAppError } from "../errors";
 import { socketListener, type AppSocket } from "../io";
+import { holdClientPackets } from "./turn-writes";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { NodeEvents } from "../node-events";
@@ -88,6 +89,8 @@ export class SessionManager {
   private readonly sockets = new Map<string, AppSocket>();
   /** The presence change of a handshake, announced once the socket has its `session`. */
   private readonly connectChanges = new WeakMap<AppSocket, PresenceRecord>();
+  /** Lets go of a handshake's answer, held to leave with `session` in one write. */
+  private readonly heldAnswers = new WeakMap<AppSocket, () => void>();
   /** Ends each socket when its token expires. */
   private readonly expiries = new ExpiryTimers((socket) => this.expire(socket));
   private readonly usersOnline = new Map<string, number>();
@@ -109,7 +112,10 @@ export class SessionManager {
   /** Socket.IO middleware: refuses a handshake with a protocol code, or fills socket.data. */
   readonly middleware = (socket: AppSocket, next: (err?: ExtendedError) => void): void => {
     void this.handshake(socket).then(
-      () => next(),
+      () => {
+        this.heldAnswers.set(socket, holdClientPackets(socket.conn));
+        next();
+      },
       (err: unknown) => {
         const { error, internal } = toAppError(err);
         if (internal) this.deps.logger.error("handshake failed", { event: "handshake", error: err instanceof Error ? err.stack : String(err) });
@@ -204,7 +210,12 @@ export class SessionManager {
       expiresAt: data.tokenExp * 1000,
     };
     if (data.tenant) session.tenant = data.tenant;
-    socket.emit("session", session);
+    try {
+      socket.emit("session", session);
+    } finally {
+      this.heldAnswers.get(socket)?.();
+      this.heldAnswers.delete(socket);
+    }
     const changed = this.connectChanges.get(socket);
     if (changed) {
       this.connectChanges.delete(socket);

@@ -9,9 +9,11 @@
  * - A client on WebSocket is corked only from its second send in a turn: under light load a packet
  *   leaves at once, as it would without batching; under load (engine.io sends a socket the
  *   packets that arrived while its previous write was in flight all at once) they leave together.
+ * - A handshake's answer (Socket.IO's CONNECT packet) and the `session` that follows it are held
+ *   and leave together (holdClientPackets): one write, and one wake-up of the client, not two.
  */
 import type { Socket } from "node:net";
-import { transports } from "engine.io";
+import { transports, type Socket as EngineSocket } from "engine.io";
 
 /** The sockets corked in this turn, and the WebSocket connections that sent in it. */
 const corked = new Set<Socket>();
@@ -79,4 +81,32 @@ export function batchClientWrites(): void {
     }
     send.call(this, packets);
   };
+}
+
+const nothingHeld = (): void => undefined;
+
+/**
+ * Holds what engine.io sends a client on WebSocket until the returned function is called, and at
+ * the latest until the end of the turn: its packets wait in engine.io's buffer, as they do while
+ * a write is in flight, and then leave at once, in one write. Nothing is held on long-polling or
+ * while a write is already in flight. Calling the function again does nothing.
+ */
+export function holdClientPackets(conn: EngineSocket): () => void {
+  const transport = conn.transport;
+  if (transport.name !== "websocket" || !transport.writable) return nothingHeld;
+  transport.writable = false;
+  let held = true;
+  const letGo = (): void => {
+    if (!held) return;
+    held = false;
+    // Something else took over in between (an upgrade, the transport's own write): leave it be.
+    if (conn.transport !== transport || transport.writable) return;
+    transport.writable = true;
+    (conn as unknown as { flush(): void }).flush();
+    // Sent as a batch, the packets were corked until the turn ends: they have waited enough.
+    const tcp = (transport as unknown as WebSocketTransport).socket?._socket;
+    if (tcp && corked.delete(tcp)) tcp.uncork();
+  };
+  setImmediate(letGo);
+  return letGo;
 }
