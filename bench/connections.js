@@ -168,7 +168,7 @@ async function runSystem(system, clients) {
     concurrency: CONCURRENCY,
     connectsPerSec: round(clients / elapsedS),
     handshake: latencyStats(latencies),
-    cpuUsPerConnect: Object.fromEntries(Object.keys(cpuAfter).map((part) => [part, Math.round(((cpuAfter[part] - cpuBefore[part]) / clients) * 1e6)])),
+    cpuUsPerConnect: Object.fromEntries(CPU_PARTS.map((part) => [part, Math.round(((cpuAfter[part] - cpuBefore[part]) / clients) * 1e6)])),
     rssBeforeMiB: round(before.rss / 2 ** 20, 1),
     rssAfterMiB: round(after.rss / 2 ** 20, 1),
     rssKiBPerConnection: perConn(after.rss, before.rss),
