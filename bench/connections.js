@@ -14,13 +14,18 @@
  *      connections' (with 200 warm-up clients Switchboard's RSS per connection varied from 13.0
  *      to 15.4 KiB between runs, bare's from 11.3 to 12.2; with 2000, 11.2–12.2 and 10.2–11.6,
  *      close to their heap per connection, 11.0–11.1 and 10.2–10.3);
- *   2. baseline: GC, then the node's RSS (median of 5 samples 200 ms apart) and heap;
- *   3. connect rate: BENCH_CONN_N (default 2000) clients connect, at most BENCH_CONN_CONCURRENCY
- *      (default 50) handshakes open at once (a new one as soon as one completes); connects/s =
- *      clients / time until the last `session` event (both servers send it on connection);
- *      handshake (start -> `session`) p50/p95;
- *   4. idle: after BENCH_CONN_SETTLE_MS (default 2000), GC, RSS and heap again; per connection =
- *      (idle - baseline) / clients.
+ *   2. connect rate, on the warmed node: BENCH_CONN_N (default 2000) clients connect, at most
+ *      BENCH_CONN_CONCURRENCY (default 50) handshakes open at once (a new one as soon as one
+ *      completes); connects/s = clients / time until the last `session` event (both servers send
+ *      it on connection); handshake (start -> `session`) p50/p95; then they leave and the node is
+ *      let go idle. This comes before any forced GC: a forced full GC (HeapProfiler.collectGarbage
+ *      reduces memory) shrinks V8's new space, 32 MiB here, to 1 MiB, and the connects right
+ *      after it run while it grows back, with more scavenges and more objects promoted (measured
+ *      after the memory baseline, five pairs of runs: Switchboard's helper threads spent 355–520
+ *      µs per connect instead of 110–135, bare's 205–305 instead of 90–120);
+ *   3. baseline: GC, then the node's RSS (median of 5 samples 200 ms apart) and heap;
+ *   4. idle: BENCH_CONN_N other clients connect the same way and stay; after BENCH_CONN_SETTLE_MS
+ *      (default 2000), GC, RSS and heap again; per connection = (idle - baseline) / clients.
  * Switchboard clients are distinct users with a signed JWT each (signed before the clock starts),
  * so every connect verifies a token and writes presence. The client count is lowered to fit the
  * process's file limit (ulimit -n) when that is smaller.
@@ -129,36 +134,47 @@ async function runSystem(system, clients) {
   const [node] = await startNodes(1, () => ({ ...systemNode(system, `conn-${system}`, redis.url), nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] }));
   node.inspectPort = inspectPort;
   const runId = Date.now().toString(36);
-  const auths = await Promise.all(Array.from({ length: WARMUP + clients }, (_, i) => authFor(system, `conn-${runId}-${i}`, "idle")));
+  const auths = await Promise.all(Array.from({ length: WARMUP + 2 * clients }, (_, i) => authFor(system, `conn-${runId}-${i}`, "idle")));
+  const [warmups, timed, idle] = [auths.slice(0, WARMUP), auths.slice(WARMUP, WARMUP + clients), auths.slice(WARMUP + clients)];
 
   // 1. warm-up: each client leaves as soon as it has its session; then the node finishes the departures
   let warmed = 0;
   progress.step(`${system}: ${WARMUP} clients warming the node up`, { count: () => warmed, total: WARMUP, unit: "connected and left" });
-  await withConcurrency(auths.slice(0, WARMUP), CONCURRENCY, async (auth) => {
+  await withConcurrency(warmups, CONCURRENCY, async (auth) => {
     (await connect(node.url, auth, { keep: false })).disconnect();
     warmed++;
   });
   progress.end();
   await settleCpu([node.child.pid, redis.child.pid], { maxCores: 0.1 });
 
-  // 2. baseline
-  const before = await measureMemory(node);
-
-  // 3. connect rate at a fixed concurrency
+  // 2. connect rate at a fixed concurrency, on the warmed node; then the clients leave
   const latencies = [];
+  const timedSockets = [];
   const cpuBefore = cpuNow(node, redis);
   progress.step(`${system}: ${clients} clients connecting`, { count: () => latencies.length, total: clients, unit: "connected" });
   const t0 = performance.now();
-  await withConcurrency(auths.slice(WARMUP), CONCURRENCY, async (auth) => {
+  await withConcurrency(timed, CONCURRENCY, async (auth) => {
     const start = performance.now();
-    await connect(node.url, auth);
+    timedSockets.push(await connect(node.url, auth, { keep: false }));
     latencies.push(performance.now() - start);
   });
   const elapsedS = (performance.now() - t0) / 1000;
   const cpuAfter = cpuNow(node, redis);
   progress.end();
+  for (const socket of timedSockets) socket.disconnect();
+  await settleCpu([node.child.pid, redis.child.pid], { maxCores: 0.1 });
 
-  // 4. idle
+  // 3. baseline
+  const before = await measureMemory(node);
+
+  // 4. idle clients: connected as in step 2, and kept
+  let stayed = 0;
+  progress.step(`${system}: ${clients} idle clients connecting`, { count: () => stayed, total: clients, unit: "connected" });
+  await withConcurrency(idle, CONCURRENCY, async (auth) => {
+    await connect(node.url, auth);
+    stayed++;
+  });
+  progress.end();
   await sleep(SETTLE_MS);
   const after = await measureMemory(node);
   const perConn = (a, b) => round((a - b) / clients / 1024, 2);
