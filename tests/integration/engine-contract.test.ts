@@ -267,6 +267,30 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       expect(await engine.presence.get("", [user, unique("stranger")])).toEqual([stateOf(offline), expect.objectContaining({ devices: [], lastSeen: null, rev: 0 })]);
     });
 
+    it("answers each change as exactly the presence that a read right after it finds", async () => {
+      const user = unique("user");
+      const node = unique("node-answer");
+      const [phone, laptop] = [session(user, "phone", "p1", node), session(user, "laptop", "l1", node)];
+      const readBack = async () => (await engine.presence.get("", [user]))[0]!;
+      const steps: (() => Promise<PresenceRecord | undefined>)[] = [
+        async () => changeOf(await engine.presence.acquire(phone, 5)),
+        async () => changeOf(await engine.presence.acquire(laptop, 5)),
+        () => engine.presence.setStatus("", user, "busy", "focus", 60),
+        () => engine.presence.setStatus("", user, "away", undefined, 60),
+        async () => (await engine.presence.release([phone], 60)).changed,
+        async () => (await engine.presence.release([laptop], 60)).changed,
+      ];
+      let rev = 0;
+      for (const step of steps) {
+        const change = await step();
+        expect(change).toBeDefined();
+        expect(stateOf(change!)).toEqual(await readBack());
+        expect(change!.rev).toBeGreaterThan(rev);
+        rev = change!.rev;
+      }
+      expect(await readBack()).toMatchObject({ status: "away", devices: [] });
+    });
+
     it("forgets an offline user's presence after the ttl, but keeps a connected user's", async () => {
       const gone = unique("user");
       const staying = unique("user");

@@ -7,7 +7,7 @@
 -- KEYS[3]  the user's rooms (a set of room ids; same slot): a change answers them as a last,
 --          nested element, so the node announces it without reading them again
 --
--- Defines now (lib/now.lua), distinct_devices(), snapshot() and changed(ttl).
+-- Defines now (lib/now.lua), distinct_devices(), snapshot() and changed(ttl, devices).
 --#include lib/now.lua
 -- seen: device -> its sessions; list: the distinct devices.
 local function distinct_devices()
@@ -28,13 +28,17 @@ local function snapshot()
   for _, device in ipairs(list) do out[#out + 1] = device end
   return out
 end
-local function changed(ttl)
-  redis.call('HSET', KEYS[2], 'lastSeen', now)
+-- devices: the distinct devices as they are now, when the caller has them (else read here).
+-- One HMGET and one HSET: every call a script makes costs Redis about as much as the command.
+local function changed(ttl, devices)
+  if not devices then devices = select(2, distinct_devices()) end
+  local p = redis.call('HMGET', KEYS[2], 'rev', 'status', 'message')
   -- rev follows the clock, so it keeps growing even after an expired presence starts over.
-  local rev = math.max((tonumber(redis.call('HGET', KEYS[2], 'rev')) or 0) + 1, now)
-  redis.call('HSET', KEYS[2], 'rev', rev)
-  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
-  local out = snapshot()
+  local rev = math.max((tonumber(p[1]) or 0) + 1, now)
+  redis.call('HSET', KEYS[2], 'lastSeen', now, 'rev', rev)
+  if #devices > 0 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
+  local out = { rev, p[2] or 'online', p[3] or '', now }
+  for _, device in ipairs(devices) do out[#out + 1] = device end
   out[#out + 1] = redis.call('SMEMBERS', KEYS[3])
   return out
 end

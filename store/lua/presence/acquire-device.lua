@@ -20,6 +20,7 @@ if seen[ARGV[1]] and seen[ARGV[1]] >= tonumber(ARGV[5]) then return { 0, #list, 
 if KEYS[4] then redis.call('SADD', KEYS[4], ARGV[6]) end
 redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
 if seen[ARGV[1]] then return { 1 } end
-local out = changed(0)
+list[#list + 1] = ARGV[1]
+local out = changed(0, list)
 table.insert(out, 1, 1)
 return out

@@ -18,10 +18,10 @@ for i = 3, #ARGV do
   if KEYS[4] then redis.call('SREM', KEYS[4], ARGV[2] .. ARGV[i]) end
 end
 if released == 0 then return { 0 } end
-local after = distinct_devices()
+local after, devices = distinct_devices()
 for device in pairs(before) do
   if not after[device] then
-    local out = changed(tonumber(ARGV[1]))
+    local out = changed(tonumber(ARGV[1]), devices)
     table.insert(out, 1, released)
     return out
   end
