@@ -27,6 +27,8 @@ export const ROLE_SERVICE = "service";
 export const ROLE_ADMIN = "admin";
 
 const SECRET_ALGORITHMS = ["HS256"];
+/** The claims as they are checked: options baked in (joi merges options given to validate() on every call). */
+const CLAIMS = tokenClaims.prefs({ convert: false });
 const JWKS_ALGORITHMS = ["RS256", "ES256"];
 
 export class TokenVerifier {
@@ -65,7 +67,7 @@ export class TokenVerifier {
       if (err instanceof errors.JOSEError && err.code === "ERR_JWKS_TIMEOUT") throw new AppError("UNAVAILABLE", "the key set could not be fetched");
       throw new AppError("UNAUTHORIZED", "the token is not valid");
     }
-    const { value, error } = tokenClaims.validate(payload, { convert: false });
+    const { value, error } = CLAIMS.validate(payload);
     if (error) throw new AppError("UNAUTHORIZED", `the token's claims are not accepted: ${error.message}`);
     const claims = value as { sub: string; exp: number; name?: string; tenant?: string; roles?: string[] };
     return {

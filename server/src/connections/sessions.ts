@@ -39,6 +39,9 @@ export interface SessionDeps {
   events: NodeEvents;
 }
 
+/** `handshake.auth` as it is checked: options baked in (joi merges options given to validate() on every call). */
+const HANDSHAKE_AUTH = handshakeAuth.prefs({ ...PAYLOAD_OPTIONS, allowUnknown: true });
+
 /** setTimeout's longest delay; a token living longer is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -137,7 +140,7 @@ export class SessionManager {
     this.reserved++;
     try {
       const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-      const { error } = handshakeAuth.validate(auth, { ...PAYLOAD_OPTIONS, allowUnknown: true });
+      const { error } = HANDSHAKE_AUTH.validate(auth);
       if (error) throw new AppError("VALIDATION_FAILED", `invalid handshake: ${error.message}`);
       const { headers } = socket.handshake;
       const token = (auth.token as string | undefined) ?? bearerToken(headers.authorization);
