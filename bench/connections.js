@@ -32,11 +32,11 @@
  * Each system is measured from its own new client process (this script with `--system <name>`):
  * the clients' own code runs about twice as fast once V8 has compiled it, so a client process
  * that had already connected the first system's clients would favour the second. The systems run
- * BENCH_CONN_RUNS times (default 3) in turn (A, B, A, B, ...), each run with a new node and
+ * BENCH_CONN_RUNS times (default 5) in turn (A, B, A, B, ...), each run with a new node and
  * redis-server, so a change in the machine's speed during the suite falls on both; each figure
  * is the median of a system's runs, every run is printed and kept in the results.
  *
- * Beside each connect rate, the CPU a connect cost each process, in µs (from /proc over step 3):
+ * Beside each connect rate, the CPU a connect cost each process, in µs (from /proc over step 2):
  * the node's main thread (its JavaScript), its other threads (V8's compiler and GC helpers), its
  * redis-server, and the client process. The processes share the machine's cores, so the rate
  * follows their sum as much as the node's own share.
@@ -78,8 +78,8 @@ const WANTED = Number(process.env.BENCH_CONN_N || 2000);
 const WARMUP = Number(process.env.BENCH_CONN_WARMUP || 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONN_CONCURRENCY || 50);
 const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS || 2000);
-const RUNS = Math.max(1, Number(process.env.BENCH_CONN_RUNS || 3));
-const GLOBAL_TIMEOUT_MS = 4 * 60 * 1000;
+const RUNS = Math.max(1, Number(process.env.BENCH_CONN_RUNS || 5));
+const GLOBAL_TIMEOUT_MS = 6 * 60 * 1000;
 const MEMORY_RATIO_TARGET = 1.2;
 const RATE_RATIO_TARGET = 0.8;
 
