@@ -21,12 +21,16 @@ local function distinct_devices()
   end
   return seen, list
 end
+-- The presence as the scripts answer it: {rev, status, message, lastSeen, device...}.
+local function presence(rev, status, message, last_seen, devices)
+  local out = { rev, status or 'online', message or '', last_seen }
+  for _, device in ipairs(devices) do out[#out + 1] = device end
+  return out
+end
 local function snapshot()
   local _, list = distinct_devices()
   local p = redis.call('HMGET', KEYS[2], 'rev', 'status', 'message', 'lastSeen')
-  local out = { tonumber(p[1]) or 0, p[2] or 'online', p[3] or '', p[4] or '' }
-  for _, device in ipairs(list) do out[#out + 1] = device end
-  return out
+  return presence(tonumber(p[1]) or 0, p[2], p[3], p[4] or '', list)
 end
 -- devices: the distinct devices as they are now, when the caller has them (else read here).
 -- One HMGET and one HSET: every call a script makes costs Redis about as much as the command.
@@ -37,8 +41,7 @@ local function changed(ttl, devices)
   local rev = math.max((tonumber(p[1]) or 0) + 1, now)
   redis.call('HSET', KEYS[2], 'lastSeen', now, 'rev', rev)
   if #devices > 0 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
-  local out = { rev, p[2] or 'online', p[3] or '', now }
-  for _, device in ipairs(devices) do out[#out + 1] = device end
+  local out = presence(rev, p[2], p[3], now, devices)
   out[#out + 1] = redis.call('SMEMBERS', KEYS[3])
   return out
 end
