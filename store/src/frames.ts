@@ -48,9 +48,12 @@ export function roomChannel(room: string): string {
   return `${ADAPTER_CHANNEL_PREFIX}#${NSP}#${room}#`;
 }
 
-/** The frame of `event` to the sockets of `room` (but `except`'s). */
+/**
+ * The frame of `event` to the sockets of `room` (but `except`'s). The packet's arguments come
+ * last, so a node can hand them to its sockets as they came (readEventFrame).
+ */
 export function adapterFrame(uid: string, room: string, event: string, args: readonly unknown[], except: readonly string[] = []): Frame {
-  const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: NSP };
+  const packet = { type: EVENT_PACKET, nsp: NSP, data: [event, ...args] };
   const opts = { rooms: [room], except: [...except], flags: {} };
   return { channel: roomChannel(room), data: Buffer.from(JSON.stringify({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } })) };
 }
@@ -81,4 +84,45 @@ function cutMessageFrame(uid: string, socketRoom: string, room: string): Message
   const text = adapterFrame(uid, socketRoom, "room:message", [MESSAGE_MARKER]).data.toString();
   const at = text.indexOf(marker);
   return { channel: roomChannel(socketRoom), head: `${text.slice(0, at)}{"id":`, room: `,"room":${JSON.stringify(room)},`, tail: text.slice(at + marker.length) };
+}
+
+/** What precedes the packet's arguments in adapterFrame's layout; after them come `}}}` and nothing else. */
+const PACKET_HEAD = Buffer.from(`,"packet":{"type":${EVENT_PACKET},"nsp":${JSON.stringify(NSP)},"data":`);
+const FRAME_END = Buffer.from("}}}");
+
+/** A broadcast frame read without its packet's arguments. */
+export interface EventFrame {
+  uid: string;
+  nsp: string;
+  opts: { rooms: string[]; except: string[]; flags: Record<string, unknown> };
+  /** The packet's arguments `[event, ...args]`: the JSON bytes as the frame carries them. */
+  data: Buffer;
+}
+
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === "string");
+
+/**
+ * Reads a BROADCAST frame in adapterFrame's layout (the nodes', the emitter's and the publish
+ * script's) without parsing its packet's arguments: what precedes them is parsed, and they stay
+ * the JSON bytes they are. Any other frame (another layout, an ack request, msgpack): undefined.
+ * Frames come from this cluster's own Redis, written by JSON.stringify (or around its output).
+ */
+export function readEventFrame(raw: Buffer): EventFrame | undefined {
+  if (raw[0] !== 0x7b || raw.length < PACKET_HEAD.length + FRAME_END.length + 2) return undefined;
+  if (raw.compare(FRAME_END, 0, FRAME_END.length, raw.length - FRAME_END.length) !== 0) return undefined;
+  const at = raw.indexOf(PACKET_HEAD);
+  if (at < 0) return undefined;
+  const data = raw.subarray(at + PACKET_HEAD.length, raw.length - FRAME_END.length);
+  if (data[0] !== 0x5b || data[data.length - 1] !== 0x5d) return undefined;
+  let head: { uid?: unknown; nsp?: unknown; type?: unknown; data?: { opts?: { rooms?: unknown; except?: unknown; flags?: unknown } } };
+  try {
+    // `{"uid":…,"nsp":…,"type":3,"data":{"opts":{…}` closed where the packet began.
+    head = JSON.parse(`${raw.toString("utf8", 0, at)}}}`) as typeof head;
+  } catch {
+    return undefined;
+  }
+  const opts = head.data?.opts;
+  if (typeof head.uid !== "string" || typeof head.nsp !== "string" || head.type !== BROADCAST_MESSAGE || !opts || Object.keys(head.data!).length !== 1) return undefined;
+  if (!isStrings(opts.rooms) || !isStrings(opts.except) || typeof opts.flags !== "object" || opts.flags === null) return undefined;
+  return { uid: head.uid, nsp: head.nsp, opts: { rooms: opts.rooms, except: opts.except, flags: opts.flags as Record<string, unknown> }, data };
 }

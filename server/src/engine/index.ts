@@ -8,6 +8,7 @@ import { RedisEngine } from "./redis";
 import type { Engine } from "./types";
 
 export * from "./types";
+export { packetEvent } from "./encoded-packets";
 
 export function createEngine(config: Config, onError?: (client: string, err: Error) => void): Engine {
   if (config.redisClusterNodes || config.redisUrl) {

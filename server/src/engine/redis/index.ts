@@ -28,6 +28,7 @@ import type {
 } from "@switchboard/store";
 import { SocketIoDelivery } from "../socket-delivery";
 import { deliverClassicBroadcasts } from "./classic-broadcasts";
+import { readFramesOnce } from "./adapter-frames";
 
 /** How long close() lets a connected client's QUIT take before cutting the connection. */
 const QUIT_TIMEOUT_MS = 1000;
@@ -77,25 +78,6 @@ function confirmedJoins(factory: (nsp: unknown) => ShardedAdapter, sub: RedisCli
   } as unknown as (nsp: unknown) => ShardedAdapter;
 }
 
-/**
- * A frame this node's stores published (store/src/frames.ts: JSON that begins with its uid) comes
- * back on every room channel the node subscribes; its sockets already had it (Delivery.local), so
- * it is dropped before it is parsed, as the adapter would drop it after.
- */
-function withoutOwnFrames(factory: (nsp: unknown) => ShardedAdapter): (nsp: unknown) => ShardedAdapter {
-  return (nsp) => {
-    const adapter = factory(nsp);
-    const internals = adapter as unknown as { uid: string; onRawMessage(raw: Buffer, channel: Buffer | string): void };
-    const own = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
-    const onRawMessage = internals.onRawMessage.bind(adapter);
-    internals.onRawMessage = (raw, channel) => {
-      if (Buffer.isBuffer(raw) && raw.length > own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return;
-      onRawMessage(raw, channel);
-    };
-    return adapter;
-  };
-}
-
 export class RedisEngine implements Engine {
   readonly kind: EngineKind;
   readonly adapter: Engine["adapter"];
@@ -135,7 +117,7 @@ export class RedisEngine implements Engine {
     // The sharded adapter on one Redis as on a Redis Cluster: a node subscribes the channel of each
     // room it has sockets in, so it hears only what it delivers. It keeps socket.io's default
     // channel prefix; classic-format broadcasts (@socket.io/redis-emitter) are heard in attach().
-    this.adapter = confirmedJoins(withoutOwnFrames(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" })), this.clients.sub);
+    this.adapter = confirmedJoins(readFramesOnce(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" })), this.clients.sub);
     this.onError = onError;
     watchResubscriptions(this.clients.sub, () => void this.announceResubscribed());
     const stores = openRedisStores(this.clients.data, this.keys, { cluster: sharded, openBlocking: () => createBlockingClient(options) });

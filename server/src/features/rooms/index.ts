@@ -2,6 +2,7 @@
  * Rooms and messages (PROTOCOL §3 "Rooms and messages", §4 room endpoints), and `room:position`
  * when the node's subscription to the other nodes came back.
  */
+import { packetEvent } from "../../engine";
 import type { Feature, FeatureDeps } from "../types";
 import { roomCommands } from "./commands";
 import { roomRoutes } from "./routes";
@@ -42,7 +43,7 @@ function countBroadcasts(adapter: CountedAdapter, event: string, count: (sockets
   const apply = adapter.apply.bind(adapter);
   let counting = false;
   adapter._encode = (packet, options) => {
-    counting = packet.data?.[0] === event;
+    counting = packetEvent(packet) === event;
     return encode(packet, options);
   };
   adapter.apply = (options, callback) => {
