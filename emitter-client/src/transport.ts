@@ -19,7 +19,7 @@ type Send = (room: string, event: string, args: readonly unknown[]) => Promise<v
 export type EmitterDelivery = Delivery & { broadcast: Send };
 
 export function emitterDelivery(redis: RedisClient, sharded: boolean): EmitterDelivery {
-  return { uid: EMITTER_UID, local: () => undefined, broadcast: sharded ? shardedSend(redis) : classicSend(redis as Redis) };
+  return { uid: EMITTER_UID, local: () => undefined, localText: () => undefined, broadcast: sharded ? shardedSend(redis) : classicSend(redis as Redis) };
 }
 
 function classicSend(redis: Redis): Send {

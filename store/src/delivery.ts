@@ -11,4 +11,6 @@ export interface Delivery {
   readonly uid: string;
   /** After a script published the frame: this process's own sockets of `room` (none for the emitter). */
   local(room: string, event: string, args: readonly unknown[], except?: string): void;
+  /** The same, with `[event, ...args]` given as the JSON text the script wrote into the frame. */
+  localText(room: string, event: string, args: string, except?: string): void;
 }

@@ -38,6 +38,9 @@ export interface MessageFrame {
   head: string;
   room: string;
   tail: string;
+  /** `head` and `tail` cut to the packet's arguments (`["room:message",{"id":` and `]`): see messageArguments. */
+  argsHead: string;
+  argsTail: string;
 }
 
 /** Stands for the message in the frame messageFrame() cuts in two; only the uid and the room's name precede it, and neither can hold a control character. */
@@ -79,16 +82,36 @@ export function messageFrame(uid: string, socketRoom: string, room: string): Rea
 const MESSAGE_FRAMES_KEPT = 10_000;
 const messageFrames = new Map<string, Readonly<MessageFrame>>();
 
+/** What precedes the packet's arguments in adapterFrame's layout; after them come `}}}` and nothing else. */
+const PACKET_HEAD_TEXT = `,"packet":{"type":${EVENT_PACKET},"nsp":${JSON.stringify(NSP)},"data":`;
+const FRAME_END_TEXT = "}}}";
+const PACKET_HEAD = Buffer.from(PACKET_HEAD_TEXT);
+const FRAME_END = Buffer.from(FRAME_END_TEXT);
+
 function cutMessageFrame(uid: string, socketRoom: string, room: string): MessageFrame {
   const marker = JSON.stringify(MESSAGE_MARKER);
   const text = adapterFrame(uid, socketRoom, "room:message", [MESSAGE_MARKER]).data.toString();
   const at = text.indexOf(marker);
-  return { channel: roomChannel(socketRoom), head: `${text.slice(0, at)}{"id":`, room: `,"room":${JSON.stringify(room)},`, tail: text.slice(at + marker.length) };
+  const head = `${text.slice(0, at)}{"id":`;
+  const tail = text.slice(at + marker.length);
+  return {
+    channel: roomChannel(socketRoom),
+    head,
+    room: `,"room":${JSON.stringify(room)},`,
+    tail,
+    argsHead: head.slice(head.indexOf(PACKET_HEAD_TEXT) + PACKET_HEAD_TEXT.length),
+    argsTail: tail.slice(0, -FRAME_END_TEXT.length),
+  };
 }
 
-/** What precedes the packet's arguments in adapterFrame's layout; after them come `}}}` and nothing else. */
-const PACKET_HEAD = Buffer.from(`,"packet":{"type":${EVENT_PACKET},"nsp":${JSON.stringify(NSP)},"data":`);
-const FRAME_END = Buffer.from("}}}");
+/**
+ * The packet's arguments of a room message, `["room:message",{…}]`, as JSON text: what the publish
+ * script writes between the frame's head and tail for the same message (the same concatenation),
+ * so this process's own sockets get the text every other node's get. `stored` is the stored JSON.
+ */
+export function messageArguments(frame: Readonly<MessageFrame>, id: string, seq: number, epoch: string, stored: string): string {
+  return `${frame.argsHead}"${id}","seq":${seq},"epoch":"${epoch}"${frame.room}${stored.slice(1)}${frame.argsTail}`;
+}
 
 /** A broadcast frame read without its packet's arguments. */
 export interface EventFrame {

@@ -7,7 +7,7 @@
 export * from "./types";
 export type { Delivery } from "./delivery";
 export { RedisScript, type RedisClient } from "./script";
-export { adapterFrame, messageFrame, readEventFrame, roomChannel, type EventFrame, type Frame, type MessageFrame } from "./frames";
+export { adapterFrame, messageArguments, messageFrame, readEventFrame, roomChannel, type EventFrame, type Frame, type MessageFrame } from "./frames";
 export { compareMessageIds, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
 export * from "./stream-windows";
 export * from "./sync-resolver";

@@ -1,7 +1,8 @@
 /**
  * A room message reaches other nodes in a frame the publish script completes around the stored
- * JSON (store/lua/rooms/publish-message.lua): what a member on another node receives is exactly
- * what history holds, for any JSON data and any string, on one Redis and on a Redis Cluster.
+ * JSON (store/lua/rooms/publish-message.lua), and the publishing node's own members in the same
+ * text (messageArguments): what a member on either node receives is exactly what history holds,
+ * for any JSON data and any string, on one Redis and on a Redis Cluster.
  */
 import fc from "fast-check";
 import { closeClients, command, connect, type Client } from "../helpers/clients";
@@ -13,7 +14,7 @@ describe.each(["redis", "redis-cluster"] as const)("room messages through the pu
   const { url, unique } = clusterFixture({ backing, nodes: 2, env: { RATE_LIMIT_POINTS: "100000" } });
   afterAll(() => closeClients());
 
-  it("delivers to another node exactly the stored message, with the acked id, seq and epoch", async () => {
+  it("delivers on both nodes exactly the stored message, with the acked id, seq and epoch", async () => {
     const room = unique("frames");
     const sender = await connect(url(0), { tokenOptions: { sub: "frames-a" } });
     const receiver: Client = await connect(url(1), { tokenOptions: { sub: "frames-b" } });
@@ -25,7 +26,11 @@ describe.each(["redis", "redis-cluster"] as const)("room messages through the pu
     const received = new Map<string, unknown>();
     receiver.on("room:message", (m: { id: string }) => received.set(m.id, m));
     const localCounts = new Map<string, number>();
-    local.on("room:message", (m: { id: string }) => localCounts.set(m.id, (localCounts.get(m.id) ?? 0) + 1));
+    const localReceived = new Map<string, unknown>();
+    local.on("room:message", (m: { id: string }) => {
+      localCounts.set(m.id, (localCounts.get(m.id) ?? 0) + 1);
+      localReceived.set(m.id, m);
+    });
 
     const acked: { id: string; seq: number; epoch: string }[] = [];
     await fc.assert(
@@ -51,6 +56,7 @@ describe.each(["redis", "redis-cluster"] as const)("room messages through the pu
     expect(localCounts.size).toBe(acked.length);
     for (const { id, seq, epoch } of acked) {
       expect(received.get(id)).toEqual(stored.get(id));
+      expect(localReceived.get(id)).toEqual(stored.get(id));
       expect(received.get(id)).toMatchObject({ id, seq, epoch, room, kind: "note", from: { userId: "frames-a" } });
     }
   });

@@ -5,7 +5,7 @@
  * is tested through the nodes in tests/integration/message-frames.test.ts); and readEventFrame,
  * which a node reads them with, leaving the packet's arguments as their JSON bytes.
  */
-import { adapterFrame, messageFrame, readEventFrame } from "@switchboard/store";
+import { adapterFrame, messageArguments, messageFrame, readEventFrame } from "@switchboard/store";
 import fc from "fast-check";
 import { decode, encode } from "notepack.io";
 
@@ -65,6 +65,23 @@ describe("readEventFrame", () => {
         expect(read).toEqual({ uid: "uid-3", nsp: "/", opts: { rooms: [room], except, flags: {} }, data: expect.any(Buffer) });
         expect(read!.data.toString()).toBe(JSON.stringify([event, ...args]));
         expect(JSON.parse(read!.data.toString())).toEqual((asAdapterReads(frame.data) as { data: { packet: { data: unknown } } }).data.packet.data);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads the arguments of a room message's frame as messageArguments writes them for the publisher's own sockets", () => {
+    const json = fc.jsonValue({ maxDepth: 3 });
+    fc.assert(
+      fc.property(fc.string(), fc.dictionary(fc.string(), json, { minKeys: 1, maxKeys: 5 }), fc.nat(), (room, fields, seq) => {
+        const frame = messageFrame("uid-5", `t/${room}`, room);
+        const stored = JSON.stringify(fields);
+        const id = `${seq + 1}-0`;
+        // As store/lua/rooms/publish-message.lua completes it.
+        const raw = Buffer.from(`${frame.head}"${id}","seq":${seq},"epoch":"e1"${frame.room}${stored.slice(1)}${frame.tail}`);
+        const args = messageArguments(frame, id, seq, "e1", stored);
+        expect(readEventFrame(raw)!.data.toString()).toBe(args);
+        expect(JSON.parse(args)).toEqual(["room:message", { id, seq, epoch: "e1", room, ...JSON.parse(stored) }]);
       }),
       { numRuns: 300 },
     );

@@ -1,12 +1,11 @@
 /**
- * Broadcast packets whose arguments are still the JSON text they arrived in (a frame from Redis,
- * see redis/adapter-frames.ts): encoded by taking that text as it is, parsed only when read.
+ * Broadcast packets whose arguments are still JSON text: as a frame from Redis brought them (see
+ * redis/adapter-frames.ts), or as this node's publish wrote them into the frame it published (see
+ * socket-delivery.ts). Encoded by taking that text as it is, parsed only when read.
  */
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 const ENCODED = Symbol("encoded");
 
@@ -16,9 +15,9 @@ interface Packet {
   data?: unknown[];
 }
 
-/** A packet whose arguments are still the JSON bytes of the frame that brought it. */
+/** A packet whose arguments are still JSON text. */
 interface EncodedPacket extends Packet {
-  [ENCODED]: { args: Buffer; event?: string };
+  [ENCODED]: { args: string; event?: string };
 }
 
 /** socket.io-parser's encoder, as the in-memory adapter holds it (the server's own). */
@@ -26,24 +25,24 @@ export interface Encoder {
   encode(packet: Packet): unknown[];
 }
 
-/** An encoded packet's event, read from its bytes: `["<event>",…` with no escape in the name. */
-function leadingEvent(args: Buffer): string | undefined {
-  if (args[1] !== QUOTE) return undefined;
-  const end = args.indexOf(QUOTE, 2);
+/** An encoded packet's event, read from its text: `["<event>",…` with no escape in the name. */
+function leadingEvent(args: string): string | undefined {
+  if (!args.startsWith('["')) return undefined;
+  const end = args.indexOf('"', 2);
   if (end < 0) return undefined;
-  const escape = args.indexOf(BACKSLASH, 2);
-  return escape >= 0 && escape < end ? undefined : args.toString("utf8", 2, end);
+  const escape = args.indexOf("\\", 2);
+  return escape >= 0 && escape < end ? undefined : args.slice(2, end);
 }
 
-/** A packet of the main namespace whose arguments are `args`, the JSON bytes of `[event, ...args]`. */
-export function encodedPacket(nsp: string, args: Buffer): EncodedPacket {
+/** A packet of the main namespace whose arguments are `args`, the JSON text of `[event, ...args]`. */
+export function encodedPacket(nsp: string, args: string): EncodedPacket {
   let data: unknown[] | undefined;
   return {
     type: EVENT_PACKET,
     nsp,
     [ENCODED]: { args, event: leadingEvent(args) },
     get data() {
-      return (data ??= JSON.parse(args.toString()) as unknown[]);
+      return (data ??= JSON.parse(args) as unknown[]);
     },
   };
 }
@@ -59,7 +58,7 @@ export function encodingAlsoEncoded(encoder: Encoder): Encoder {
   return {
     encode(packet) {
       const encoded = (packet as Partial<EncodedPacket>)[ENCODED];
-      return encoded ? [`${EVENT_PACKET}${encoded.args.toString()}`] : encoder.encode(packet);
+      return encoded ? [`${EVENT_PACKET}${encoded.args}`] : encoder.encode(packet);
     },
   };
 }

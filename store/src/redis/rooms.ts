@@ -20,7 +20,7 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { messageFrame } from "../frames";
+import { messageArguments, messageFrame } from "../frames";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -214,12 +214,13 @@ export class RedisRoomHistory implements RoomHistory {
     const frame = this.delivery && messageFrame(this.delivery.uid, socketRoom, room);
     const history = this.keys.roomHistory(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
+    const stored = JSON.stringify(message);
     const [outcome, id, seq, epoch] = (await publishMessage.run(
       this.redis,
       [this.keys.roomMeta(tenant, room), this.keys.roomMembers(tenant, room), history, once ?? history],
       [
         request.memberRequired ?? "",
-        JSON.stringify(message),
+        stored,
         request.historySize,
         request.historyTtlS,
         request.idleTtlS,
@@ -234,7 +235,7 @@ export class RedisRoomHistory implements RoomHistory {
     if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
     if (outcome === "duplicate") return seq === undefined ? { status: "duplicate", id: id! } : { status: "duplicate", id: id!, seq: Number(seq), epoch: epoch! };
     const position = { seq: Number(seq), epoch: epoch! };
-    this.delivery?.local(socketRoom, "room:message", [toMessage(room, id!, message, position)]);
+    if (frame) this.delivery!.localText(socketRoom, "room:message", messageArguments(frame, id!, position.seq, position.epoch, stored));
     return { status: "published", id: id!, ...position };
   }
 

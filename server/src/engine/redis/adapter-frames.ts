@@ -42,7 +42,7 @@ export function readFramesOnce(factory: AdapterFactory): AdapterFactory {
       if (!frame || frame.uid === internals.uid || frame.nsp !== "/" || internals.nsp.name !== "/") return onRawMessage(raw, channel);
       const opts: BroadcastOptions = { rooms: new Set(frame.opts.rooms), except: new Set(frame.opts.except), flags: frame.opts.flags };
       // The in-memory broadcast (to this node's sockets), as the cluster adapter runs it for a frame it parsed.
-      Adapter.prototype.broadcast.call(adapter, encodedPacket(frame.nsp, frame.data), opts);
+      Adapter.prototype.broadcast.call(adapter, encodedPacket(frame.nsp, frame.data.toString()), opts);
     };
     // This adapter's broadcasts only: the server's encoder stays as it is for everything else.
     internals.encoder = encodingAlsoEncoded(internals.encoder);
