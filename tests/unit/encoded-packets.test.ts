@@ -17,7 +17,7 @@ describe("encoded packets", () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1 }), fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 3 }), (event, args) => {
         const data = [event, ...args];
-        const packet = encodedPacket("/", JSON.stringify(data));
+        const packet = encodedPacket(JSON.stringify(data));
         expect(encoder.encode(packet)).toEqual(parser.encode({ type: 2, nsp: "/", data }));
         expect(packetEvent(packet)).toBe(event);
         expect(packet.data).toEqual(JSON.parse(JSON.stringify(data)));
@@ -28,16 +28,16 @@ describe("encoded packets", () => {
 
   it("tell their event from the text alone and parse the arguments only when they are read", () => {
     // Text that could not be parsed: reading the event must not try.
-    const packet = encodedPacket("/", '["room:message",{"cut');
+    const packet = encodedPacket('["room:message",{"cut');
     expect(packetEvent(packet)).toBe("room:message");
     expect(encoder.encode(packet)).toEqual(['2["room:message",{"cut']);
     expect(() => packet.data).toThrow(SyntaxError);
   });
 
   it("parse an event name with an escape in it instead of reading it from the text", () => {
-    const packet = encodedPacket("/", JSON.stringify(['a"b', 1]));
+    const packet = encodedPacket(JSON.stringify(['a"b', 1]));
     expect(packetEvent(packet)).toBe('a"b');
-    expect(packetEvent(encodedPacket("/", JSON.stringify([7])))).toBe(7);
+    expect(packetEvent(encodedPacket(JSON.stringify([7])))).toBe(7);
   });
 
   it("leave every other packet to the encoder it wraps", () => {

@@ -4,8 +4,12 @@
  * socket-delivery.ts). Encoded by taking that text as it is, parsed only when read.
  */
 
+import { Adapter, type BroadcastOptions } from "socket.io-adapter";
+
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
+/** The encoder below writes packets as socket.io-parser does in this namespace only (no prefix). */
+const MAIN_NAMESPACE = "/";
 
 const ENCODED = Symbol("encoded");
 
@@ -35,11 +39,11 @@ function leadingEvent(args: string): string | undefined {
 }
 
 /** A packet of the main namespace whose arguments are `args`, the JSON text of `[event, ...args]`. */
-export function encodedPacket(nsp: string, args: string): EncodedPacket {
+export function encodedPacket(args: string): EncodedPacket {
   let data: unknown[] | undefined;
   return {
     type: EVENT_PACKET,
-    nsp,
+    nsp: MAIN_NAMESPACE,
     [ENCODED]: { args, event: leadingEvent(args) },
     get data() {
       return (data ??= JSON.parse(args) as unknown[]);
@@ -47,7 +51,16 @@ export function encodedPacket(nsp: string, args: string): EncodedPacket {
   };
 }
 
-/** The event a broadcast packet carries, read without parsing its arguments when they are still bytes. */
+/**
+ * Hands `[event, ...args]`, given as JSON text, to this node's sockets of `opts` through the
+ * in-memory broadcast that a local emit runs (`adapter` of the main namespace, its encoder
+ * wrapped by encodingAlsoEncoded; with any other encoder the text is parsed and encoded again).
+ */
+export function broadcastText(adapter: Adapter, args: string, opts: BroadcastOptions): void {
+  Adapter.prototype.broadcast.call(adapter, encodedPacket(args), opts);
+}
+
+/** The event a broadcast packet carries, read without parsing its arguments when they are still text. */
 export function packetEvent(packet: { data?: unknown[] }): unknown {
   const encoded = (packet as Partial<EncodedPacket>)[ENCODED];
   return encoded?.event ?? packet.data?.[0];

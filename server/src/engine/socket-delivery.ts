@@ -5,8 +5,7 @@
  */
 import type { Delivery } from "@switchboard/store";
 import type { Server } from "socket.io";
-import { Adapter } from "socket.io-adapter";
-import { encodedPacket } from "./encoded-packets";
+import { broadcastText } from "./encoded-packets";
 
 type Emit = (event: string, ...args: unknown[]) => boolean;
 
@@ -28,15 +27,10 @@ export class SocketIoDelivery implements Delivery {
     ((except ? target.except(except) : target).emit as Emit)(event, ...args);
   }
 
-  /**
-   * The arguments as text go to the sockets as they are (the adapter encodes such packets by
-   * taking the text: see redis/adapter-frames.ts), through the in-memory broadcast that a local
-   * emit runs.
-   */
+  /** The arguments as text go to the sockets as they are (see encoded-packets.ts). */
   localText(room: string, event: string, args: string, except?: string): void {
     this.killAfter(event);
-    const adapter = this.io.of("/").adapter;
-    Adapter.prototype.broadcast.call(adapter, encodedPacket("/", args), { rooms: new Set([room]), except: new Set(except === undefined ? [] : [except]), flags: {} });
+    broadcastText(this.io.of("/").adapter, args, { rooms: new Set([room]), except: new Set(except === undefined ? [] : [except]), flags: {} });
   }
 
   /** Tests only (SWITCHBOARD_TEST_KILL_AFTER_STORE): a crash as soon as a store step of `event` returned. */

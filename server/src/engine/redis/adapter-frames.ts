@@ -8,8 +8,7 @@
  */
 import type { createShardedAdapter } from "@socket.io/redis-adapter";
 import { readEventFrame } from "@switchboard/store";
-import { Adapter, type BroadcastOptions } from "socket.io-adapter";
-import { encodedPacket, encodingAlsoEncoded, type Encoder } from "../encoded-packets";
+import { broadcastText, encodingAlsoEncoded, type Encoder } from "../encoded-packets";
 
 type ShardedAdapter = ReturnType<ReturnType<typeof createShardedAdapter>>;
 type AdapterFactory = (nsp: unknown) => ShardedAdapter;
@@ -40,9 +39,8 @@ export function readFramesOnce(factory: AdapterFactory): AdapterFactory {
       const frame = readEventFrame(raw);
       // The text below is the packet as socket.io-parser writes it in the main namespace.
       if (!frame || frame.uid === internals.uid || frame.nsp !== "/" || internals.nsp.name !== "/") return onRawMessage(raw, channel);
-      const opts: BroadcastOptions = { rooms: new Set(frame.opts.rooms), except: new Set(frame.opts.except), flags: frame.opts.flags };
-      // The in-memory broadcast (to this node's sockets), as the cluster adapter runs it for a frame it parsed.
-      Adapter.prototype.broadcast.call(adapter, encodedPacket(frame.nsp, frame.data.toString()), opts);
+      // To this node's sockets, as the cluster adapter does with a frame it parsed.
+      broadcastText(adapter, frame.data.toString(), { rooms: new Set(frame.opts.rooms), except: new Set(frame.opts.except), flags: frame.opts.flags });
     };
     // This adapter's broadcasts only: the server's encoder stays as it is for everything else.
     internals.encoder = encodingAlsoEncoded(internals.encoder);
