@@ -11,7 +11,7 @@ import { TokenVerifier } from "./auth/tokens";
 import { ClusterMembership } from "./cluster/membership";
 import { CommandPipeline, type CommandDefinition } from "./commands";
 import type { Config } from "./config";
-import { batchClientWrites } from "./connections/turn-writes";
+import { batchClientWrites, upgradeInOneWrite } from "./connections/turn-writes";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
 import { agentsFeature } from "./features/agents";
@@ -107,6 +107,7 @@ export class SwitchboardNode {
     });
     this.engine.attach(this.io);
     batchClientWrites();
+    upgradeInOneWrite(this.http);
     this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;
     this.sessions = new SessionManager({
       nodeId: this.nodeId,

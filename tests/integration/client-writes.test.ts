@@ -3,8 +3,9 @@
  * packet of a turn of the event loop leaves at once; what follows in that turn — say the room
  * messages of a batch read from Redis — leaves in one more write instead of one per packet, over
  * WebSocket from the start and after an upgrade from long-polling; every packet arrives, in
- * order. A handshake's answer and the `session` that follows it leave in one write, so the client
- * wakes once for both; a refused handshake's answer still leaves. The writes counted are those the
+ * order. A WebSocket upgrade's `101 Switching Protocols` and engine.io's `open` packet leave in one
+ * write, and so do a handshake's answer and the `session` that follows it: the client wakes once
+ * for each pair; a refused handshake's answer still leaves. The writes counted are those the
  * server's TCP socket hands to the operating system.
  */
 import type { Socket as TcpSocket } from "node:net";
@@ -14,7 +15,7 @@ import { collect } from "../helpers/cluster";
 import { inProcessNode } from "../helpers/nodes";
 import { waitFor } from "../helpers/ports";
 
-/** The server side's TCP socket of a client on WebSocket, its writes to the OS counted. */
+/** The server side's TCP socket of a client on WebSocket, its writes to the OS counted from now on. */
 function countWrites(node: SwitchboardNode, client: Client): { writes: number } {
   return countTransportWrites(node.io.sockets.sockets.get(client.id!)!.conn);
 }
@@ -23,15 +24,27 @@ function countWrites(node: SwitchboardNode, client: Client): { writes: number } 
 function countTransportWrites(conn: { transport: unknown }): { writes: number } {
   const transport = conn.transport as { name: string; socket: { _socket: TcpSocket } };
   expect(transport.name).toBe("websocket");
-  const tcp = transport.socket._socket as TcpSocket & Record<"_write" | "_writev", (...args: unknown[]) => void>;
-  const counter = { writes: 0 };
-  for (const method of ["_write", "_writev"] as const) {
-    const original = tcp[method];
-    tcp[method] = function (this: TcpSocket, ...args: unknown[]) {
-      counter.writes++;
-      return original.apply(this, args);
-    };
-  }
+  return countTcpWrites(transport.socket._socket);
+}
+
+/** The writes a TCP socket hands to the OS from now on, each as the bytes it carried. */
+function countTcpWrites(socket: TcpSocket): { writes: number; bytes: Buffer[] } {
+  const tcp = socket as TcpSocket & Record<"_write" | "_writev", (...args: unknown[]) => void>;
+  const counter = { writes: 0, bytes: [] as Buffer[] };
+  const asBuffer = (chunk: unknown, encoding?: unknown): Buffer => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), (encoding as BufferEncoding) || "utf8"));
+  const writeOf = tcp._write;
+  tcp._write = function (this: TcpSocket, ...args: unknown[]) {
+    counter.writes++;
+    counter.bytes.push(asBuffer(args[0], args[1]));
+    return writeOf.apply(this, args);
+  };
+  const writevOf = tcp._writev;
+  tcp._writev = function (this: TcpSocket, ...args: unknown[]) {
+    counter.writes++;
+    const chunks = args[0] as { chunk: unknown; encoding?: unknown }[];
+    counter.bytes.push(Buffer.concat(chunks.map((c) => asBuffer(c.chunk, c.encoding))));
+    return writevOf.apply(this, args);
+  };
   return counter;
 }
 
@@ -71,28 +84,40 @@ describe("a node's writes to its clients", () => {
     }
   });
 
-  it("sends a handshake's answer and its session in one write, at once, and a refusal at once", async () => {
+  it("answers a WebSocket upgrade with engine.io's open packet in one write, a handshake with its session in one more, at once, and a refusal at once", async () => {
     const node = inProcess();
-    // engine.io's `connection` comes after its open packet and before Socket.IO's handshake.
-    const counters: { writes: number }[] = [];
-    node.io.engine.on("connection", (conn: { transport: unknown }) => counters.push(countTransportWrites(conn)));
-    // A listener after the node's own: the answer and `session` are written by then, not at the end of the turn.
+    const counters: { writes: number; bytes: Buffer[] }[] = [];
+    // After the node's own upgrade listener: the socket's writes are counted from the request on.
+    node.http.on("upgrade", (_req: unknown, socket: TcpSocket) => counters.push(countTcpWrites(socket)));
     const writtenAtConnection: number[] = [];
     node.io.on("connection", () => writtenAtConnection.push(counters[counters.length - 1]!.writes));
     for (let n = 0; n < 3; n++) {
-      const client = await connect(node.url, { tokenOptions: { sub: `writes-handshake-${n}` } });
-      expect(client.connected).toBe(true);
-      expect(client.session).toMatchObject({ userId: `writes-handshake-${n}`, nodeId: node.nodeId });
-      expect(writtenAtConnection[n]).toBe(1);
-      expect(counters[n]!.writes).toBe(1);
+      const client = await connect(node.url, { tokenOptions: { sub: `writes-upgrade-${n}` } });
+      expect(client.session).toMatchObject({ userId: `writes-upgrade-${n}` });
+      const counter = counters[n]!;
+      // 101 + open, then CONNECT + session: two writes where a write each would be four.
+      expect(writtenAtConnection[n]).toBe(2);
+      const first = counter.bytes[0]!.toString("latin1");
+      expect(first.startsWith("HTTP/1.1 101 Switching Protocols\r\n")).toBe(true);
+      const opening = first.slice(first.indexOf("\r\n\r\n") + 4);
+      // One unmasked WebSocket text frame (a payload under 126 bytes): engine.io's open packet, `0{"sid":…}`.
+      expect(opening.charCodeAt(0)).toBe(0x81);
+      const open = JSON.parse(opening.slice(3)) as { sid: string; upgrades: string[] };
+      expect(opening.slice(2, 3)).toBe("0");
+      expect(open.sid).toBe(node.io.sockets.sockets.get(client.id!)!.conn.id);
+      expect(opening.length).toBe(2 + (opening.charCodeAt(1) & 0x7f));
+      expect(counter.writes).toBe(2);
       // Held no longer than the handshake: what follows leaves at once.
       const received = collect<{ n: number }>(client, "bench:after");
       (node.io.sockets.sockets.get(client.id!)!.emit as (event: string, ...args: unknown[]) => boolean)("bench:after", { n });
-      expect(counters[n]!.writes).toBe(2);
+      expect(counter.writes).toBe(3);
       await waitFor(() => received.length === 1, 5000, "the packet after the handshake");
     }
     const refusal = await connectRefused(node.url, { tokenOptions: { sub: "writes-refused", expiresIn: -60 } });
     expect(refusal.data?.code).toBe("TOKEN_EXPIRED");
-    expect(counters[3]!.writes).toBe(1);
+    // 101 + open, then the refusal.
+    expect(counters[3]!.writes).toBe(2);
+    expect(counters[3]!.bytes[1]!.toString("latin1")).toContain("TOKEN_EXPIRED");
   });
+
 });

@@ -9,9 +9,12 @@
  * - A client on WebSocket is corked only from its second send in a turn: under light load a packet
  *   leaves at once, as it would without batching; under load (engine.io sends a socket the
  *   packets that arrived while its previous write was in flight all at once) they leave together.
+ * - A WebSocket upgrade's `101 Switching Protocols` and engine.io's `open` packet, written in the
+ *   same turn, leave together (upgradeInOneWrite).
  * - A handshake's answer (Socket.IO's CONNECT packet) and the `session` that follows it are held
  *   and leave together (holdClientPackets): one write, and one wake-up of the client, not two.
  */
+import type { Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import { transports, type Socket as EngineSocket } from "engine.io";
 
@@ -81,6 +84,15 @@ export function batchClientWrites(): void {
     }
     send.call(this, packets);
   };
+}
+
+/**
+ * Sends a WebSocket upgrade's answer (`101 Switching Protocols`) and engine.io's `open` packet,
+ * written in the same turn, in one write: the client wakes up once for both. The upgrading socket
+ * is corked from the request on (this listener runs before engine.io's) until the turn ends.
+ */
+export function upgradeInOneWrite(server: HttpServer): void {
+  server.prependListener("upgrade", (_req, socket) => corkUntilTurnEnds(socket as Socket));
 }
 
 const nothingHeld = (): void => undefined;
