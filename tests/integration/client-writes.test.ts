@@ -104,7 +104,7 @@ describe("a node's writes to its clients", () => {
       expect(opening.charCodeAt(0)).toBe(0x81);
       const open = JSON.parse(opening.slice(3)) as { sid: string; upgrades: string[] };
       expect(opening.slice(2, 3)).toBe("0");
-      expect(open.sid).toBe(node.io.sockets.sockets.get(client.id!)!.conn.id);
+      expect(open.sid).toBe(client.io.engine.id);
       expect(opening.length).toBe(2 + (opening.charCodeAt(1) & 0x7f));
       expect(counter.writes).toBe(2);
       // Held no longer than the handshake: what follows leaves at once.
