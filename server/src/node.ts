@@ -107,7 +107,7 @@ export class SwitchboardNode {
     });
     this.engine.attach(this.io);
     batchClientWrites();
-    upgradeInOneWrite(this.http);
+    upgradeInOneWrite(this.io.engine);
     this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;
     this.sessions = new SessionManager({
       nodeId: this.nodeId,

@@ -8,7 +8,7 @@
  * for each pair; a refused handshake's answer still leaves. The writes counted are those the
  * server's TCP socket hands to the operating system.
  */
-import type { Socket as TcpSocket } from "node:net";
+import { connect as tcpConnect, type Socket as TcpSocket } from "node:net";
 import type { SwitchboardNode } from "@switchboard/server";
 import { connect, connectRefused, type Client } from "../helpers/clients";
 import { collect } from "../helpers/cluster";
@@ -67,6 +67,28 @@ describe("a node's writes to its clients", () => {
     expect(received.map((p) => p.n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
     expect(counter.writes).toBeGreaterThan(0);
     expect(counter.writes).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    ["a session it does not know", "sid=unknown-session", "Session ID unknown"],
+    ["a transport it does not know", "", "Transport unknown"],
+  ])("still answers an upgrade it refuses (%s) before it closes the connection", async (_, query, message) => {
+    const node = inProcess();
+    const transport = query ? "websocket" : "carrier-pigeon";
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(node.port, "127.0.0.1", () => {
+        socket.write(
+          `GET /socket.io/?EIO=4&transport=${transport}${query ? `&${query}` : ""} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        );
+      });
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    });
+    expect(answer.startsWith("HTTP/1.1 400 Bad Request\r\n")).toBe(true);
+    expect(answer).toContain(message);
   });
 
   it("sends a lone packet at once, not at the end of the turn", async () => {

@@ -14,7 +14,7 @@
  * - A handshake's answer (Socket.IO's CONNECT packet) and the `session` that follows it are held
  *   and leave together (holdClientPackets): one write, and one wake-up of the client, not two.
  */
-import type { Server as HttpServer } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { transports, type Socket as EngineSocket } from "engine.io";
 
@@ -88,11 +88,15 @@ export function batchClientWrites(): void {
 
 /**
  * Sends a WebSocket upgrade's answer (`101 Switching Protocols`) and engine.io's `open` packet,
- * written in the same turn, in one write: the client wakes up once for both. The upgrading socket
- * is corked from the request on (this listener runs before engine.io's) until the turn ends.
+ * written in the same turn, in one write: the client wakes up once for both. The socket is corked
+ * when the upgrade is accepted (engine.io's `headers`, emitted just before the 101 is written) until
+ * the turn ends. A refused upgrade is answered before that event, by a write and then a
+ * `destroy()` that would drop whatever a cork still held, so it is left as it is.
  */
-export function upgradeInOneWrite(server: HttpServer): void {
-  server.prependListener("upgrade", (_req, socket) => corkUntilTurnEnds(socket as Socket));
+export function upgradeInOneWrite(engine: { on(event: "headers", listener: (headers: unknown, req: IncomingMessage) => void): unknown }): void {
+  engine.on("headers", (_headers, req) => {
+    if (req.headers.upgrade !== undefined) corkUntilTurnEnds(req.socket);
+  });
 }
 
 const nothingHeld = (): void => undefined;
