@@ -109,7 +109,7 @@ describe("a node's writes to its clients", () => {
   it("answers a WebSocket upgrade with engine.io's open packet in one write, a handshake with its session in one more, at once, and a refusal at once", async () => {
     const node = inProcess();
     const counters: { writes: number; bytes: Buffer[] }[] = [];
-    // After the node's own upgrade listener: the socket's writes are counted from the request on.
+    // The socket's writes to the OS are counted from its upgrade request on (what engine.io writes then leaves at the turn's end).
     node.http.on("upgrade", (_req: unknown, socket: TcpSocket) => counters.push(countTcpWrites(socket)));
     const writtenAtConnection: number[] = [];
     node.io.on("connection", () => writtenAtConnection.push(counters[counters.length - 1]!.writes));
