@@ -23,6 +23,7 @@ export function createLogger(options: { nodeId: string; level: string; silent?: 
     format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
     transports: [new winston.transports.Console()],
   });
+  rememberEnabledLevels(logger);
   // A call under the level returns at once: winston would build the line and pass it through its
   // stream before dropping it (every connect and disconnect logs at info).
   const methods = logger as unknown as Record<string, (this: Logger, ...args: unknown[]) => Logger>;
@@ -34,4 +35,40 @@ export function createLogger(options: { nodeId: string; level: string; silent?: 
     };
   }
   return logger;
+}
+
+/**
+ * Answers `isLevelEnabled` (and so `isDebugEnabled`, asked once per command, and every level
+ * method) from a table: winston walks its transports, with a new closure, on every call. The table
+ * is made again when the logger's level or its transports change through the logger (`level`,
+ * `configure`, `add`, `remove`, `clear`); a transport's own level is read when the table is made.
+ */
+function rememberEnabledLevels(logger: Logger): void {
+  const winstonIsLevelEnabled = logger.isLevelEnabled.bind(logger);
+  let enabled = new Map<string, boolean>();
+  const forget = () => void (enabled = new Map());
+  let level = logger.level;
+  Object.defineProperty(logger, "level", {
+    configurable: true,
+    enumerable: true,
+    get: () => level,
+    set: (value: string) => {
+      level = value;
+      forget();
+    },
+  });
+  for (const name of ["configure", "add", "remove", "clear"] as const) {
+    const change = (logger[name] as (...args: unknown[]) => Logger).bind(logger);
+    (logger as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      forget();
+      const result = change(...args);
+      forget();
+      return result;
+    };
+  }
+  logger.isLevelEnabled = (name: string): boolean => {
+    let answer = enabled.get(name);
+    if (answer === undefined) enabled.set(name, (answer = winstonIsLevelEnabled(name)));
+    return answer;
+  };
 }
