@@ -61,8 +61,13 @@ export interface PipelineDeps {
   refusals: RefusalLog;
 }
 
-/** One device of one user: what rate limits and log budgets count per. */
-const deviceKey = (session: SocketData): string => JSON.stringify([session.tenant, session.userId, session.deviceId]);
+/** One device of one user: what rate limits and log budgets count per, made once per session. */
+const deviceKeys = new WeakMap<SocketData, string>();
+function deviceKey(session: SocketData): string {
+  let key = deviceKeys.get(session);
+  if (key === undefined) deviceKeys.set(session, (key = JSON.stringify([session.tenant, session.userId, session.deviceId])));
+  return key;
+}
 
 type AckFn = (ack: Ack<object>) => void;
 

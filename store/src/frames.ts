@@ -16,6 +16,7 @@
  * emitter's uid is one no node has, so every node delivers its frames.
  */
 import { ADAPTER_CHANNEL_PREFIX } from "@switchboard/shared";
+import { BoundedMemo } from "./memo";
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
@@ -69,18 +70,11 @@ export function adapterFrame(uid: string, room: string, event: string, args: rea
  */
 export function messageFrame(uid: string, socketRoom: string, room: string): Readonly<MessageFrame> {
   const key = `${uid}\n${socketRoom}\n${room}`;
-  let frame = messageFrames.get(key);
-  if (!frame) {
-    // A bounded memo: a node publishes into the same rooms again and again.
-    if (messageFrames.size >= MESSAGE_FRAMES_KEPT) messageFrames.clear();
-    messageFrames.set(key, (frame = cutMessageFrame(uid, socketRoom, room)));
-  }
-  return frame;
+  return messageFrames.get(key) ?? messageFrames.set(key, cutMessageFrame(uid, socketRoom, room));
 }
 
-/** The message frames made last, by uid, Socket.IO room and room (cleared when it holds this many). */
-const MESSAGE_FRAMES_KEPT = 10_000;
-const messageFrames = new Map<string, Readonly<MessageFrame>>();
+/** The message frames made last, by uid, Socket.IO room and room. */
+const messageFrames = new BoundedMemo<Readonly<MessageFrame>>(10_000);
 
 /** What precedes the packet's arguments in adapterFrame's layout; after them come `}}}` and nothing else. */
 const PACKET_HEAD_TEXT = `,"packet":{"type":${EVENT_PACKET},"nsp":${JSON.stringify(NSP)},"data":`;

@@ -421,6 +421,33 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       expect(await engine.history.position("", id)).toMatchObject({ seq: 2 });
     });
 
+    it("keeps apart rooms whose tenant and id spell the same text together, however often each is published into", async () => {
+      const id = unique("room");
+      // `acme` + `x<id>` and `acmex` + `<id>`: the same letters in a row, two rooms of two tenants.
+      const rooms = [
+        { tenant: "acme", room: `x${id}` },
+        { tenant: "acmex", room: id },
+      ];
+      for (const { tenant, room: roomId } of rooms) await engine.rooms.create({ ...room(roomId), tenant }, [], 60);
+      for (let round = 0; round < 3; round++) {
+        for (const { tenant, room: roomId } of rooms) {
+          const outcome = await engine.history.publish({
+            tenant,
+            room: roomId,
+            message: { from: { userId: "owner" }, kind: "text", data: `${tenant}/${roomId}/${round}`, ts: Date.now(), priority: "normal" },
+            historySize: 1000,
+            historyTtlS: 60,
+            idleTtlS: 60,
+          });
+          expect(outcome).toMatchObject({ status: "published", seq: round + 1 });
+        }
+      }
+      for (const { tenant, room: roomId } of rooms) {
+        const page = await engine.history.page(tenant, roomId, { limit: 10 });
+        expect(page.messages.map((m) => m.data)).toEqual([0, 1, 2].map((round) => `${tenant}/${roomId}/${round}`));
+      }
+    });
+
     it("starts a new epoch at 1 once the room's history is gone", async () => {
       const id = unique("room");
       await engine.rooms.create(room(id), [], 60);

@@ -20,7 +20,8 @@ import type {
 } from "../types";
 import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
-import { messageArguments, messageFrame } from "../frames";
+import { messageArguments, messageFrame, type MessageFrame } from "../frames";
+import { BoundedMemo } from "../memo";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
@@ -190,9 +191,20 @@ type StreamEntry = [id: string, fields: string[]];
  * stored reaches every node with sockets in the room even when this process dies right after;
  * then this process delivers to its own sockets.
  */
+/** What every publish into one room names: its keys, its Socket.IO room and its frame. */
+interface PublishTarget {
+  meta: string;
+  members: string;
+  history: string;
+  socketRoom: string;
+  frame?: Readonly<MessageFrame>;
+}
+
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
   private readonly rooms: SocketRooms;
+  /** The publish targets of the rooms published into last, by tenant and room. */
+  private readonly targets = new BoundedMemo<PublishTarget>(10_000);
 
   constructor(
     private readonly redis: RedisClient,
@@ -206,18 +218,28 @@ export class RedisRoomHistory implements RoomHistory {
   /** Where published messages go; without one they are stored and reach nobody. */
   deliverThrough(delivery: Delivery): void {
     this.delivery = delivery;
+    this.targets.clear();
+  }
+
+  private publishTarget(tenant: string, room: string): PublishTarget {
+    // Length first: no two (tenant, room) pairs make the same memo key.
+    const key = `${tenant.length}:${tenant}${room}`;
+    const known = this.targets.get(key);
+    if (known) return known;
+    const socketRoom = this.rooms.room(tenant, room);
+    const frame = this.delivery && messageFrame(this.delivery.uid, socketRoom, room);
+    const { keys } = this;
+    return this.targets.set(key, { meta: keys.roomMeta(tenant, room), members: keys.roomMembers(tenant, room), history: keys.roomHistory(tenant, room), socketRoom, frame });
   }
 
   async publish(request: PublishRequest): Promise<PublishOutcome> {
     const { tenant, room, message } = request;
-    const socketRoom = this.rooms.room(tenant, room);
-    const frame = this.delivery && messageFrame(this.delivery.uid, socketRoom, room);
-    const history = this.keys.roomHistory(tenant, room);
+    const { meta, members, history, socketRoom, frame } = this.publishTarget(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
     const stored = JSON.stringify(message);
     const [outcome, id, seq, epoch] = (await publishMessage.run(
       this.redis,
-      [this.keys.roomMeta(tenant, room), this.keys.roomMembers(tenant, room), history, once ?? history],
+      [meta, members, history, once ?? history],
       [
         request.memberRequired ?? "",
         stored,
