@@ -123,7 +123,8 @@ describe("JWKS (RS256 / ES256)", () => {
     // Sign with the RSA public key's modulus as an HMAC secret: the classic confusion attack.
     const secret = jwks.publicJwk("RS256").n!;
     const token = await signToken({ secret });
-    expect((await connectRefused(node.url, { token })).message).toBe("UNAUTHORIZED");
+    expect((await connectRefused(node.url, { token })).data).toEqual({ code: "UNAUTHORIZED", message: "tokens signed with HS256 are not accepted" });
+    expect((await connectRefused(node.url, { token: "not.a.jwt" })).data).toEqual({ code: "UNAUTHORIZED", message: "the token is malformed" });
   });
 
   it("refuses a token signed by a key outside the set", async () => {
@@ -150,6 +151,19 @@ describe("HS256 only", () => {
   });
 
   it("refuses RS256 tokens when no key set is configured", async () => {
-    expect((await connectRefused(node.url, { token: await jwks.sign("RS256") })).message).toBe("UNAUTHORIZED");
+    const refusal = await connectRefused(node.url, { token: await jwks.sign("RS256") });
+    expect(refusal.data).toEqual({ code: "UNAUTHORIZED", message: "tokens signed with RS256 are not accepted" });
+  });
+
+  it("says why a token is refused: malformed, another algorithm, a bad signature, expired", async () => {
+    const refused = async (token: string) => (await connectRefused(node.url, { token })).data;
+    expect(await refused("not.a.jwt")).toEqual({ code: "UNAUTHORIZED", message: "the token is malformed" });
+    expect(await refused(unsignedToken())).toEqual({ code: "UNAUTHORIZED", message: "tokens signed with none are not accepted" });
+    const hs512 = await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject("u1").setExpirationTime("1h").sign(new TextEncoder().encode(TEST_SECRET));
+    expect(await refused(hs512)).toEqual({ code: "UNAUTHORIZED", message: "tokens signed with HS512 are not accepted" });
+    expect(await refused(await signToken({ secret: "another-secret-another-secret-0123" }))).toEqual({ code: "UNAUTHORIZED", message: "the token is not valid" });
+    expect(await refused(await signToken({ expiresIn: -10 }))).toEqual({ code: "TOKEN_EXPIRED", message: "the token has expired" });
+    // And the right token is still welcome.
+    expect((await connect(node.url, { token: await signToken({ sub: "u2" }) })).session!.userId).toBe("u2");
   });
 });

@@ -44,28 +44,11 @@ export class TokenVerifier {
   /** Verifies a token and returns who it speaks for. Throws AppError UNAUTHORIZED / TOKEN_EXPIRED. */
   async verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new AppError("UNAUTHORIZED", "a token is required");
-    let alg: string | undefined;
-    try {
-      alg = decodeProtectedHeader(token).alg;
-    } catch {
-      throw new AppError("UNAUTHORIZED", "the token is malformed");
-    }
     let payload: JWTPayload;
     try {
-      const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ["exp", "sub"] };
-      if (alg === "HS256" && this.secretKey) {
-        ({ payload } = await jwtVerify(token, this.secretKey, { ...common, algorithms: SECRET_ALGORITHMS }));
-      } else if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) {
-        ({ payload } = await jwtVerify(token, this.jwks, { ...common, algorithms: JWKS_ALGORITHMS }));
-      } else {
-        throw new AppError("UNAUTHORIZED", `tokens signed with ${alg ?? "no algorithm"} are not accepted`);
-      }
+      payload = await this.verifySignature(token);
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      if (err instanceof errors.JWTExpired) throw new AppError("TOKEN_EXPIRED", "the token has expired");
-      if (err instanceof errors.JWTClaimValidationFailed) throw new AppError("UNAUTHORIZED", `the token's ${err.claim} claim is not accepted`);
-      if (err instanceof errors.JOSEError && err.code === "ERR_JWKS_TIMEOUT") throw new AppError("UNAVAILABLE", "the key set could not be fetched");
-      throw new AppError("UNAUTHORIZED", "the token is not valid");
+      throw this.refusal(token, err);
     }
     const { value, error } = CLAIMS.validate(payload);
     if (error) throw new AppError("UNAUTHORIZED", `the token's claims are not accepted: ${error.message}`);
@@ -77,6 +60,40 @@ export class TokenVerifier {
       roles: claims.roles ?? [],
       exp: claims.exp,
     };
+  }
+
+  /**
+   * The token's payload once its signature, algorithm and registered claims are checked. With a
+   * secret only, jose refuses any other algorithm itself, and the header is decoded once; with a
+   * key set the header's `alg` picks the key.
+   */
+  private async verifySignature(token: string): Promise<JWTPayload> {
+    const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ["exp", "sub"] };
+    const alg = this.jwks || !this.secretKey ? decodeProtectedHeader(token).alg : "HS256";
+    if (alg === "HS256" && this.secretKey) return (await jwtVerify(token, this.secretKey, { ...common, algorithms: SECRET_ALGORITHMS })).payload;
+    if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) return (await jwtVerify(token, this.jwks, { ...common, algorithms: JWKS_ALGORITHMS })).payload;
+    throw this.algorithmRefused(alg);
+  }
+
+  /** Why a token was refused, as the protocol's code and message. */
+  private refusal(token: string, err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    if (err instanceof errors.JWTExpired) return new AppError("TOKEN_EXPIRED", "the token has expired");
+    if (err instanceof errors.JWTClaimValidationFailed) return new AppError("UNAUTHORIZED", `the token's ${err.claim} claim is not accepted`);
+    if (err instanceof errors.JOSEError && err.code === "ERR_JWKS_TIMEOUT") return new AppError("UNAVAILABLE", "the key set could not be fetched");
+    // The header tells a token that is not a JWS from one signed with an algorithm not accepted here.
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      return new AppError("UNAUTHORIZED", "the token is malformed");
+    }
+    if (!(alg === "HS256" && this.secretKey) && !(this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg))) return this.algorithmRefused(alg);
+    return new AppError("UNAUTHORIZED", "the token is not valid");
+  }
+
+  private algorithmRefused(alg: string | undefined): AppError {
+    return new AppError("UNAUTHORIZED", `tokens signed with ${alg ?? "no algorithm"} are not accepted`);
   }
 }
 
