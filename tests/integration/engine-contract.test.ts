@@ -448,6 +448,20 @@ describe.each(["memory", "redis", "redis-cluster"] as const)("engine contract (%
       }
     });
 
+    it("keeps a room alive while it is published into, and lets it go once idle", async () => {
+      const id = unique("room");
+      await engine.rooms.create(room(id), [], 1);
+      const publishIdle = () =>
+        engine.history.publish({ tenant: "", room: id, message: { from: { userId: "owner" }, kind: "text", data: 1, ts: Date.now(), priority: "normal" }, historySize: 1000, historyTtlS: 60, idleTtlS: 1 });
+      // Six messages 300 ms apart: 1.5 s in all, past the 1 s idle TTL of the room's creation.
+      for (let i = 0; i < 6; i++) {
+        expect(await publishIdle()).toMatchObject({ status: "published", seq: i + 1 });
+        await sleep(300);
+      }
+      await sleep(1100);
+      expect(await publishIdle()).toEqual({ status: "missing" });
+    });
+
     it("starts a new epoch at 1 once the room's history is gone", async () => {
       const id = unique("room");
       await engine.rooms.create(room(id), [], 60);
