@@ -184,13 +184,6 @@ export class RedisRoomRegistry implements RoomRegistry {
 
 type StreamEntry = [id: string, fields: string[]];
 
-/**
- * How a stored message reaches the room's sockets: the publish script stores it and SPUBLISHes the
- * sharded adapter's own packet on the room's channel in one step (on a Redis Cluster the room's
- * Socket.IO name carries the hash tag of its keys, so the channel is on their slot), so a message
- * stored reaches every node with sockets in the room even when this process dies right after;
- * then this process delivers to its own sockets.
- */
 /** What every publish into one room names: its keys, its Socket.IO room and its frame. */
 interface PublishTarget {
   meta: string;
@@ -200,6 +193,13 @@ interface PublishTarget {
   frame?: Readonly<MessageFrame>;
 }
 
+/**
+ * How a stored message reaches the room's sockets: the publish script stores it and SPUBLISHes the
+ * sharded adapter's own packet on the room's channel in one step (on a Redis Cluster the room's
+ * Socket.IO name carries the hash tag of its keys, so the channel is on their slot), so a message
+ * stored reaches every node with sockets in the room even when this process dies right after;
+ * then this process delivers to its own sockets.
+ */
 export class RedisRoomHistory implements RoomHistory {
   private delivery?: Delivery;
   private readonly rooms: SocketRooms;
