@@ -5,9 +5,12 @@
  *
  * Per system: its own redis-server on a free port, 3 nodes on 127.0.0.1, 300 subscribers (one user
  * each) in 30 rooms of 10, spread round-robin over the nodes, one publisher on node 1 publishing
- * round-robin over the 30 rooms at stepped rates. Every step is bounded in time (warm-up + measured
- * window + drain) and aborted early when latency or the ack backlog explodes; higher steps are then
- * skipped. Deliveries/s is the steady-state rate: every delivery received in the window, of the
+ * round-robin over the 30 rooms at stepped rates. Both systems are up for the whole suite and
+ * take each rate in turn, one system's step right after the other's (which one goes first
+ * alternates from rate to rate), so a change in the machine's speed falls on both at the same
+ * rates; the system that waits is idle. Every step is bounded in time (warm-up + measured
+ * window + drain) and aborted early when latency or the ack backlog explodes; that system's higher
+ * steps are then skipped. Deliveries/s is the steady-state rate: every delivery received in the window, of the
  * window's or the warm-up's publishes (the publisher does not pause between the two); latency,
  * losses and the history check are those of the window's publishes. For Switchboard every acked
  * publish of every measured step is looked up in the room's history (room:history), and a room's
@@ -53,17 +56,18 @@ const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode,
 limitRun(GLOBAL_TIMEOUT_MS);
 const progress = createProgress({ label: "fanout" });
 
-function startSystem(system, redisUrl) {
+function startCluster(system, redisUrl) {
   return startNodes(NODES, (i) => systemNode(system, `${system}-${i + 1}`, redisUrl, { RATE_LIMIT_POINTS: "1000000", HISTORY_SIZE: String(HISTORY_SIZE) }));
 }
 
 // ---------------------------------------------------------------------------------------------
-// one system: set up, run every step, tear down
+// one system: set up (startSystem), one step at a time (stepSystem), check and tear down (finishSystem)
 
-async function runSystem(system) {
+async function startSystem(system) {
   console.log(`\n=== ${system}: starting redis + ${NODES} nodes ===`);
+  const firstSocket = sockets.length;
   const redis = await startRedis();
-  const nodes = await startSystem(system, redis.url);
+  const nodes = await startCluster(system, redis.url);
   const runId = Date.now().toString(36);
   const roomIds = Array.from({ length: ROOMS }, (_, r) => `bench-${runId}-r${r}`);
   const isSb = system === "switchboard";
@@ -113,22 +117,27 @@ async function runSystem(system) {
   });
   progress.end();
   console.log(`${system}: ${subs.length} subscribers connected over ${NODES} nodes, ${ROOMS} rooms; publisher on ${nodes[0].nodeId}`);
-
-  const steps = [];
   let seq = 0;
-  for (const [i, rate] of RATES.entries()) {
-    const cpuGroups = { nodes: nodes.map((n) => n.child.pid), redis: [redis.child.pid], generator: [process.pid] };
-    progress.step(`${system} ${rate} publishes/s`, { index: i + 1, of: RATES.length, count: () => state.deliveries, unit: "deliveries" });
-    const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq: () => ++seq, cpuGroups });
-    progress.end(step.aborted ? `aborted: ${step.aborted}` : `p99 ${step.p99} ms`);
-    steps.push(step);
-    printStep(system, step);
-    if (step.aborted) {
-      console.log(`${system}: step ${rate}/s aborted (${step.aborted}); skipping higher rates`);
-      break;
-    }
-  }
+  return { system, redis, nodes, pub, roomIds, state, isSb, nextSeq: () => ++seq, steps: [], fellBehind: false, sockets: sockets.slice(firstSocket) };
+}
 
+/** Runs one step of a system that has not fallen behind yet; a step that falls behind ends its run. */
+async function stepSystem(run, i, rate) {
+  const { system, redis, nodes, pub, roomIds, state, isSb, nextSeq } = run;
+  const cpuGroups = { nodes: nodes.map((n) => n.child.pid), redis: [redis.child.pid], generator: [process.pid] };
+  progress.step(`${system} ${rate} publishes/s`, { index: i + 1, of: RATES.length, count: () => state.deliveries, unit: "deliveries" });
+  const step = await runStep({ system, rate, pub, roomIds, state, isSb, nextSeq, cpuGroups });
+  progress.end(step.aborted ? `aborted: ${step.aborted}` : `p99 ${step.p99} ms`);
+  run.steps.push(step);
+  printStep(system, step);
+  if (step.aborted) {
+    run.fellBehind = true;
+    console.log(`${system}: step ${rate}/s aborted (${step.aborted}); skipping higher rates`);
+  }
+}
+
+async function finishSystem(run) {
+  const { system, redis, nodes, roomIds, isSb, steps } = run;
   // final REST check of one room's history with a service token (Switchboard only)
   let restHistory = null;
   if (isSb) {
@@ -159,8 +168,10 @@ async function runSystem(system) {
   }
   for (const st of steps) delete st.ackIdsByRoom;
 
-  for (const s of sockets) s.disconnect();
-  sockets.length = 0;
+  for (const s of run.sockets) {
+    s.disconnect();
+    sockets.splice(sockets.indexOf(s), 1);
+  }
   for (const node of nodes) await stopChild(node.child);
   await stopChild(redis.child);
   rmSync(redis.dir, { recursive: true, force: true });
@@ -397,8 +408,17 @@ async function main() {
   );
   printHeader();
   const started = Date.now();
+  // Both systems stay up, and each rate runs on one and then the other (which goes first
+  // alternates from step to step), so a change in the machine's speed during the suite falls on
+  // both at the same rates.
+  const runs = [];
+  for (const system of SYSTEMS) runs.push(await startSystem(system));
+  for (const [i, rate] of RATES.entries()) {
+    const order = i % 2 === 0 ? runs : [...runs].reverse();
+    for (const run of order) if (!run.fellBehind) await stepSystem(run, i, rate);
+  }
   const results = {};
-  for (const system of SYSTEMS) results[system] = await runSystem(system);
+  for (const run of runs) results[run.system] = await finishSystem(run);
 
   console.log(`\n=== results (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
   printHeader();
