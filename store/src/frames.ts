@@ -16,7 +16,6 @@
  * emitter's uid is one no node has, so every node delivers its frames.
  */
 import { ADAPTER_CHANNEL_PREFIX } from "@switchboard/shared";
-import { BoundedMemo } from "./memo";
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
@@ -62,27 +61,19 @@ export function adapterFrame(uid: string, room: string, event: string, args: rea
   return { channel: roomChannel(room), data: Buffer.from(JSON.stringify({ uid, nsp: NSP, type: BROADCAST_MESSAGE, data: { opts, packet } })) };
 }
 
-/**
- * The frame of a `room:message` to `room`, around the message that the publish script writes
- * (store/lua/rooms/publish-message.lua): `{"id":…,"seq":…,"epoch":…,"room":…,` then the stored
- * fields, as toMessage() orders them. So what is delivered is what is stored, and the message's
- * data is sent to Redis once.
- */
-export function messageFrame(uid: string, socketRoom: string, room: string): Readonly<MessageFrame> {
-  const key = `${uid}\n${socketRoom}\n${room}`;
-  return messageFrames.get(key) ?? messageFrames.set(key, cutMessageFrame(uid, socketRoom, room));
-}
-
-/** The message frames made last, by uid, Socket.IO room and room. */
-const messageFrames = new BoundedMemo<Readonly<MessageFrame>>(10_000);
-
 /** What precedes the packet's arguments in adapterFrame's layout; after them come `}}}` and nothing else. */
 const PACKET_HEAD_TEXT = `,"packet":{"type":${EVENT_PACKET},"nsp":${JSON.stringify(NSP)},"data":`;
 const FRAME_END_TEXT = "}}}";
 const PACKET_HEAD = Buffer.from(PACKET_HEAD_TEXT);
 const FRAME_END = Buffer.from(FRAME_END_TEXT);
 
-function cutMessageFrame(uid: string, socketRoom: string, room: string): MessageFrame {
+/**
+ * The frame of a `room:message` to `room`, around the message that the publish script writes
+ * (store/lua/rooms/publish-message.lua): `{"id":…,"seq":…,"epoch":…,"room":…,` then the stored
+ * fields, as toMessage() orders them. So what is delivered is what is stored, and the message's
+ * data is sent to Redis once. A room's history keeps its frame (RedisRoomHistory's publish targets).
+ */
+export function messageFrame(uid: string, socketRoom: string, room: string): Readonly<MessageFrame> {
   const marker = JSON.stringify(MESSAGE_MARKER);
   const text = adapterFrame(uid, socketRoom, "room:message", [MESSAGE_MARKER]).data.toString();
   const at = text.indexOf(marker);

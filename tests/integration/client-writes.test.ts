@@ -32,19 +32,19 @@ function countTcpWrites(socket: TcpSocket): { writes: number; bytes: Buffer[] } 
   const tcp = socket as TcpSocket & Record<"_write" | "_writev", (...args: unknown[]) => void>;
   const counter = { writes: 0, bytes: [] as Buffer[] };
   const asBuffer = (chunk: unknown, encoding?: unknown): Buffer => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), (encoding as BufferEncoding) || "utf8"));
-  const writeOf = tcp._write;
-  tcp._write = function (this: TcpSocket, ...args: unknown[]) {
-    counter.writes++;
-    counter.bytes.push(asBuffer(args[0], args[1]));
-    return writeOf.apply(this, args);
+  // _write(chunk, encoding, cb) and _writev([{ chunk, encoding }], cb): one write to the OS each.
+  const chunksOf = {
+    _write: (args: unknown[]) => [asBuffer(args[0], args[1])],
+    _writev: (args: unknown[]) => (args[0] as { chunk: unknown; encoding?: unknown }[]).map((c) => asBuffer(c.chunk, c.encoding)),
   };
-  const writevOf = tcp._writev;
-  tcp._writev = function (this: TcpSocket, ...args: unknown[]) {
-    counter.writes++;
-    const chunks = args[0] as { chunk: unknown; encoding?: unknown }[];
-    counter.bytes.push(Buffer.concat(chunks.map((c) => asBuffer(c.chunk, c.encoding))));
-    return writevOf.apply(this, args);
-  };
+  for (const method of ["_write", "_writev"] as const) {
+    const original = tcp[method];
+    tcp[method] = function (this: TcpSocket, ...args: unknown[]) {
+      counter.writes++;
+      counter.bytes.push(Buffer.concat(chunksOf[method](args)));
+      return original.apply(this, args);
+    };
+  }
   return counter;
 }
 
@@ -141,5 +141,4 @@ describe("a node's writes to its clients", () => {
     expect(counters[3]!.writes).toBe(2);
     expect(counters[3]!.bytes[1]!.toString("latin1")).toContain("TOKEN_EXPIRED");
   });
-
 });

@@ -26,7 +26,7 @@ describe("adapter frames", () => {
     });
   });
 
-  it("gives each uid and room its own message frame, also once more rooms were framed than it keeps", () => {
+  it("gives each uid and room its own message frame, the same each time, over many rooms", () => {
     const first = messageFrame("uid-a", "t/r1", "r1");
     for (let i = 0; i < 12_000; i++) {
       const frame = messageFrame("uid-a", `t/room-${i}`, `room-${i}`);

@@ -70,9 +70,17 @@ export class TokenVerifier {
   private async verifySignature(token: string): Promise<JWTPayload> {
     const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ["exp", "sub"] };
     const alg = this.jwks || !this.secretKey ? decodeProtectedHeader(token).alg : "HS256";
-    if (alg === "HS256" && this.secretKey) return (await jwtVerify(token, this.secretKey, { ...common, algorithms: SECRET_ALGORITHMS })).payload;
-    if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) return (await jwtVerify(token, this.jwks, { ...common, algorithms: JWKS_ALGORITHMS })).payload;
+    const key = this.keyFor(alg);
+    if (key === "secret") return (await jwtVerify(token, this.secretKey!, { ...common, algorithms: SECRET_ALGORITHMS })).payload;
+    if (key === "jwks") return (await jwtVerify(token, this.jwks!, { ...common, algorithms: JWKS_ALGORITHMS })).payload;
     throw this.algorithmRefused(alg);
+  }
+
+  /** Which of the configured keys checks a token signed with `alg`; none for an algorithm not accepted here. */
+  private keyFor(alg: string | undefined): "secret" | "jwks" | undefined {
+    if (alg === "HS256" && this.secretKey) return "secret";
+    if (this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg)) return "jwks";
+    return undefined;
   }
 
   /** Why a token was refused, as the protocol's code and message. */
@@ -88,7 +96,7 @@ export class TokenVerifier {
     } catch {
       return new AppError("UNAUTHORIZED", "the token is malformed");
     }
-    if (!(alg === "HS256" && this.secretKey) && !(this.jwks && alg !== undefined && JWKS_ALGORITHMS.includes(alg))) return this.algorithmRefused(alg);
+    if (!this.keyFor(alg)) return this.algorithmRefused(alg);
     return new AppError("UNAUTHORIZED", "the token is not valid");
   }
 

@@ -60,10 +60,11 @@ function rememberEnabledLevels(logger: Logger): void {
   for (const name of ["configure", "add", "remove", "clear"] as const) {
     const change = (logger[name] as (...args: unknown[]) => Logger).bind(logger);
     (logger as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
-      forget();
-      const result = change(...args);
-      forget();
-      return result;
+      try {
+        return change(...args);
+      } finally {
+        forget();
+      }
     };
   }
   logger.isLevelEnabled = (name: string): boolean => {
