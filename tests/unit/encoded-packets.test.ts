@@ -5,6 +5,7 @@
  * encoded exactly as socket.io-parser encodes the same packet parsed, their event read without
  * parsing, their arguments parsed only when something reads them.
  */
+import { execFileSync } from "node:child_process";
 import { encodedPacket, encodingAlsoEncoded, packetEvent } from "@switchboard/server/dist/engine/encoded-packets";
 import fc from "fast-check";
 import { Encoder } from "socket.io-parser";
@@ -44,5 +45,32 @@ describe("encoded packets", () => {
     const packet = { type: 2, nsp: "/", data: ["e", { a: 1 }] };
     expect(encoder.encode(packet)).toEqual(parser.encode(packet));
     expect(packetEvent(packet)).toBe("e");
+  });
+
+  it("share one hidden class, whatever their text and whether their arguments were read", () => {
+    // V8's own test natives, in a process of their own: an object literal with a getter of its own
+    // gives each packet a hidden class, which outlives the young generation with the text it holds.
+    const script = `
+      const { encodedPacket } = require(${JSON.stringify(require.resolve("@switchboard/server/dist/engine/encoded-packets"))});
+      const packets = ['["a",1]', '["room:message",{"x":"y"}]', "[7]", '["e"'].map(encodedPacket);
+      void packets[1].data;
+      process.stdout.write(JSON.stringify(packets.map((p) => [%HaveSameMap(p, packets[0]), %HasFastProperties(p)])));
+    `;
+    const shapes = JSON.parse(execFileSync(process.execPath, ["--allow-natives-syntax", "-e", script], { encoding: "utf8" }));
+    expect(shapes).toEqual([
+      [true, true],
+      [true, true],
+      [true, true],
+      [true, true],
+    ]);
+  });
+
+  it("take what the adapter writes into a packet it broadcasts, and an empty event name", () => {
+    const packet = encodedPacket('["e",{"a":1}]') as { type: number; nsp: string; id?: number; data?: unknown[] };
+    packet.nsp = "/";
+    packet.id = 4;
+    expect(packet).toMatchObject({ type: 2, nsp: "/", id: 4 });
+    expect(packet.data).toEqual(["e", { a: 1 }]);
+    expect(packetEvent(encodedPacket('["",1]'))).toBe("");
   });
 });

@@ -11,17 +11,10 @@ const EVENT_PACKET = 2;
 /** The encoder below writes packets as socket.io-parser does in this namespace only (no prefix). */
 const MAIN_NAMESPACE = "/";
 
-const ENCODED = Symbol("encoded");
-
 interface Packet {
   type: number;
   nsp: string;
   data?: unknown[];
-}
-
-/** A packet whose arguments are still JSON text. */
-interface EncodedPacket extends Packet {
-  [ENCODED]: { args: string; event?: string };
 }
 
 /** socket.io-parser's encoder, as the in-memory adapter holds it (the server's own). */
@@ -38,17 +31,30 @@ function leadingEvent(args: string): string | undefined {
   return escape >= 0 && escape < end ? undefined : args.slice(2, end);
 }
 
-/** A packet of the main namespace whose arguments are `args`, the JSON text of `[event, ...args]`. */
-export function encodedPacket(args: string): EncodedPacket {
-  let data: unknown[] | undefined;
-  return {
-    type: EVENT_PACKET,
-    nsp: MAIN_NAMESPACE,
-    [ENCODED]: { args, event: leadingEvent(args) },
-    get data() {
-      return (data ??= JSON.parse(args) as unknown[]);
-    },
-  };
+/**
+ * A packet of the main namespace whose arguments are `args`, the JSON text of `[event, ...args]`.
+ * A class, so that every such packet has the same shape: an object literal with a getter of its
+ * own gets a hidden class of its own, which V8 keeps outside the young generation, and with it the
+ * getter and the text it reads, so each delivered frame outlived the next minor GCs and was left
+ * for a full one.
+ */
+class TextPacket implements Packet {
+  readonly type = EVENT_PACKET;
+  nsp = MAIN_NAMESPACE;
+  readonly event: string | undefined;
+  private parsed: unknown[] | undefined = undefined;
+
+  constructor(readonly args: string) {
+    this.event = leadingEvent(args);
+  }
+
+  get data(): unknown[] {
+    return (this.parsed ??= JSON.parse(this.args) as unknown[]);
+  }
+}
+
+export function encodedPacket(args: string): Packet {
+  return new TextPacket(args);
 }
 
 /**
@@ -62,16 +68,15 @@ export function broadcastText(adapter: Adapter, args: string, opts: BroadcastOpt
 
 /** The event a broadcast packet carries, read without parsing its arguments when they are still text. */
 export function packetEvent(packet: { data?: unknown[] }): unknown {
-  const encoded = (packet as Partial<EncodedPacket>)[ENCODED];
-  return encoded?.event ?? packet.data?.[0];
+  if (packet instanceof TextPacket && packet.event !== undefined) return packet.event;
+  return packet.data?.[0];
 }
 
 /** `encoder` that also encodes packets made by encodedPacket(), as socket.io-parser would write them in the main namespace. */
 export function encodingAlsoEncoded(encoder: Encoder): Encoder {
   return {
     encode(packet) {
-      const encoded = (packet as Partial<EncodedPacket>)[ENCODED];
-      return encoded ? [`${EVENT_PACKET}${encoded.args}`] : encoder.encode(packet);
+      return packet instanceof TextPacket ? [`${EVENT_PACKET}${packet.args}`] : encoder.encode(packet);
     },
   };
 }
