@@ -18,16 +18,21 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { transports, type Socket as EngineSocket } from "engine.io";
 
-/** The sockets corked in this turn, and the WebSocket connections that sent in it. */
-const corked = new Set<Socket>();
-const sent = new Set<Socket>();
+/**
+ * The sockets corked in this turn, and the WebSocket connections that sent in it: new sets each
+ * turn. V8 allocates a Set's next table (after `clear()`, or to grow) where its table lives, so a
+ * long-lived set cleared every turn would, once its table had outlived two minor GCs, put every
+ * later one in the old generation, garbage that only a full GC takes away.
+ */
+let corked = new Set<Socket>();
+let sent = new Set<Socket>();
 let turnEnding = false;
 
 function endTurn(): void {
   turnEnding = false;
   for (const socket of corked) socket.uncork();
-  corked.clear();
-  sent.clear();
+  corked = new Set();
+  sent = new Set();
 }
 
 function corkUntilTurnEnds(socket: Socket): void {
