@@ -14,6 +14,7 @@ import type { Config } from "./config";
 import { batchClientWrites, upgradeInOneWrite } from "./connections/turn-writes";
 import { SessionManager } from "./connections/sessions";
 import { createEngine, type Engine } from "./engine";
+import { encodeForRecipientsOnly, type EncodingAdapter } from "./engine/lazy-encoding";
 import { agentsFeature } from "./features/agents";
 import { leaderboardsFeature } from "./features/leaderboards";
 import { streamsFeature } from "./features/streams";
@@ -106,6 +107,7 @@ export class SwitchboardNode {
       maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
     });
     this.engine.attach(this.io);
+    encodeForRecipientsOnly(this.io.of("/").adapter as unknown as EncodingAdapter);
     batchClientWrites();
     upgradeInOneWrite(this.io.engine);
     this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;
