@@ -44,13 +44,11 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS || 1000);
 const DRAIN_MS = Number(process.env.BENCH_DRAIN_MS || 1500);
 const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
 const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
-const P99_TARGET_MS = 50;
-const RATIO_TARGET = 1.0; // Switchboard's deliveries/s over bare's, compared rounded to 2 decimals
 const GLOBAL_TIMEOUT_MS = 8 * 60 * 1000;
 /** Room history long enough to hold a whole step (warm-up + window) of the highest rate, so every acked publish can be looked up. */
 const HISTORY_SIZE = Math.max(1000, Math.ceil((Math.max(...RATES) * (WARMUP_MS + STEP_MS)) / 1000 / ROOMS / 100) * 100 + 200);
-const GENERATOR_BOUND_CORES = 0.9; // the bench process (publisher and every subscriber) using this much of a core limits the step itself
 
+const { compare, P99_TARGET_MS, RATIO_TARGET } = require("./fanout-compare");
 const { sockets, limitRun, sleep, stopChild, startRedis, startNodes, systemNode, authFor, token, connect, ack, inBatches, percentile, round, pace, cpuMeter, runMain } = require("./lib");
 
 limitRun(GLOBAL_TIMEOUT_MS);
@@ -310,70 +308,6 @@ function printStep(system, s) {
   console.log(stepLine(system, s));
 }
 
-const under = (s) => !s.aborted && s.p99 !== null && s.p99 < P99_TARGET_MS && s.lostDeliveries === 0;
-const ratioOf = (sb, bare) => (sb && bare && bare.deliveriesPerSec > 0 ? round(sb.deliveriesPerSec / bare.deliveriesPerSec, 3) : 0);
-const meetsRatio = (ratio) => round(ratio, 2) >= RATIO_TARGET;
-
-/**
- * The comparison the goals read: (1) every step up to the highest rate where bare keeps p99 < 50 ms
- * at every step (`referenceRate`): Switchboard's deliveries/s >= bare's, its p99 < 50 ms, nothing
- * lost, every acked publish in history; (2) at bare's saturation rate (its step with the most
- * deliveries/s): Switchboard's deliveries/s at that offered rate >= bare's.
- */
-function compare(sbSteps, bareSteps) {
-  let referenceRate = null;
-  for (const s of bareSteps) {
-    if (!under(s)) break;
-    referenceRate = s.targetRate;
-  }
-  const steps = bareSteps
-    .filter((b) => referenceRate !== null && b.targetRate <= referenceRate)
-    .map((b) => {
-      const sb = sbSteps.find((s) => s.targetRate === b.targetRate);
-      const ratio = ratioOf(sb, b);
-      const historyOk = Boolean(sb && sb.history && sb.history.ok);
-      return {
-        rate: b.targetRate,
-        bare: { deliveriesPerSec: b.deliveriesPerSec, p99: b.p99 },
-        switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, lostDeliveries: sb.lostDeliveries, history: sb.history || null, aborted: sb.aborted } : null,
-        ratio,
-        met: Boolean(sb) && meetsRatio(ratio) && under(sb) && historyOk,
-      };
-    });
-  const peak = bareSteps.reduce((best, s) => (best === null || s.deliveriesPerSec > best.deliveriesPerSec ? s : best), null);
-  const last = bareSteps[bareSteps.length - 1];
-  let saturation = null;
-  if (peak) {
-    // Switchboard's throughput at that offered rate; when it fell behind at a lower rate and never ran
-    // this one, the most it delivered at any step stands in (it delivers no more at a higher rate)
-    const atRate = sbSteps.find((s) => s.targetRate === peak.targetRate);
-    const sbPeak = sbSteps.reduce((best, s) => (best === null || s.deliveriesPerSec > best.deliveriesPerSec ? s : best), null);
-    const sb = atRate || sbPeak;
-    const ratio = ratioOf(sb, peak);
-    saturation = {
-      rate: peak.targetRate,
-      // bare fell behind (aborted, or short of the offered publishes or deliveries), or gave no more at a higher rate
-      reached: Boolean(last && (last.aborted || last !== peak || peak.publishesPerSec < 0.95 * peak.targetRate || peak.deliveriesPerSec < 0.95 * peak.targetRate * PER_ROOM)),
-      generatorBound: Boolean(peak.cpu && peak.cpu.generator >= GENERATOR_BOUND_CORES),
-      generatorCores: peak.cpu ? peak.cpu.generator : null,
-      bare: { deliveriesPerSec: peak.deliveriesPerSec, p99: peak.p99 },
-      switchboard: sb ? { deliveriesPerSec: sb.deliveriesPerSec, p99: sb.p99, aborted: sb.aborted, atRate: sb.targetRate, bestBelow: !atRate } : null,
-      ratio,
-      met: Boolean(sb) && meetsRatio(ratio),
-    };
-  }
-  const sbGood = sbSteps.filter(under);
-  return {
-    ratioTarget: RATIO_TARGET,
-    referenceRate,
-    steps,
-    meetsTarget: steps.length > 0 && steps.every((s) => s.met),
-    saturation,
-    switchboardMaxRateP99Under50: sbGood.length ? sbGood[sbGood.length - 1].targetRate : null,
-    bareMaxRateP99Under50: referenceRate,
-  };
-}
-
 function printComparison(summary) {
   if (summary.referenceRate === null) console.log(`\nbare server did not keep p99 < ${P99_TARGET_MS} ms at the first step; no reference rate`);
   else {
@@ -424,7 +358,7 @@ async function main() {
   printHeader();
   for (const system of SYSTEMS) for (const s of results[system].steps) console.log(stepLine(system, s));
 
-  const summary = results.switchboard && results.bare ? compare(results.switchboard.steps, results.bare.steps) : null;
+  const summary = results.switchboard && results.bare ? compare(results.switchboard.steps, results.bare.steps, PER_ROOM) : null;
   if (summary) printComparison(summary);
 
   const out = {

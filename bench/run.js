@@ -48,6 +48,8 @@ function results(suite) {
 
 const mark = (met) => (met ? "MET" : "NOT MET");
 const x = (v) => (v === null || v === undefined ? "-" : `${Number(v).toFixed(2)}x`);
+/** The fan-out's ratios, kept to 3 decimals: the suite compares them rounded once to 2 (bench/fanout-compare.js). */
+const x3 = (v) => (v === null || v === undefined ? "-" : `${Number(v).toFixed(3)}x`);
 
 function goal1(fanout) {
   const s = fanout.summary;
@@ -56,7 +58,7 @@ function goal1(fanout) {
   const lines = s.steps.map((st) => {
     const sb = st.switchboard;
     const hist = sb && sb.history ? `${sb.history.checked - sb.history.missing}/${sb.history.checked} acked publishes in history` : "history not verified";
-    return `${st.rate}/s: ${sb ? sb.deliveriesPerSec : 0} vs bare ${st.bare.deliveriesPerSec} deliveries/s = ${x(st.ratio)}, p99 ${sb ? sb.p99 : "-"} ms, lost ${sb ? sb.lostDeliveries : "-"}, ${hist} -> ${st.met ? "ok" : "not ok"}`;
+    return `${st.rate}/s: ${sb ? sb.deliveriesPerSec : 0} vs bare ${st.bare.deliveriesPerSec} deliveries/s = ${x3(st.ratio)}, p99 ${sb ? sb.p99 : "-"} ms, lost ${sb ? sb.lostDeliveries : "-"}, ${hist} -> ${st.met ? "ok" : "not ok"}`;
   });
   return [`steps up to ${s.referenceRate}/s (bare p99 < 50 ms up to there):`, ...lines.map((l) => `  ${l}`), mark(s.meetsTarget)];
 }
@@ -68,7 +70,7 @@ function goal2(fanout) {
     `bare saturates at ${sat.rate}/s with ${sat.bare.deliveriesPerSec} deliveries/s${sat.reached ? "" : " (it did not fall behind within the rates run: raise BENCH_RATES)"}` +
       `${sat.generatorBound ? ` (the bench process used ${sat.generatorCores} cores there: the load generator limits it too)` : ""}; ` +
       `Switchboard ${sat.switchboard && sat.switchboard.bestBelow ? `fell behind below that rate; its best, at ${sat.switchboard.atRate}/s,` : "at that rate"} ` +
-      `${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} deliveries/s = ${x(sat.ratio)}`,
+      `${sat.switchboard ? sat.switchboard.deliveriesPerSec : 0} deliveries/s = ${x3(sat.ratio)}`,
     mark(sat.met && sat.reached),
   ];
 }
