@@ -17,7 +17,8 @@
  * history is read once more at the end through REST.
  *
  * Env knobs: BENCH_RATES (publishes/s, comma list; default 200,400,800,1200,1600,2400,3200,4000,4800,6400,8000,9600,11200,12800,14400,16000), BENCH_STEP_MS
- * (measured window, default 5000), BENCH_WARMUP_MS (default 1000), BENCH_DRAIN_MS (default 1500),
+ * (measured window, default 5000), BENCH_WARMUP_MS (default 2000: a step starts on a system that sat
+ * idle through the other's step, and its nodes take about a second to settle, see README), BENCH_DRAIN_MS (default 1500),
  * BENCH_SYSTEMS (default "switchboard,bare").
  * The nodes keep a room history long enough for a whole step of the highest rate. "nodes" and
  * "redis" are the CPU (in cores) of the system's 3 nodes and of its redis-server over the measured
@@ -40,7 +41,7 @@ const PER_ROOM = 10;
 const SUBSCRIBERS = ROOMS * PER_ROOM;
 const RATES = (process.env.BENCH_RATES || "200,400,800,1200,1600,2400,3200,4000,4800,6400,8000,9600,11200,12800,14400,16000").split(",").map(Number).filter((n) => n > 0);
 const STEP_MS = Number(process.env.BENCH_STEP_MS || 5000);
-const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS || 1000);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS || 2000);
 const DRAIN_MS = Number(process.env.BENCH_DRAIN_MS || 1500);
 const SYSTEMS = (process.env.BENCH_SYSTEMS || "switchboard,bare").split(",").map((s) => s.trim()).filter(Boolean);
 const ABORT_LATENCY_MS = 2000; // a delivery slower than this aborts the step
