@@ -25,7 +25,7 @@
  * window. "gen CPU" is the
  * bench process's own CPU (publisher and all subscribers, in cores) over the measured window: near
  * a whole core, the load generator limits the step as much as the servers do.
- * Output: tables on stdout and bench/results.json, with the comparison the goals read (see compare()),
+ * Output: tables on stdout and bench/results.json, with the comparison the goals read (bench/fanout-compare.js),
  * and bench/fanout.svg, its chart (bench/chart.js). While it runs, scripts/progress.js shows the
  * step, its deliveries/s and the time elapsed (a status line on a terminal, plain lines otherwise).
  */
