@@ -13,8 +13,7 @@ import { CommandPipeline, type CommandDefinition } from "./commands";
 import type { Config } from "./config";
 import { batchClientWrites, upgradeInOneWrite } from "./connections/turn-writes";
 import { SessionManager } from "./connections/sessions";
-import { createEngine, type Engine } from "./engine";
-import { encodeForRecipientsOnly, type EncodingAdapter } from "./engine/lazy-encoding";
+import { createEngine, encodeForRecipientsOnly, type BroadcastSteps, type Engine } from "./engine";
 import { agentsFeature } from "./features/agents";
 import { leaderboardsFeature } from "./features/leaderboards";
 import { streamsFeature } from "./features/streams";
@@ -107,7 +106,7 @@ export class SwitchboardNode {
       maxHttpBufferSize: config.maxMessageBytes * 2 + 16 * 1024,
     });
     this.engine.attach(this.io);
-    encodeForRecipientsOnly(this.io.of("/").adapter as unknown as EncodingAdapter);
+    encodeForRecipientsOnly(this.io.of("/").adapter as unknown as BroadcastSteps);
     batchClientWrites();
     upgradeInOneWrite(this.io.engine);
     this.stopAdminUi = config.adminUi ? instrumentAdminUi(this.io, this.nodeId, config.adminUi) : () => undefined;

@@ -9,6 +9,7 @@ import type { Engine } from "./types";
 
 export * from "./types";
 export { packetEvent } from "./encoded-packets";
+export { encodeForRecipientsOnly, type BroadcastSteps } from "./lazy-encoding";
 
 export function createEngine(config: Config, onError?: (client: string, err: Error) => void): Engine {
   if (config.redisClusterNodes || config.redisUrl) {

@@ -11,17 +11,17 @@
  * the list (and `options`, where the encoder leaves the WebSocket frame) before the first `send`.
  */
 
-/** The two steps of Socket.IO's in-memory adapter that every broadcast runs through. */
-export interface EncodingAdapter {
-  _encode(packet: unknown, options: unknown): unknown[];
+/** The two steps of Socket.IO's in-memory adapter that every broadcast on a node runs through. */
+export interface BroadcastSteps {
+  _encode(packet: { data?: unknown[] }, options: unknown): unknown[];
   apply(opts: unknown, send: (socket: unknown) => void): void;
 }
 
 /** Makes `adapter` encode each broadcast only if it has a recipient on this node. */
-export function encodeForRecipientsOnly(adapter: EncodingAdapter): void {
+export function encodeForRecipientsOnly(adapter: BroadcastSteps): void {
   const encode = adapter._encode.bind(adapter);
   const apply = adapter.apply.bind(adapter);
-  let pending: { packet: unknown; options: unknown; encoded: unknown[] } | undefined;
+  let pending: { packet: { data?: unknown[] }; options: unknown; encoded: unknown[] } | undefined;
   adapter._encode = (packet, options) => {
     const encoded: unknown[] = [];
     pending = { packet, options, encoded };

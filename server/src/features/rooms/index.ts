@@ -2,7 +2,7 @@
  * Rooms and messages (PROTOCOL §3 "Rooms and messages", §4 room endpoints), and `room:position`
  * when the node's subscription to the other nodes came back.
  */
-import { packetEvent } from "../../engine";
+import { packetEvent, type BroadcastSteps } from "../../engine";
 import type { Feature, FeatureDeps } from "../types";
 import { roomCommands } from "./commands";
 import { roomRoutes } from "./routes";
@@ -13,7 +13,7 @@ export function roomsFeature(deps: FeatureDeps): Feature {
   let stopTelling: (() => void) | undefined;
   // Every room message a socket of this node is handed, published here or on another node: the
   // deliveries beside the publishes.
-  countBroadcasts(deps.io.of("/").adapter as unknown as CountedAdapter, "room:message", (sockets) => deps.metrics.messagesDelivered.inc(sockets));
+  countBroadcasts(deps.io.of("/").adapter as unknown as BroadcastSteps, "room:message", (sockets) => deps.metrics.messagesDelivered.inc(sockets));
   return {
     commands: roomCommands(rooms),
     routes: roomRoutes(rooms),
@@ -27,18 +27,13 @@ export function roomsFeature(deps: FeatureDeps): Feature {
   };
 }
 
-/** The two steps of Socket.IO's in-memory adapter that every broadcast on this node runs through. */
-interface CountedAdapter {
-  _encode(packet: { data?: unknown[] }, options: unknown): unknown;
-  apply(options: unknown, callback: (socket: unknown) => void): void;
-}
-
 /**
  * Counts the sockets of this node that broadcasts of `event` reach, without a listener per socket.
- * Every broadcast here — a local emit, or a frame from another node — is encoded once by the
- * namespace's adapter (`_encode`) and then handed to each recipient (`apply`), in that order.
+ * Every broadcast here — a local emit, or a frame from another node — goes through the
+ * namespace adapter's `_encode` and then `apply`, which hands it to each recipient (and encodes it
+ * at the first, see engine/lazy-encoding.ts), in that order.
  */
-function countBroadcasts(adapter: CountedAdapter, event: string, count: (sockets: number) => void): void {
+function countBroadcasts(adapter: BroadcastSteps, event: string, count: (sockets: number) => void): void {
   const encode = adapter._encode.bind(adapter);
   const apply = adapter.apply.bind(adapter);
   let counting = false;
