@@ -69,7 +69,7 @@ const FRAME_END = Buffer.from(FRAME_END_TEXT);
 
 /**
  * The frame of a `room:message` to `room`, around the message that the publish script writes
- * (store/lua/rooms/publish-message.lua): `{"id":…,"seq":…,"epoch":…,"room":…,` then the stored
+ * (store/lua/rooms/publish-messages.lua): `{"id":…,"seq":…,"epoch":…,"room":…,` then the stored
  * fields, as toMessage() orders them. So what is delivered is what is stored, and the message's
  * data is sent to Redis once. A room's history keeps its frame (RedisRoomHistory's publish targets).
  */

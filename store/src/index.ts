@@ -7,6 +7,7 @@
 export * from "./types";
 export type { Delivery } from "./delivery";
 export { RedisScript, type RedisClient } from "./script";
+export { TurnBatches } from "./turn-batches";
 export { adapterFrame, messageArguments, messageFrame, readEventFrame, roomChannel, type EventFrame, type Frame, type MessageFrame } from "./frames";
 export { compareMessageIds, MessageIdClock, newEpoch, senderOf, toMessage, type MessagePosition } from "./messages";
 export * from "./stream-windows";

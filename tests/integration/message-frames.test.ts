@@ -1,6 +1,6 @@
 /**
  * A room message reaches other nodes in a frame the publish script completes around the stored
- * JSON (store/lua/rooms/publish-message.lua), and the publishing node's own members in the same
+ * JSON (store/lua/rooms/publish-messages.lua), and the publishing node's own members in the same
  * text (messageArguments): what a member on either node receives is exactly what history holds,
  * for any JSON data and any string, on one Redis and on a Redis Cluster.
  */

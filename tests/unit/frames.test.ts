@@ -41,7 +41,7 @@ describe("adapter frames", () => {
   it("cuts a room message's frame where the publish script writes the message", () => {
     const { channel, head, room, tail } = messageFrame("uid-2", "acme/r1", "r1");
     expect(channel).toBe("socket.io#/#acme/r1#");
-    // As store/lua/rooms/publish-message.lua completes it, around a stored message's JSON.
+    // As store/lua/rooms/publish-messages.lua completes it, around a stored message's JSON.
     const stored = JSON.stringify({ from: { userId: "u" }, kind: "text", data: { "\"quoted\"": "\u2028" }, ts: 1, priority: "normal" });
     const raw = Buffer.from(`${head}"17-0","seq":3,"epoch":"ab"${room}${stored.slice(1)}${tail}`);
     expect(asAdapterReads(raw)).toEqual({
@@ -77,7 +77,7 @@ describe("readEventFrame", () => {
         const frame = messageFrame("uid-5", `t/${room}`, room);
         const stored = JSON.stringify(fields);
         const id = `${seq + 1}-0`;
-        // As store/lua/rooms/publish-message.lua completes it.
+        // As store/lua/rooms/publish-messages.lua completes it.
         const raw = Buffer.from(`${frame.head}"${id}","seq":${seq},"epoch":"e1"${frame.room}${stored.slice(1)}${frame.tail}`);
         const args = messageArguments(frame, id, seq, "e1", stored);
         expect(readEventFrame(raw)!.data.toString()).toBe(args);

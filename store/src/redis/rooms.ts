@@ -22,12 +22,13 @@ import type { RedisClient } from "../script";
 import type { Delivery } from "../delivery";
 import { messageArguments, messageFrame, type MessageFrame } from "../frames";
 import { BoundedMemo } from "../memo";
+import { TurnBatches } from "../turn-batches";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
 
 const createRoom = new RedisScript(LUA["rooms/create"]);
 const addMember = new RedisScript(LUA["rooms/add-member"]);
-const publishMessage = new RedisScript(LUA["rooms/publish-message"]);
+const publishMessages = new RedisScript(LUA["rooms/publish-messages"]);
 const reserveCreatedRoom = new RedisScript(LUA["rooms/reserve-created"]);
 const hdelIfEqual = new RedisScript(LUA["rooms/release-created"]);
 
@@ -184,8 +185,27 @@ export class RedisRoomRegistry implements RoomRegistry {
 
 type StreamEntry = [id: string, fields: string[]];
 
+/** A message waiting for its room's script call: see RedisRoomHistory.publish. */
+interface PendingPublish {
+  target: PublishTarget;
+  once?: string;
+  stored: string;
+  memberRequired?: string;
+  historySize: number;
+  historyTtlS: number;
+  idleTtlS: number;
+}
+
+/** The publish script's answer for one message (store/lua/rooms/publish-messages.lua). */
+type PublishAnswer = [outcome: PublishOutcome["status"], id?: string, seq?: number, epoch?: string];
+
+/** The most messages one publish script call stores: bounds how long the script holds Redis. */
+const MAX_PUBLISH_BATCH = 64;
+
 /** What every publish into one room names: its keys, its Socket.IO room and its frame. */
 interface PublishTarget {
+  /** The room's memo key: tenant and room. */
+  key: string;
   meta: string;
   members: string;
   history: string;
@@ -205,6 +225,7 @@ export class RedisRoomHistory implements RoomHistory {
   private readonly rooms: SocketRooms;
   /** The publish targets of the rooms published into last, by tenant and room. */
   private readonly targets = new BoundedMemo<PublishTarget>(10_000);
+  private readonly publishes = new TurnBatches<PendingPublish, PublishOutcome>((_batch, items) => this.publishTogether(items), MAX_PUBLISH_BATCH);
 
   constructor(
     private readonly redis: RedisClient,
@@ -229,36 +250,39 @@ export class RedisRoomHistory implements RoomHistory {
     const socketRoom = this.rooms.room(tenant, room);
     const frame = this.delivery && messageFrame(this.delivery.uid, socketRoom, room);
     const { keys } = this;
-    return this.targets.set(key, { meta: keys.roomMeta(tenant, room), members: keys.roomMembers(tenant, room), history: keys.roomHistory(tenant, room), socketRoom, frame });
+    return this.targets.set(key, { key, meta: keys.roomMeta(tenant, room), members: keys.roomMembers(tenant, room), history: keys.roomHistory(tenant, room), socketRoom, frame });
   }
 
-  async publish(request: PublishRequest): Promise<PublishOutcome> {
-    const { tenant, room, message } = request;
-    const { meta, members, history, socketRoom, frame } = this.publishTarget(tenant, room);
+  /**
+   * Stores and delivers a message. The messages published into one room in the same turn are
+   * stored by one script call, in the order they came (see TurnBatches), each answered as if alone.
+   */
+  publish(request: PublishRequest): Promise<PublishOutcome> {
+    const { tenant, room, message, historySize, historyTtlS, idleTtlS } = request;
+    const target = this.publishTarget(tenant, room);
     const once = request.clientMsgId === undefined ? undefined : this.keys.roomPublishOnce(tenant, room, message.from.userId, request.clientMsgId);
-    const stored = JSON.stringify(message);
-    const [outcome, id, seq, epoch] = (await publishMessage.run(
-      this.redis,
-      [meta, members, history, once ?? history],
-      [
-        request.memberRequired ?? "",
-        stored,
-        request.historySize,
-        request.historyTtlS,
-        request.idleTtlS,
-        once ? "1" : "0",
-        newEpoch(),
-        frame?.channel ?? "",
-        frame?.head ?? "",
-        frame?.room ?? "",
-        frame?.tail ?? "",
-      ],
-    )) as [PublishOutcome["status"], string | undefined, number | undefined, string | undefined];
-    if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
-    if (outcome === "duplicate") return seq === undefined ? { status: "duplicate", id: id! } : { status: "duplicate", id: id!, seq: Number(seq), epoch: epoch! };
-    const position = { seq: Number(seq), epoch: epoch! };
-    if (frame) this.delivery!.localText(socketRoom, "room:message", messageArguments(frame, id!, position.seq, position.epoch, stored));
-    return { status: "published", id: id!, ...position };
+    // The room, and the history settings, which every message of one script call shares.
+    const batch = `${target.key}|${historySize}|${historyTtlS}|${idleTtlS}`;
+    return this.publishes.add(batch, { target, once, stored: JSON.stringify(message), memberRequired: request.memberRequired, historySize, historyTtlS, idleTtlS });
+  }
+
+  private async publishTogether(items: readonly PendingPublish[]): Promise<PublishOutcome[]> {
+    const { target, historySize, historyTtlS, idleTtlS } = items[0]!;
+    const { meta, members, history, socketRoom, frame } = target;
+    const keys = [meta, members, history];
+    const args: (string | number)[] = [historySize, historyTtlS, idleTtlS, newEpoch(), frame?.channel ?? "", frame?.head ?? "", frame?.room ?? "", frame?.tail ?? ""];
+    for (const item of items) {
+      keys.push(item.once ?? history);
+      args.push(item.memberRequired ?? "", item.stored, item.once ? "1" : "0");
+    }
+    const answers = (await publishMessages.run(this.redis, keys, args)) as PublishAnswer[];
+    return answers.map(([outcome, id, seq, epoch], i) => {
+      if (outcome === "missing" || outcome === "forbidden") return { status: outcome };
+      if (outcome === "duplicate") return seq === undefined ? { status: "duplicate", id: id! } : { status: "duplicate", id: id!, seq: Number(seq), epoch: epoch! };
+      const position = { seq: Number(seq), epoch: epoch! };
+      if (frame) this.delivery!.localText(socketRoom, "room:message", messageArguments(frame, id!, position.seq, position.epoch, items[i]!.stored));
+      return { status: "published", id: id!, ...position };
+    });
   }
 
   async page(tenant: string, room: string, query: HistoryQuery & { limit: number }): Promise<{ messages: Message[]; hasMore: boolean }> {

@@ -1,0 +1,77 @@
+/**
+ * Calls that arrive together, made as one. What a process asks for in one turn — the packets of
+ * one read from a socket, each handled up to its store call by promise callbacks — is grouped by
+ * key, and each group is handed to `run` once that turn's promise callbacks are done
+ * (process.nextTick), in the order the calls came. A group that reaches `maxSize` is handed over
+ * at once and a new one begins, so `run` sees the groups of one key in order.
+ *
+ * Each call gets its own answer, `run`'s answer at its index; when `run` fails, every call of the
+ * group fails with that error.
+ */
+interface Waiter<R> {
+  resolve(value: R): void;
+  reject(err: unknown): void;
+}
+
+interface Batch<T, R> {
+  items: T[];
+  waiters: Waiter<R>[];
+}
+
+export class TurnBatches<T, R> {
+  private pending = new Map<string, Batch<T, R>>();
+  private scheduled = false;
+
+  constructor(
+    /** Does the group's work: one answer per item, in the items' order. */
+    private readonly run: (key: string, items: readonly T[]) => Promise<readonly R[]>,
+    private readonly maxSize: number,
+  ) {}
+
+  add(key: string, item: T): Promise<R> {
+    const batch = this.pending.get(key) ?? this.begin(key);
+    const answer = new Promise<R>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    batch.items.push(item);
+    if (batch.items.length >= this.maxSize) {
+      this.pending.delete(key);
+      this.dispatch(key, batch);
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+    return answer;
+  }
+
+  private begin(key: string): Batch<T, R> {
+    const batch: Batch<T, R> = { items: [], waiters: [] };
+    this.pending.set(key, batch);
+    return batch;
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const groups = this.pending;
+    this.pending = new Map();
+    for (const [key, batch] of groups) this.dispatch(key, batch);
+  };
+
+  private dispatch(key: string, { items, waiters }: Batch<T, R>): void {
+    let running: Promise<readonly R[]>;
+    try {
+      running = this.run(key, items);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (answers) => {
+        for (let i = 0; i < waiters.length; i++) {
+          if (i < answers.length) waiters[i]!.resolve(answers[i]!);
+          else waiters[i]!.reject(new Error(`a batch of ${items.length} got ${answers.length} answers`));
+        }
+      },
+      (err: unknown) => {
+        for (const waiter of waiters) waiter.reject(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * TurnBatches: the calls of one turn grouped by key, each group run once, in the order the calls
+ * came, each call answered with its own answer or its group's error.
+ */
+import { TurnBatches } from "@switchboard/store";
+
+/** A batcher that records each group it runs and answers every item with `item * 10`. */
+function recording(maxSize = 100) {
+  const runs: { key: string; items: number[] }[] = [];
+  const batches = new TurnBatches<number, number>(async (key, items) => {
+    runs.push({ key, items: [...items] });
+    return items.map((i) => i * 10);
+  }, maxSize);
+  return { batches, runs };
+}
+
+describe("TurnBatches", () => {
+  it("runs the calls of one turn once per key, in the order they came, and answers each", async () => {
+    const { batches, runs } = recording();
+    const answers = Promise.all([batches.add("a", 1), batches.add("b", 2), batches.add("a", 3), batches.add("a", 4)]);
+    expect(runs).toEqual([]); // nothing runs before the turn's callbacks are done
+    expect(await answers).toEqual([10, 20, 30, 40]);
+    expect(runs).toEqual([
+      { key: "a", items: [1, 3, 4] },
+      { key: "b", items: [2] },
+    ]);
+  });
+
+  it("groups calls made from promise callbacks of the same turn", async () => {
+    const { batches, runs } = recording();
+    const answers = Promise.all([1, 2, 3].map(async (i) => {
+      await Promise.resolve();
+      await Promise.resolve();
+      return batches.add("a", i);
+    }));
+    expect(await answers).toEqual([10, 20, 30]);
+    expect(runs).toEqual([{ key: "a", items: [1, 2, 3] }]);
+  });
+
+  it("runs the calls of later turns as groups of their own", async () => {
+    const { batches, runs } = recording();
+    expect(await batches.add("a", 1)).toBe(10);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await batches.add("a", 2)).toBe(20);
+    expect(runs).toEqual([
+      { key: "a", items: [1] },
+      { key: "a", items: [2] },
+    ]);
+  });
+
+  it("hands a full group over at once and starts another, keeping the order", async () => {
+    const { batches, runs } = recording(3);
+    const answers = Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => batches.add("a", i)));
+    // The first two groups were full: they ran without waiting for the turn to end.
+    expect(runs).toEqual([
+      { key: "a", items: [1, 2, 3] },
+      { key: "a", items: [4, 5, 6] },
+    ]);
+    expect(await answers).toEqual([10, 20, 30, 40, 50, 60, 70]);
+    expect(runs[2]).toEqual({ key: "a", items: [7] });
+  });
+
+  it("fails every call of a group whose run fails, and only those", async () => {
+    const batches = new TurnBatches<number, number>(async (key, items) => {
+      if (key === "bad") throw new Error("store unreachable");
+      return items.map((i) => i);
+    }, 10);
+    const bad = [batches.add("bad", 1), batches.add("bad", 2)];
+    const good = batches.add("good", 3);
+    for (const call of bad) await expect(call).rejects.toThrow("store unreachable");
+    await expect(good).resolves.toBe(3);
+  });
+
+  it("fails every call of a group whose run throws before it returns a promise", async () => {
+    const batches = new TurnBatches<number, number>(() => {
+      throw new Error("bad arguments");
+    }, 10);
+    await expect(Promise.all([batches.add("a", 1), batches.add("a", 2)])).rejects.toThrow("bad arguments");
+  });
+
+  it("fails the calls a run left without an answer", async () => {
+    const batches = new TurnBatches<number, number>(async () => [1], 10);
+    const first = batches.add("a", 1);
+    const second = batches.add("a", 2);
+    await expect(first).resolves.toBe(1);
+    await expect(second).rejects.toThrow("a batch of 2 got 1 answers");
+  });
+});
