@@ -194,10 +194,17 @@ export class SwitchboardEmitter<Events extends CustomEventsMap = DefaultCustomEv
     fire(this.context, tenantWideRoom(this.tenant), event, args, "broadcast");
   }
 
-  /** Releases every connection this emitter opened (a client passed in stays open). */
+  /**
+   * Releases every connection this emitter opened (a client passed in stays open). What was
+   * published into rooms before it is called is still stored and answered: the room publishes of
+   * a turn leave together at the end of the turn's promise callbacks (the store's TurnBatches), so
+   * close() waits for their answers before it sends QUIT or resolves (after which the owner of a
+   * client passed in may close it).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.context.stores.history.settled();
     if (!this.ownsClient) return;
     try {
       await this.redis.quit();

@@ -21,6 +21,8 @@ interface Batch<T, R> {
 export class TurnBatches<T, R> {
   private pending = new Map<string, Batch<T, R>>();
   private scheduled = false;
+  /** The groups handed to `run` and not answered yet. */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     /** Does the group's work: one answer per item, in the items' order. */
@@ -40,6 +42,13 @@ export class TurnBatches<T, R> {
       process.nextTick(this.flush);
     }
     return answer;
+  }
+
+  /** Resolves once every call made so far has its answer (or its error). */
+  async settled(): Promise<void> {
+    // The groups still waiting for the turn leave at its end, before this tick.
+    if (this.pending.size > 0) await new Promise((resolve) => process.nextTick(resolve));
+    await Promise.all([...this.running]);
   }
 
   private begin(key: string): Batch<T, R> {
@@ -62,7 +71,7 @@ export class TurnBatches<T, R> {
     } catch (err) {
       running = Promise.reject(err);
     }
-    running.then(
+    const answered = running.then(
       (answers) => {
         for (let i = 0; i < waiters.length; i++) {
           if (i < answers.length) waiters[i]!.resolve(answers[i]!);
@@ -73,5 +82,7 @@ export class TurnBatches<T, R> {
         for (const waiter of waiters) waiter.reject(err);
       },
     );
+    this.running.add(answered);
+    void answered.finally(() => this.running.delete(answered));
   }
 }

@@ -335,6 +335,28 @@ describe("emitter from a separate process", () => {
       await waitFor(() => published.some((channel) => channel.endsWith("#user:victim#")), 2000, "the control publish");
     });
 
+    it("stores what was published just before close(), whose own answer still comes", async () => {
+      const room = unique("last-words");
+      await rest("POST", "/v1/rooms", { id: room, name: "Last words" });
+      const leaving = new SwitchboardEmitter({ redis: cluster.redis.url });
+      // Not awaited: the publishes of a turn leave together after the turn, and close() waits for their answers.
+      const sent = [leaving.room(room).publish({ n: 1 }), leaving.room(room).publish({ n: 2 })];
+      await leaving.close();
+      const results = await Promise.all(sent);
+      expect(results.map((r) => r.seq)).toEqual([1, 2]);
+      const history = await rest("GET", `/v1/rooms/${room}/messages`);
+      expect((history.body.messages as Msg[]).map((m) => m.data)).toEqual([{ n: 1 }, { n: 2 }]);
+
+      // With a client of the caller's, which the caller closes as soon as close() resolves.
+      const own = cluster.redis.client();
+      expect(await own.ping()).toBe("PONG");
+      const borrowing = new SwitchboardEmitter({ redis: own });
+      const third = borrowing.room(room).publish({ n: 3 });
+      await borrowing.close();
+      await own.quit();
+      expect((await third).seq).toBe(3);
+    });
+
     it("refuses bad options and use after close", async () => {
       expect(() => new SwitchboardEmitter({})).toThrow(/SwitchboardEmitter options/);
       expect(() => new SwitchboardEmitter({ redis: cluster.redis.url, redisClusterNodes: "127.0.0.1:1" })).toThrow(EmitterError);

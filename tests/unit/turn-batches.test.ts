@@ -1,6 +1,6 @@
 /**
  * TurnBatches: the calls of one turn grouped by key, each group run once, in the order the calls
- * came, each call answered with its own answer or its group's error.
+ * came, each call answered with its own answer or its group's error; settled() waits for them all.
  */
 import { TurnBatches } from "@switchboard/store";
 
@@ -76,6 +76,37 @@ describe("TurnBatches", () => {
       throw new Error("bad arguments");
     }, 10);
     await expect(Promise.all([batches.add("a", 1), batches.add("a", 2)])).rejects.toThrow("bad arguments");
+  });
+
+  it("settles once every call made so far has its answer, waiting or running, failed or not", async () => {
+    const release: (() => void)[] = [];
+    const batches = new TurnBatches<number, number>(
+      (key, items) =>
+        new Promise((resolve, reject) => release.push(() => (key === "bad" ? reject(new Error("down")) : resolve(items.map((i) => i))))),
+      2,
+    );
+    const calls = [batches.add("a", 1), batches.add("a", 2), batches.add("bad", 3), batches.add("b", 4)];
+    for (const call of calls) call.catch(() => undefined);
+    let settled = false;
+    const settling = batches.settled().then(() => (settled = true));
+    // "a" was full and ran at once; "bad" and "b" run at the end of the turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(release).toHaveLength(3);
+    expect(settled).toBe(false);
+    release[0]!();
+    release[1]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release[2]!();
+    await settling;
+    expect(settled).toBe(true);
+    await expect(Promise.allSettled(calls)).resolves.toEqual([
+      { status: "fulfilled", value: 1 },
+      { status: "fulfilled", value: 2 },
+      { status: "rejected", reason: new Error("down") },
+      { status: "fulfilled", value: 4 },
+    ]);
+    await expect(new TurnBatches<number, number>(async () => [], 2).settled()).resolves.toBeUndefined();
   });
 
   it("fails the calls a run left without an answer", async () => {

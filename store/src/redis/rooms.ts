@@ -266,6 +266,11 @@ export class RedisRoomHistory implements RoomHistory {
     return this.publishes.add(batch, { target, once, stored: JSON.stringify(message), memberRequired: request.memberRequired, historySize, historyTtlS, idleTtlS });
   }
 
+  /** Resolves once every publish made so far is answered: see SwitchboardEmitter.close(). */
+  settled(): Promise<void> {
+    return this.publishes.settled();
+  }
+
   private async publishTogether(items: readonly PendingPublish[]): Promise<PublishOutcome[]> {
     const { target, historySize, historyTtlS, idleTtlS } = items[0]!;
     const { meta, members, history, socketRoom, frame } = target;
