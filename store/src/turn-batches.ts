@@ -5,6 +5,10 @@
  * (process.nextTick), in the order the calls came. A group that reaches `maxSize` is handed over
  * at once and a new one begins, so `run` sees the groups of one key in order.
  *
+ * `schedule` may wait longer than process.nextTick: a node groups the handshakes of every socket
+ * it read in one turn of its event loop (each read is a callback of its own) by handing over just
+ * before the turn's writes leave (connections/turn-writes.ts).
+ *
  * Each call gets its own answer, `run`'s answer at its index; when `run` fails, every call of the
  * group fails with that error.
  */
@@ -21,6 +25,8 @@ interface Batch<T, R> {
 export class TurnBatches<T, R> {
   private pending = new Map<string, Batch<T, R>>();
   private scheduled = false;
+  /** Callers of settled() waiting for the groups of this turn to be handed over. */
+  private flushWaiters: (() => void)[] = [];
   /** The groups handed to `run` and not answered yet. */
   private readonly running = new Set<Promise<void>>();
 
@@ -28,6 +34,8 @@ export class TurnBatches<T, R> {
     /** Does the group's work: one answer per item, in the items' order. */
     private readonly run: (key: string, items: readonly T[]) => Promise<readonly R[]>,
     private readonly maxSize: number,
+    /** Calls `flush` once the calls of this turn are made; it may not call it synchronously. */
+    private readonly schedule: (flush: () => void) => void = (flush) => process.nextTick(flush),
   ) {}
 
   add(key: string, item: T): Promise<R> {
@@ -39,15 +47,15 @@ export class TurnBatches<T, R> {
       this.dispatch(key, batch);
     } else if (!this.scheduled) {
       this.scheduled = true;
-      process.nextTick(this.flush);
+      this.schedule(this.flush);
     }
     return answer;
   }
 
   /** Resolves once every call made so far has its answer (or its error). */
   async settled(): Promise<void> {
-    // The groups still waiting for the turn leave at its end, before this tick.
-    if (this.pending.size > 0) await new Promise((resolve) => process.nextTick(resolve));
+    // The groups still waiting for the turn leave at its end.
+    if (this.pending.size > 0) await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
     await Promise.all([...this.running]);
   }
 
@@ -62,6 +70,9 @@ export class TurnBatches<T, R> {
     const groups = this.pending;
     this.pending = new Map();
     for (const [key, batch] of groups) this.dispatch(key, batch);
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const resolve of waiters) resolve();
   };
 
   private dispatch(key: string, { items, waiters }: Batch<T, R>): void {

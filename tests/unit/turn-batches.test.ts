@@ -1,6 +1,7 @@
 /**
  * TurnBatches: the calls of one turn grouped by key, each group run once, in the order the calls
  * came, each call answered with its own answer or its group's error; settled() waits for them all.
+ * With a schedule of its own (a node's end of turn), the groups wait for it.
  */
 import { TurnBatches } from "@switchboard/store";
 
@@ -107,6 +108,40 @@ describe("TurnBatches", () => {
       { status: "fulfilled", value: 4 },
     ]);
     await expect(new TurnBatches<number, number>(async () => [], 2).settled()).resolves.toBeUndefined();
+  });
+
+  it("with a schedule of its own, groups the calls of several callbacks until it flushes, and settles after", async () => {
+    const runs: number[][] = [];
+    const flushes: (() => void)[] = [];
+    const batches = new TurnBatches<number, number>(
+      async (_key, items) => {
+        runs.push([...items]);
+        return items.map((i) => i + 1);
+      },
+      10,
+      (flush) => flushes.push(flush),
+    );
+    // Three callbacks of their own (each followed by its process.nextTick queue), one flush.
+    const answers = await new Promise<Promise<number>[]>((resolve) => {
+      const made: Promise<number>[] = [];
+      for (const i of [1, 2, 3]) setTimeout(() => made.push(batches.add("a", i)), 0);
+      setTimeout(() => setImmediate(() => resolve(made)), 0);
+    });
+    expect(flushes).toHaveLength(1); // scheduled once, by the first call
+    expect(runs).toEqual([]);
+    let settled = false;
+    const settling = batches.settled().then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false); // the calls are still waiting for the flush
+    flushes[0]!();
+    expect(await Promise.all(answers)).toEqual([2, 3, 4]);
+    await settling;
+    expect(runs).toEqual([[1, 2, 3]]);
+    // The next call schedules again.
+    const next = batches.add("a", 9);
+    expect(flushes).toHaveLength(2);
+    flushes[1]!();
+    expect(await next).toBe(10);
   });
 
   it("fails the calls a run left without an answer", async () => {

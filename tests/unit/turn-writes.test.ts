@@ -1,13 +1,40 @@
 /**
  * The per-turn bookkeeping of server/src/connections/turn-writes.ts (which sockets are corked
  * until the turn ends) leaves no garbage in V8's old generation, however long the node has run:
- * measured in a process of its own, with minor GCs forced between the turns.
+ * measured in a process of its own, with minor GCs forced between the turns. What runs before the
+ * turn's writes leave (beforeTurnWritesLeave) runs once per turn, after every callback of the
+ * turn, and its writes leave with the turn's.
  */
 import { execFileSync } from "node:child_process";
 
 const TURN_WRITES = require.resolve("@switchboard/server/dist/connections/turn-writes");
 
 describe("turn writes", () => {
+  it("run the tasks of a turn after its callbacks and before its writes leave, with them", () => {
+    const script = `
+      const { writeOncePerTurn, beforeTurnWritesLeave } = require(${JSON.stringify(TURN_WRITES)});
+      const events = [];
+      class Connection {
+        constructor() { this.held = []; this.corked = 0; }
+        cork() { this.corked++; }
+        uncork() { this.corked--; events.push("leave " + this.held.splice(0).join("+")); }
+        write(chunk) { if (this.corked > 0) this.held.push(chunk); else events.push("leave " + chunk); return true; }
+      }
+      const redis = new Connection();
+      writeOncePerTurn(redis);
+      // Three callbacks of one turn (timers due together): each writes, the first two ask for a task.
+      setTimeout(() => { redis.write("a"); beforeTurnWritesLeave(() => { events.push("task 1"); redis.write("t1"); }); }, 0);
+      setTimeout(() => { redis.write("b"); beforeTurnWritesLeave(() => { events.push("task 2"); beforeTurnWritesLeave(() => { events.push("task 3"); redis.write("t3"); }); }); }, 0);
+      setTimeout(() => redis.write("c"), 0);
+      setTimeout(() => setImmediate(() => setImmediate(() => {
+        // A later turn with a task and no write: it runs all the same.
+        beforeTurnWritesLeave(() => events.push("task 4"));
+        setImmediate(() => setImmediate(() => process.stdout.write(JSON.stringify(events))));
+      })), 0);
+    `;
+    expect(JSON.parse(execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }))).toEqual(["task 1", "task 2", "task 3", "leave a+b+c+t1+t3", "task 4"]);
+  });
+
   it("cork each connection once per turn and leave nothing in the old generation, turn after turn", () => {
     const script = `
       const v8 = require("node:v8");

@@ -13,6 +13,8 @@
  *   same turn, leave together (upgradeInOneWrite).
  * - A handshake's answer (Socket.IO's CONNECT packet) and the `session` that follows it are held
  *   and leave together (holdClientPackets): one write, and one wake-up of the client, not two.
+ * - Work that gathers what several sockets' callbacks asked for runs just before the writes leave
+ *   (beforeTurnWritesLeave), so its commands leave with them.
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
@@ -27,8 +29,16 @@ import { transports, type Socket as EngineSocket } from "engine.io";
 let corked = new Set<Socket>();
 let sent = new Set<Socket>();
 let turnEnding = false;
+/** What runs at the end of the turn before its writes leave (beforeTurnWritesLeave). */
+let beforeLeaving: (() => void)[] = [];
 
 function endTurn(): void {
+  // Run while the turn is still ending: what they write is corked with the rest and leaves below.
+  while (beforeLeaving.length > 0) {
+    const tasks = beforeLeaving;
+    beforeLeaving = [];
+    for (const task of tasks) task();
+  }
   turnEnding = false;
   for (const socket of corked) socket.uncork();
   corked = new Set();
@@ -46,6 +56,16 @@ function untilTurnEnds(): void {
   if (turnEnding) return;
   turnEnding = true;
   setImmediate(endTurn);
+}
+
+/**
+ * Runs `task` at the end of this turn, once its I/O callbacks are done and before its writes
+ * leave: what the callbacks of several sockets asked for can go out as one command (the
+ * handshakes' presence, see RedisPresenceRegistry) in the same write as the rest of the turn.
+ */
+export function beforeTurnWritesLeave(task: () => void): void {
+  beforeLeaving.push(task);
+  untilTurnEnds();
 }
 
 /** A Redis connection's write: one function for every connection, no closure each. */

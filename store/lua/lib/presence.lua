@@ -2,17 +2,23 @@
 -- {rev, status, message, lastSeen, device...}; no change answers nothing, so each change is
 -- announced exactly once, by the node that made it.
 --
--- KEYS[1]  user devices hash (`deviceId|sessionId` -> nodeId)
--- KEYS[2]  user presence hash (status, message, lastSeen, rev)
--- KEYS[3]  the user's rooms (a set of room ids; same slot): a change answers them as a last,
---          nested element, so the node announces it without reading them again
+-- A user's keys, `user` below, as each script takes them (all on the user's slot):
+--   user.devices   devices hash (`deviceId|sessionId` -> nodeId)
+--   user.presence  presence hash (status, message, lastSeen, rev)
+--   user.rooms     the user's rooms (a set of room ids): a change answers them as a last,
+--                  nested element, so the node announces it without reading them again
+-- user_keys(i) makes it of KEYS[i], KEYS[i + 1], KEYS[i + 2].
 --
--- Defines now (lib/now.lua), distinct_devices(), snapshot() and changed(ttl, devices).
+-- Defines now (lib/now.lua), user_keys(i), distinct_devices(user), snapshot(user) and
+-- changed(user, ttl, devices).
 --#include lib/now.lua
+local function user_keys(i)
+  return { devices = KEYS[i], presence = KEYS[i + 1], rooms = KEYS[i + 2] }
+end
 -- seen: device -> its sessions; list: the distinct devices.
-local function distinct_devices()
+local function distinct_devices(user)
   local seen, list = {}, {}
-  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  for _, field in ipairs(redis.call('HKEYS', user.devices)) do
     local device = string.match(field, '^([^|]+)|')
     if device then
       if not seen[device] then list[#list + 1] = device end
@@ -27,21 +33,21 @@ local function presence(rev, status, message, last_seen, devices)
   for _, device in ipairs(devices) do out[#out + 1] = device end
   return out
 end
-local function snapshot()
-  local _, list = distinct_devices()
-  local p = redis.call('HMGET', KEYS[2], 'rev', 'status', 'message', 'lastSeen')
+local function snapshot(user)
+  local _, list = distinct_devices(user)
+  local p = redis.call('HMGET', user.presence, 'rev', 'status', 'message', 'lastSeen')
   return presence(tonumber(p[1]) or 0, p[2], p[3], p[4] or '', list)
 end
 -- devices: the distinct devices as they are now, when the caller has them (else read here).
 -- One HMGET and one HSET: every call a script makes costs Redis about as much as the command.
-local function changed(ttl, devices)
-  if not devices then devices = select(2, distinct_devices()) end
-  local p = redis.call('HMGET', KEYS[2], 'rev', 'status', 'message')
+local function changed(user, ttl, devices)
+  if not devices then devices = select(2, distinct_devices(user)) end
+  local p = redis.call('HMGET', user.presence, 'rev', 'status', 'message')
   -- rev follows the clock, so it keeps growing even after an expired presence starts over.
   local rev = math.max((tonumber(p[1]) or 0) + 1, now)
-  redis.call('HSET', KEYS[2], 'lastSeen', now, 'rev', rev)
-  if #devices > 0 then redis.call('PERSIST', KEYS[2]) else redis.call('EXPIRE', KEYS[2], ttl) end
+  redis.call('HSET', user.presence, 'lastSeen', now, 'rev', rev)
+  if #devices > 0 then redis.call('PERSIST', user.presence) else redis.call('EXPIRE', user.presence, ttl) end
   local out = presence(rev, p[2], p[3], now, devices)
-  out[#out + 1] = redis.call('SMEMBERS', KEYS[3])
+  out[#out + 1] = redis.call('SMEMBERS', user.rooms)
   return out
 end

@@ -1,8 +1,7 @@
 -- Reads a user's presence.
 --
--- KEYS[1]  user devices hash (see lib/presence.lua)
--- KEYS[2]  user presence hash
+-- KEYS[1..2]  the user's devices hash and presence hash (see lib/presence.lua)
 --
 -- Returns the presence as stored.
 --#include lib/presence.lua
-return snapshot()
+return snapshot(user_keys(1))

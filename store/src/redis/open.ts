@@ -22,12 +22,18 @@ export interface RedisStoreOptions {
   openBlocking?: () => RedisClient;
   /** Where the stores that reach sockets (history, documents) deliver; else set later with their deliverThrough. */
   delivery?: Delivery;
+  /**
+   * Calls a function once the event loop's current turn is done with its I/O callbacks, before
+   * their writes leave (a node's turn-writes): the presence registry groups the handshakes of a
+   * turn's reads with it. Without it, only those of one callback are (process.nextTick).
+   */
+  endOfTurn?: (flush: () => void) => void;
 }
 
-export function openRedisStores(redis: RedisClient, keys: KeyLayout, { cluster, openBlocking, delivery }: RedisStoreOptions) {
+export function openRedisStores(redis: RedisClient, keys: KeyLayout, { cluster, openBlocking, delivery, endOfTurn }: RedisStoreOptions) {
   const stores = {
     nodes: new RedisNodeRegistry(redis, keys),
-    presence: new RedisPresenceRegistry(redis, keys, cluster),
+    presence: new RedisPresenceRegistry(redis, keys, cluster, endOfTurn),
     sync: new RedisSyncStore(redis, keys),
     notifications: new RedisNotificationQueue(redis, keys, openBlocking),
     inbox: new RedisNotificationInbox(redis, keys),

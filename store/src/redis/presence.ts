@@ -3,13 +3,25 @@ import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSessi
 import type { RedisClient } from "../script";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
+import { TurnBatches } from "../turn-batches";
 
-const acquireDevice = new RedisScript(LUA["presence/acquire-device"]);
+const acquireDevices = new RedisScript(LUA["presence/acquire-devices"]);
 const releaseDevices = new RedisScript(LUA["presence/release-devices"]);
 const setStatus = new RedisScript(LUA["presence/set-status"]);
 const readPresence = new RedisScript(LUA["presence/read"]);
 
 type Reply = (string | number)[];
+/** The acquire script's answer for one session: its reply, or the error of a command on its keys. */
+type AcquireReply = Reply | Error;
+
+/** The most handshakes one run of the acquire script takes: a run stays short, so Redis stays responsive. */
+export const MAX_ACQUIRE_BATCH = 64;
+
+interface Acquire {
+  session: DeviceSession;
+  limit: number;
+  perDevice: number;
+}
 
 /**
  * A user's devices live in one hash (`deviceId|sessionId` -> nodeId) beside their presence hash,
@@ -17,28 +29,48 @@ type Reply = (string | number)[];
  * sessions in a set, so a node that dies can always be swept: on one Redis the same script writes
  * the set and the hash; on a Redis Cluster (another slot) the set is written BEFORE the hash, so
  * at worst the set names a session the hash never got.
+ *
+ * The handshakes a node takes in one turn share one run of the acquire script (`endOfTurn`, see
+ * TurnBatches), each answered as if it had run alone; on a Redis Cluster only those of the same
+ * user (one slot) do.
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
+  private readonly acquires: TurnBatches<Acquire, AcquireReply>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
     private readonly cluster: boolean,
-  ) {}
+    endOfTurn?: (flush: () => void) => void,
+  ) {
+    this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_ACQUIRE_BATCH, endOfTurn);
+  }
 
   async acquire(session: DeviceSession, limit: number, perDevice = Number.MAX_SAFE_INTEGER): Promise<AcquireResult> {
-    const member = sessionMember(session);
-    const nodeSessions = this.keys.nodeSessions(session.nodeId);
-    const args = [session.deviceId, session.sessionId, session.nodeId, limit, perDevice];
-    let reply: Reply;
-    if (this.cluster) {
-      await this.redis.sadd(nodeSessions, member);
-      reply = (await acquireDevice.run(this.redis, this.changeKeys(session.tenant, session.userId), args)) as Reply;
-      if (reply[0] !== 1) await this.redis.srem(nodeSessions, member);
-    } else {
-      reply = (await acquireDevice.run(this.redis, [...this.changeKeys(session.tenant, session.userId), nodeSessions], [...args, member])) as Reply;
-    }
+    const settings = `${session.nodeId}|${limit}|${perDevice}`;
+    const reply = await this.acquires.add(this.cluster ? `${settings}|${session.tenant}|${session.userId}` : settings, { session, limit, perDevice });
+    if (reply instanceof Error) throw reply;
     if (reply[0] === 1) return reply.length > 1 ? { ok: true, changed: toRecord(session.userId, reply.slice(1)) } : { ok: true };
     return reply.length > 2 ? { ok: false, devices: Number(reply[1]), connections: Number(reply[2]) } : { ok: false, devices: Number(reply[1]) };
+  }
+
+  /** One run of the acquire script for handshakes of the same node and limits (and, on a Redis Cluster, user). */
+  private async acquireTogether(items: readonly Acquire[]): Promise<AcquireReply[]> {
+    const { session: first, limit, perDevice } = items[0]!;
+    const nodeSessions = this.keys.nodeSessions(first.nodeId);
+    const members = items.map(({ session }) => sessionMember(session));
+    const keys = items.flatMap(({ session }) => this.changeKeys(session.tenant, session.userId));
+    const args = [first.nodeId, limit, perDevice, ...items.flatMap(({ session }, i) => [session.deviceId, session.sessionId, members[i]!])];
+    if (!this.cluster) return (await acquireDevices.run(this.redis, [...keys, nodeSessions], args)) as AcquireReply[];
+    await this.redis.sadd(nodeSessions, ...members);
+    const replies = (await acquireDevices.run(this.redis, keys, args)) as AcquireReply[];
+    // A session whose commands failed keeps its member: the hash may have it already.
+    const refused = members.filter((_, i) => {
+      const reply = replies[i];
+      return !(reply instanceof Error) && reply?.[0] !== 1;
+    });
+    if (refused.length > 0) await this.redis.srem(nodeSessions, ...refused);
+    return replies;
   }
 
   async release(sessions: readonly DeviceSession[], ttlS: number): Promise<ReleaseResult> {

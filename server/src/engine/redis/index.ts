@@ -10,6 +10,7 @@ import type { AppServer } from "../../io";
 import type { Engine, EngineKind, RateLimiterOptions } from "../types";
 import { Availability } from "../availability";
 import { createBlockingClient, createRedisClients, isClusterTarget, isReady, watchResubscriptions, type RedisClient, type RedisClients, type RedisTarget } from "./clients";
+import { beforeTurnWritesLeave } from "../../connections/turn-writes";
 import { openRedisStores } from "@switchboard/store";
 import type {
   RedisAgents,
@@ -120,7 +121,11 @@ export class RedisEngine implements Engine {
     this.adapter = confirmedJoins(readFramesOnce(createShardedAdapter(this.clients.pub, this.clients.sub, { subscriptionMode: "dynamic" })), this.clients.sub);
     this.onError = onError;
     watchResubscriptions(this.clients.sub, () => void this.announceResubscribed());
-    const stores = openRedisStores(this.clients.data, this.keys, { cluster: sharded, openBlocking: () => createBlockingClient(options) });
+    const stores = openRedisStores(this.clients.data, this.keys, {
+      cluster: sharded,
+      openBlocking: () => createBlockingClient(options),
+      endOfTurn: beforeTurnWritesLeave,
+    });
     this.nodes = stores.nodes;
     this.presence = stores.presence;
     this.sync = stores.sync;
