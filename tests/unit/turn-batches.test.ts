@@ -124,8 +124,8 @@ describe("TurnBatches", () => {
     // Three callbacks of their own (each followed by its process.nextTick queue), one flush.
     const answers = await new Promise<Promise<number>[]>((resolve) => {
       const made: Promise<number>[] = [];
-      for (const i of [1, 2, 3]) setTimeout(() => made.push(batches.add("a", i)), 0);
-      setTimeout(() => setImmediate(() => resolve(made)), 0);
+      for (const i of [1, 2, 3]) setImmediate(() => made.push(batches.add("a", i)));
+      setImmediate(() => resolve(made));
     });
     expect(flushes).toHaveLength(1); // scheduled once, by the first call
     expect(runs).toEqual([]);

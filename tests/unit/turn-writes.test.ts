@@ -22,15 +22,16 @@ describe("turn writes", () => {
       }
       const redis = new Connection();
       writeOncePerTurn(redis);
-      // Three callbacks of one turn (timers due together): each writes, the first two ask for a task.
-      setTimeout(() => { redis.write("a"); beforeTurnWritesLeave(() => { events.push("task 1"); redis.write("t1"); }); }, 0);
-      setTimeout(() => { redis.write("b"); beforeTurnWritesLeave(() => { events.push("task 2"); beforeTurnWritesLeave(() => { events.push("task 3"); redis.write("t3"); }); }); }, 0);
-      setTimeout(() => redis.write("c"), 0);
-      setTimeout(() => setImmediate(() => setImmediate(() => {
+      // Three callbacks of one turn (immediates queued together run in one check phase; the end of
+      // the turn the first write asks for is queued behind them): each writes, two ask for tasks.
+      setImmediate(() => { redis.write("a"); beforeTurnWritesLeave(() => { events.push("task 1"); redis.write("t1"); }); });
+      setImmediate(() => { redis.write("b"); beforeTurnWritesLeave(() => { events.push("task 2"); beforeTurnWritesLeave(() => { events.push("task 3"); redis.write("t3"); }); }); });
+      setImmediate(() => redis.write("c"));
+      setImmediate(() => setImmediate(() => setImmediate(() => {
         // A later turn with a task and no write: it runs all the same.
         beforeTurnWritesLeave(() => events.push("task 4"));
         setImmediate(() => setImmediate(() => process.stdout.write(JSON.stringify(events))));
-      })), 0);
+      })));
     `;
     expect(JSON.parse(execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }))).toEqual(["task 1", "task 2", "task 3", "leave a+b+c+t1+t3", "task 4"]);
   });
