@@ -3,8 +3,8 @@
  * the acquire script (store/lua/presence/acquire-devices.lua), on a real redis-server: each
  * answered as if it had run alone, in the order they came (the device and session limits hold
  * within a run), split into runs of at most 64, and one user's broken keys failing only that
- * user's handshake. On a Redis Cluster a run holds one user's handshakes. Through a node, clients
- * connecting at once are taken in fewer runs than handshakes, and the limits still hold.
+ * user's handshake. On a Redis Cluster a run holds one user's handshakes. A node process takes
+ * handshakes that reach it together in a run per turn it reads them in, and the limits still hold.
  */
 import { connect as tcpConnect, type Socket as TcpSocket } from "node:net";
 import { Redis } from "ioredis";
@@ -210,7 +210,8 @@ describe("handshakes arriving together at a node process (redis engine)", () => 
 
   /**
    * Opens one engine.io connection per auth, then, with the node stopped (SIGSTOP), sends every
-   * Socket.IO CONNECT: once it runs again (SIGCONT) the node reads them all in one turn.
+   * Socket.IO CONNECT: once it runs again (SIGCONT) the node finds them all waiting, and reads
+   * them in one turn (or a few, on a loaded machine).
    */
   async function connectAtOnce(auths: { token: string; deviceId: string }[]): Promise<PromiseSettledResult<Session>[]> {
     const opened = auths.map(() => new Manager(node.url, { transports: ["websocket"], reconnection: false, autoConnect: false, forceNew: true, timeout: 5000 }));
@@ -243,10 +244,11 @@ describe("handshakes arriving together at a node process (redis engine)", () => 
     const tokens = await Promise.all(users.map((sub) => signToken({ sub })));
     const results = await connectAtOnce(users.map((_, i) => ({ token: tokens[i]!, deviceId: "phone" })));
     expect(results.map((r) => (r.status === "fulfilled" ? r.value.userId : String(r.reason)))).toEqual(users);
-    // Usually one run of 40; on a loaded machine the node may read them over two or three turns.
+    // One run of 40 on an idle machine; on a loaded one the node may read them over a few turns
+    // (10 + 30 beside two busy loops). Taken one by one, they would be 40 runs.
     const seen = await runs.seen(1);
     expect(seen.reduce((a, b) => a + b, 0)).toBe(users.length);
-    expect(seen.length).toBeLessThanOrEqual(4);
+    expect(seen.length).toBeLessThan(users.length / 4);
   });
 
   it("still holds a user to the device limit when the devices connect together", async () => {
