@@ -15,7 +15,7 @@ type Reply = (string | number)[];
 type AcquireReply = Reply | Error;
 
 /** The most handshakes one run of the acquire script takes: a run stays short, so Redis stays responsive. */
-export const MAX_ACQUIRE_BATCH = 64;
+const MAX_ACQUIRE_BATCH = 64;
 
 interface Acquire {
   session: DeviceSession;
