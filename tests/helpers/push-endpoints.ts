@@ -37,6 +37,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeProtectedHeader, jwtVerify } from "jose";
+import webpush from "web-push";
 
 // http_ece ships no types; this is the one function the tests use.
 const ece = createRequire(__filename)("http_ece") as {
@@ -136,10 +137,9 @@ export interface VapidKeys {
 }
 
 /** VAPID keys as the protocol's variables take them: URL-safe base64 of the raw P-256 keys. */
+/** A VAPID key pair as web-push's generator makes it (the private key always 32 bytes). */
 export function makeVapidKeys(subject = "mailto:push@switchboard.test"): VapidKeys {
-  const ecdh = createECDH("prime256v1");
-  ecdh.generateKeys();
-  return { publicKey: ecdh.getPublicKey().toString("base64url"), privateKey: ecdh.getPrivateKey().toString("base64url"), subject };
+  return { ...webpush.generateVAPIDKeys(), subject };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,10 +540,17 @@ export class WebPushEndpoint extends Endpoint<WebPushRequest> {
   private constructor(
     private readonly server: https.Server,
     readonly port: number,
-    private readonly vapid: { publicKey: string; subject: string },
+    private vapid: { publicKey: string; subject: string },
   ) {
     super();
     server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
+  }
+
+  /** The application server key (and subject) the push service accepts from now on; returns the previous one. */
+  acceptVapid(vapid: { publicKey: string; subject: string }): { publicKey: string; subject: string } {
+    const previous = this.vapid;
+    this.vapid = vapid;
+    return previous;
   }
 
   static async start(pki: TestPki, vapid: { publicKey: string; subject: string }): Promise<WebPushEndpoint> {

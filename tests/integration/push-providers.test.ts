@@ -5,7 +5,7 @@
  * retries, dead tokens, the per-provider circuit breaker, disabled providers, metrics and logs.
  */
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createECDH, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -453,6 +453,26 @@ describe("push configuration", () => {
     expect(h.log.lines.filter((l) => l.message === "push provider disabled")).toEqual([
       expect.objectContaining({ level: "info", platform: "webpush", missing: "VAPID_SUBJECT" }),
     ]);
+  });
+
+  it("accepts a VAPID private key exported without its leading zero byte, and signs with it", async () => {
+    // the same P-256 key as 32 bytes (first byte 0) and as the 31-byte integer some tools print
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(Buffer.concat([Buffer.from([0, 0x5a]), randomBytes(30)]));
+    const short = ecdh.getPrivateKey();
+    expect(short).toHaveLength(31);
+    const keys = { VAPID_PUBLIC_KEY: ecdh.getPublicKey().toString("base64url"), VAPID_PRIVATE_KEY: short.toString("base64url") };
+    const h = start(keys);
+    expect(h.dispatcher.platforms).toContain("webpush");
+    const previous = web.acceptVapid({ publicKey: keys.VAPID_PUBLIC_KEY, subject: vapid.subject });
+    try {
+      await expect(h.dispatcher.send(webDevice(), message())).resolves.toBe("sent");
+    } finally {
+      web.acceptVapid(previous);
+    }
+    expect(web.problems).toEqual([]);
+    // the push service checked the token's ES256 signature against that public key
+    expect(web.requests.at(-1)!.vapid).toMatchObject({ sub: vapid.subject, k: keys.VAPID_PUBLIC_KEY });
   });
 
   const rsaPem = account.json.private_key!;

@@ -28,11 +28,21 @@ export interface WebPushOptions extends PushTransportOptions {
 
 const unpad = (value: string) => value.replace(/=+$/, "");
 
+/**
+ * A P-256 private key is a 32-byte number. Tools that export it as a plain big-endian integer
+ * (Node's `ECDH#getPrivateKey`, for one) drop its leading zero bytes, about one key in 256:
+ * those are the same key, put back to 32 bytes, as web-push's own generator does.
+ */
+function privateKeyBytes(encoded: string): Buffer {
+  const key = Buffer.from(encoded, "base64url");
+  return key.length >= 30 && key.length < 32 ? Buffer.concat([Buffer.alloc(32 - key.length), key]) : key;
+}
+
 /** Checks the VAPID keys (lengths, and that the private key is the public key's) and the subject. */
 export function checkVapid(details: VapidDetails): VapidDetails {
-  const vapid = { subject: details.subject, publicKey: unpad(details.publicKey), privateKey: unpad(details.privateKey) };
-  const publicKey = Buffer.from(vapid.publicKey, "base64url");
-  const privateKey = Buffer.from(vapid.privateKey, "base64url");
+  const publicKey = Buffer.from(unpad(details.publicKey), "base64url");
+  const privateKey = privateKeyBytes(unpad(details.privateKey));
+  const vapid = { subject: details.subject, publicKey: unpad(details.publicKey), privateKey: privateKey.toString("base64url") };
   if (publicKey.length !== 65 || publicKey[0] !== 4) throw new PushCredentialError("VAPID_PUBLIC_KEY", "is not an uncompressed P-256 public key (65 bytes)");
   if (privateKey.length !== 32) throw new PushCredentialError("VAPID_PRIVATE_KEY", "is not a P-256 private key (32 bytes)");
   let derived: Buffer;
