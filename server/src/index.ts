@@ -1,6 +1,6 @@
 export { loadConfig, ConfigError, type Config } from "./config";
 export { SwitchboardNode, startNode, type NodeOptions } from "./node";
-export { createEngine, type AcquireResult, type Engine, type DeviceSession, type NodeInfo, type NotificationEntry, type PresenceRecord, type PushDeviceRecord, type StoredNotification } from "./engine";
+export { createEngine, type AcquireResult, type Engine, type DeviceSession, type NodeInfo, type NotificationEntry, type PresenceRecord, type PushDeviceRecord, type ReleaseResult, type StoredNotification } from "./engine";
 export { MemoryEngine } from "./engine/memory";
 export { RedisEngine } from "./engine/redis";
 export { MemorySyncStore } from "./engine/memory/sync";

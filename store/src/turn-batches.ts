@@ -59,6 +59,11 @@ export class TurnBatches<T, R> {
     await Promise.all([...this.running]);
   }
 
+  /** Hands the groups waiting for the end of the turn to `run` now (what must go before another batch's). */
+  handOver(): void {
+    this.flush();
+  }
+
   private begin(key: string): Batch<T, R> {
     const batch: Batch<T, R> = { items: [], waiters: [] };
     this.pending.set(key, batch);

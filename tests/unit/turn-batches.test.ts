@@ -1,7 +1,8 @@
 /**
  * TurnBatches: the calls of one turn grouped by key, each group run once, in the order the calls
  * came, each call answered with its own answer or its group's error; settled() waits for them all.
- * With a schedule of its own (a node's end of turn), the groups wait for it.
+ * With a schedule of its own (a node's end of turn), the groups wait for it; handOver() runs the
+ * waiting groups at once (one batcher's before another's).
  */
 import { TurnBatches } from "@switchboard/store";
 
@@ -142,6 +143,34 @@ describe("TurnBatches", () => {
     expect(flushes).toHaveLength(2);
     flushes[1]!();
     expect(await next).toBe(10);
+  });
+
+  it("hands its waiting groups over when asked, before another batcher's of the same turn, and its own flush then finds nothing", async () => {
+    const order: string[] = [];
+    const first = new TurnBatches<number, number>(async (key, items) => {
+      order.push(`first ${key}:${items.join(",")}`);
+      return items;
+    }, 10);
+    const second = new TurnBatches<number, number>(
+      async (key, items) => {
+        order.push(`second ${key}:${items.join(",")}`);
+        return items;
+      },
+      10,
+      (flush) =>
+        process.nextTick(() => {
+          first.handOver();
+          flush();
+        }),
+    );
+    // the second batcher's calls come first in the turn, yet the first's groups run before them
+    const answers = Promise.all([second.add("s", 1), first.add("f", 2), first.add("g", 3), second.add("s", 4)]);
+    expect(await answers).toEqual([1, 2, 3, 4]);
+    expect(order).toEqual(["first f:2", "first g:3", "second s:1,4"]);
+    await first.settled();
+    expect(order).toHaveLength(3);
+    first.handOver(); // nothing waiting: nothing runs
+    expect(order).toHaveLength(3);
   });
 
   it("fails the calls a run left without an answer", async () => {

@@ -11,16 +11,25 @@ const setStatus = new RedisScript(LUA["presence/set-status"]);
 const readPresence = new RedisScript(LUA["presence/read"]);
 
 type Reply = (string | number)[];
-/** The acquire script's answer for one session: its reply, or the error of a command on its keys. */
-type AcquireReply = Reply | Error;
+/** A batched script's answer for one call: its reply, or the error of a command on its keys. */
+type BatchReply = Reply | Error;
 
-/** The most handshakes one run of the acquire script takes: a run stays short, so Redis stays responsive. */
+/** The most handshakes (or releases) one run of a script takes: a run stays short, so Redis stays responsive. */
 const MAX_ACQUIRE_BATCH = 64;
+const MAX_RELEASE_BATCH = 64;
 
 interface Acquire {
   session: DeviceSession;
   limit: number;
   perDevice: number;
+}
+
+interface Release {
+  /** One user's sessions. */
+  sessions: readonly DeviceSession[];
+  ttlS: number;
+  /** Their node, when they leave its session set in the same run (one Redis, one node). */
+  node: string | undefined;
 }
 
 /**
@@ -30,20 +39,29 @@ interface Acquire {
  * the set and the hash; on a Redis Cluster (another slot) the set is written BEFORE the hash, so
  * at worst the set names a session the hash never got.
  *
- * The handshakes a node takes in one turn share one run of the acquire script (`endOfTurn`, see
- * TurnBatches), each answered as if it had run alone; on a Redis Cluster only those of the same
- * user (one slot) do.
+ * The handshakes a node takes in one turn share one run of the acquire script, and the sockets
+ * that leave in one turn one run of the release script (`endOfTurn`, see TurnBatches), each
+ * answered as if it had run alone; on a Redis Cluster only those of the same user (one slot) do.
+ * A turn's releases run before its acquires, as they would one by one (a release leaves at once,
+ * a handshake waits for its token first): a device that left frees its place for one that comes.
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
-  private readonly acquires: TurnBatches<Acquire, AcquireReply>;
+  private readonly acquires: TurnBatches<Acquire, BatchReply>;
+  private readonly releases: TurnBatches<Release, BatchReply>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
     private readonly cluster: boolean,
-    endOfTurn?: (flush: () => void) => void,
+    endOfTurn: (flush: () => void) => void = (flush) => process.nextTick(flush),
   ) {
-    this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_ACQUIRE_BATCH, endOfTurn);
+    this.releases = new TurnBatches((_key, items) => this.releaseTogether(items), MAX_RELEASE_BATCH, endOfTurn);
+    this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_ACQUIRE_BATCH, (flush) =>
+      endOfTurn(() => {
+        this.releases.handOver();
+        flush();
+      }),
+    );
   }
 
   async acquire(session: DeviceSession, limit: number, perDevice = Number.MAX_SAFE_INTEGER): Promise<AcquireResult> {
@@ -55,15 +73,15 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   }
 
   /** One run of the acquire script for handshakes of the same node and limits (and, on a Redis Cluster, user). */
-  private async acquireTogether(items: readonly Acquire[]): Promise<AcquireReply[]> {
+  private async acquireTogether(items: readonly Acquire[]): Promise<BatchReply[]> {
     const { session: first, limit, perDevice } = items[0]!;
     const nodeSessions = this.keys.nodeSessions(first.nodeId);
     const members = items.map(({ session }) => sessionMember(session));
     const keys = items.flatMap(({ session }) => this.changeKeys(session.tenant, session.userId));
     const args = [first.nodeId, limit, perDevice, ...items.flatMap(({ session }, i) => [session.deviceId, session.sessionId, members[i]!])];
-    if (!this.cluster) return (await acquireDevices.run(this.redis, [...keys, nodeSessions], args)) as AcquireReply[];
+    if (!this.cluster) return (await acquireDevices.run(this.redis, [...keys, nodeSessions], args)) as BatchReply[];
     await this.redis.sadd(nodeSessions, ...members);
-    const replies = (await acquireDevices.run(this.redis, keys, args)) as AcquireReply[];
+    const replies = (await acquireDevices.run(this.redis, keys, args)) as BatchReply[];
     // A session whose commands failed keeps its member: the hash may have it already.
     const refused = members.filter((_, i) => {
       const reply = replies[i];
@@ -77,14 +95,28 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     const first = sessions[0];
     if (!first) return { released: 0 };
     if (sessions.some((s) => s.tenant !== first.tenant || s.userId !== first.userId)) throw new Error("release takes the sessions of one user");
-    const fields = sessions.map((s) => `${s.deviceId}|${s.sessionId}`);
-    const prefix = sessionMember({ ...first, deviceId: "", sessionId: "" }).slice(0, -1);
-    const oneSet = !this.cluster && sessions.every((s) => s.nodeId === first.nodeId);
-    const keys = this.changeKeys(first.tenant, first.userId);
-    const reply = (await releaseDevices.run(this.redis, oneSet ? [...keys, this.keys.nodeSessions(first.nodeId)] : keys, [ttlS, prefix, ...fields])) as Reply;
-    if (!oneSet) await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
+    const node = !this.cluster && sessions.every((s) => s.nodeId === first.nodeId) ? first.nodeId : undefined;
+    const key = this.cluster ? `${ttlS}|${first.tenant}|${first.userId}` : `${ttlS}|${node ?? ""}`;
+    const reply = await this.releases.add(key, { sessions, ttlS, node });
+    if (reply instanceof Error) throw reply;
+    if (node === undefined) await Promise.all(sessions.map((s) => this.redis.srem(this.keys.nodeSessions(s.nodeId), sessionMember(s))));
     const released = Number(reply[0]);
     return reply.length > 1 ? { released, changed: toRecord(first.userId, reply.slice(1)) } : { released };
+  }
+
+  /** One run of the release script for releases of the same TTL and node (on a Redis Cluster, of the same user). */
+  private async releaseTogether(items: readonly Release[]): Promise<BatchReply[]> {
+    const { ttlS, node } = items[0]!;
+    const keys = items.flatMap(({ sessions: [first] }) => this.changeKeys(first!.tenant, first!.userId));
+    const args = [
+      ttlS,
+      ...items.flatMap(({ sessions }) => [
+        sessionMember({ ...sessions[0]!, deviceId: "", sessionId: "" }).slice(0, -1),
+        sessions.length,
+        ...sessions.map((s) => `${s.deviceId}|${s.sessionId}`),
+      ]),
+    ];
+    return (await releaseDevices.run(this.redis, node === undefined ? keys : [...keys, this.keys.nodeSessions(node)], args)) as BatchReply[];
   }
 
   async setStatus(tenant: string, userId: string, status: PresenceStatus, message: string | undefined, ttlS: number): Promise<PresenceRecord | undefined> {
