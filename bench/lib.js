@@ -7,7 +7,7 @@
  * the bytes Redis sends a node.
  */
 const { spawn } = require("node:child_process");
-const { mkdtempSync } = require("node:fs");
+const { mkdtempSync, rmSync } = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
@@ -135,29 +135,50 @@ async function stopChild(child) {
   clearTimeout(t);
 }
 
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sb-bench-redis-"));
-  const child = spawnChild(["redis-server", "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir], {}, `redis-server:${port}`);
-  const { Redis } = require("ioredis");
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(`redis-server exited: ${child.stderrText()}`), { fatal: true });
-      const c = new Redis(port, HOST, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-      c.on("error", () => undefined);
-      try {
-        await c.connect();
-        return (await c.ping()) === "PONG";
-      } finally {
-        c.disconnect();
-      }
-    },
-    10000,
-    "redis-server",
-  );
-  return { port, url: `redis://${HOST}:${port}`, child, dir };
+/** How many ports a server is started on before the bench gives up (see startsAgain). */
+const PORT_TRIES = 3;
+
+/**
+ * Whether a server that exited before it was ready is started again on another port: between
+ * freePort's check and the server's listen, another process can take the port (an outgoing
+ * connection's local port comes from the same range), and the server exits with EADDRINUSE.
+ */
+function startsAgain(label, port, attempt) {
+  if (attempt >= PORT_TRIES) return false;
+  console.error(`${label} could not listen on ${port}; starting it again on another port`);
+  return true;
 }
 
+async function startRedis() {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "sb-bench-redis-"));
+    const child = spawnChild(["redis-server", "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir], {}, `redis-server:${port}`);
+    const { Redis } = require("ioredis");
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw Object.assign(new Error(`redis-server exited: ${child.stderrText()}`), { fatal: true });
+          const c = new Redis(port, HOST, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1000, commandTimeout: 1000 });
+          c.on("error", () => undefined);
+          try {
+            await c.connect();
+            return (await c.ping()) === "PONG";
+          } finally {
+            c.disconnect();
+          }
+        },
+        10000,
+        "redis-server",
+      );
+      return { port, url: `redis://${HOST}:${port}`, child, dir };
+    } catch (err) {
+      // redis-server says why on stdout, which the bench does not keep: any exit before PONG is retried
+      rmSync(dir, { recursive: true, force: true });
+      if (child.exitCode === null || !startsAgain(`redis-server:${port}`, port, attempt)) throw err;
+    }
+  }
+}
 
 /** Extra node flags for every server process, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS || "").split(" ").filter(Boolean);
@@ -168,22 +189,32 @@ const NODE_ARGS = (process.env.BENCH_NODE_ARGS || "").split(" ").filter(Boolean)
  * nodeArgs: node flags of this process, after BENCH_NODE_ARGS).
  */
 async function startNodes(count, describe) {
-  const nodes = [];
-  for (let i = 0; i < count; i++) {
+  const start = async (i) => {
     const port = await freePort();
     const { nodeId, main = SB_MAIN, env, nodeArgs = [] } = describe(i, port);
     const child = spawnChild([process.execPath, ...NODE_ARGS, ...nodeArgs, main], { PORT: String(port), HOST, NODE_ID: nodeId, ...env }, nodeId);
-    nodes.push({ child, port, url: `http://${HOST}:${port}`, nodeId });
-  }
-  for (const node of nodes) {
-    await waitFor(
-      async () => {
-        if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
-        return (await fetch(`${node.url}/health`)).ok;
-      },
-      20000,
-      `${node.nodeId} /health`,
-    );
+    return { child, port, url: `http://${HOST}:${port}`, nodeId };
+  };
+  const nodes = [];
+  for (let i = 0; i < count; i++) nodes.push(await start(i));
+  for (let i = 0; i < count; i++) {
+    for (let attempt = 1; ; attempt++) {
+      const node = nodes[i];
+      try {
+        await waitFor(
+          async () => {
+            if (node.child.exitCode !== null) throw Object.assign(new Error(`${node.nodeId} exited: ${node.child.stderrText()}`), { fatal: true });
+            return (await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1000) })).ok;
+          },
+          20000,
+          `${node.nodeId} /health`,
+        );
+        break;
+      } catch (err) {
+        if (!node.child.stderrText().includes("EADDRINUSE") || !startsAgain(node.nodeId, node.port, attempt)) throw err;
+        nodes[i] = await start(i);
+      }
+    }
   }
   return nodes;
 }
