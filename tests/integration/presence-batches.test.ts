@@ -7,7 +7,7 @@
  * failing only that user's call. A turn's releases run before its acquires. On a Redis Cluster a
  * run holds one user's calls. A node process takes handshakes that reach it together, and lets go
  * of sockets that leave together, in a run per turn it reads them in; a node sweeping a dead
- * one releases its users in runs too.
+ * one, or starting where its previous process left sessions, releases their users in runs too.
  */
 import { connect as tcpConnect, type Socket as TcpSocket } from "node:net";
 import { Redis } from "ioredis";
@@ -446,5 +446,45 @@ describe("a node sweeping a dead one (redis engine)", () => {
     expect(runs.releases.reduce((a, b) => a + b, 0)).toBe(30);
     expect(runs.releases.length).toBeLessThan(5);
     reader.disconnect();
+  });
+});
+
+describe("a node starting where its previous process left sessions (redis engine)", () => {
+  let redis: RedisServer;
+  let engine: Engine;
+  let node: SwitchboardNode | undefined;
+  let runs: ScriptRuns;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    engine = openEngine({ REDIS_URL: redis.url });
+    expect(await engine.waitUntilAvailable(5000)).toBe(true);
+    runs = new ScriptRuns();
+  });
+  afterAll(async () => {
+    runs.stop();
+    await node?.shutdown();
+    await engine.close();
+    await redis.destroy();
+  });
+
+  it("releases 1 500 users' leftover sessions in runs of at most 64, every one of them", async () => {
+    // 1 500 users, two with a second device, all listed under the NODE_ID the new process takes
+    const sessions = Array.from({ length: 1500 }, (_, i) => session(`leftover-${i}`, "phone", "phoenix"));
+    sessions.push(session("leftover-0", "tablet", "phoenix"), session("leftover-1", "tablet", "phoenix"));
+    const acquired = await Promise.all(sessions.map((s) => engine.presence.acquire(s, 5, 5)));
+    expect(acquired.every((a) => a.ok)).toBe(true);
+    expect(await engine.presence.sessionsOf("phoenix")).toHaveLength(1502);
+    await runs.start(redis.url);
+
+    node = await startNode({ REDIS_URL: redis.url, NODE_ID: "phoenix" });
+    expect(await engine.presence.sessionsOf("phoenix")).toEqual([]);
+    const seen = await runs.seen(runs.releases, 24);
+    // one release per user (a user's two sessions go together), in runs of up to 64
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(1500);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(64);
+    expect(seen.length).toBeLessThanOrEqual(30);
+    const sample = await engine.presence.get("default", ["leftover-0", "leftover-1", "leftover-750", "leftover-1499"]);
+    expect(sample.map((p) => p.devices)).toEqual([[], [], [], []]);
   });
 });

@@ -8,6 +8,9 @@ import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { NodeEvents, PresenceChangeReason } from "../node-events";
 
+/** The users whose releases a sweep asks for at once: 16 runs of the release script of 64 users each. */
+const RELEASES_AT_ONCE = 1024;
+
 export interface MembershipDeps {
   nodeId: string;
   /** When this process started: its registry entry's startedAt, which tells it from another process of the same NODE_ID. */
@@ -140,8 +143,10 @@ export class ClusterMembership {
 
   /**
    * Releases sessions a user at a time, so each user's presence changes (and is announced) once.
-   * The users' releases are asked for together: the store runs them in batches (one script run
-   * for up to 64 users on one Redis), not a round trip each.
+   * The releases of up to RELEASES_AT_ONCE users are asked for together: the store runs them in
+   * batches (one script run for up to 64 users on one Redis), not a round trip each, and a node
+   * with many sessions does not queue more at once than Redis answers well within a command's
+   * timeout.
    */
   private async releaseByUser(sessions: readonly DeviceSession[], reason: PresenceChangeReason): Promise<void> {
     const byUser = new Map<string, DeviceSession[]>();
@@ -151,12 +156,15 @@ export class ClusterMembership {
       if (list) list.push(s);
       else byUser.set(key, [s]);
     }
-    await Promise.all(
-      [...byUser.values()].map(async (userSessions) => {
-        const { changed } = await this.deps.engine.presence.release(userSessions, this.deps.sessionTtlS);
-        if (changed) this.deps.events.emit("presence", userSessions[0]!.tenant, changed, reason);
-      }),
-    );
+    const users = [...byUser.values()];
+    for (let i = 0; i < users.length; i += RELEASES_AT_ONCE) {
+      await Promise.all(
+        users.slice(i, i + RELEASES_AT_ONCE).map(async (userSessions) => {
+          const { changed } = await this.deps.engine.presence.release(userSessions, this.deps.sessionTtlS);
+          if (changed) this.deps.events.emit("presence", userSessions[0]!.tenant, changed, reason);
+        }),
+      );
+    }
   }
 
   stop(): void {
