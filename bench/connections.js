@@ -55,7 +55,7 @@ const {
   sockets,
   limitRun,
   sleep,
-  freePort,
+  waitFor,
   stopChild,
   startRedis,
   startNodes,
@@ -128,11 +128,16 @@ function cpuNow(node, redis) {
 const cpuTotal = (us) => CPU_PARTS.reduce((sum, part) => sum + us[part], 0);
 const cpuColumns = (us) => ` ${CPU_PARTS.map((part) => String(us[part]).padStart(8)).join("")}`;
 
+/** What Node prints on stderr when its inspector listens. */
+const INSPECTOR = /Debugger listening on ws:\/\/[^/\s]+:(\d+)\//;
+
 async function runSystem(system, clients) {
   const redis = await startRedis();
-  const inspectPort = await freePort();
-  const [node] = await startNodes(1, () => ({ ...systemNode(system, `conn-${system}`, redis.url), nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] }));
-  node.inspectPort = inspectPort;
+  // The node picks its inspector's port itself and names it on stderr: a port found free here
+  // could be taken before the node listened on it.
+  const [node] = await startNodes(1, () => ({ ...systemNode(system, `conn-${system}`, redis.url), nodeArgs: ["--inspect=127.0.0.1:0"] }));
+  await waitFor(async () => Boolean(INSPECTOR.exec(node.child.stderrText())), 5000, `${node.nodeId}'s inspector port`);
+  node.inspectPort = Number(INSPECTOR.exec(node.child.stderrText())[1]);
   const runId = Date.now().toString(36);
   const auths = await Promise.all(Array.from({ length: WARMUP + 2 * clients }, (_, i) => authFor(system, `conn-${runId}-${i}`, "idle")));
   const [warmups, timed, idle] = [auths.slice(0, WARMUP), auths.slice(WARMUP, WARMUP + clients), auths.slice(WARMUP + clients)];
