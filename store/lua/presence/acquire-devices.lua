@@ -18,6 +18,7 @@
 --   an error reply when a command failed on this session's keys (WRONGTYPE): the other sessions
 --   of the call go on, so one user's broken keys fail no one else's handshake.
 --#include lib/presence.lua
+--#include lib/calls.lua
 local n = (#ARGV - 3) / 3
 local node_sessions = KEYS[3 * n + 1]
 local limit, per_device = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -37,13 +38,4 @@ local function acquire(i)
   return out
 end
 
-local replies = {}
-for i = 1, n do
-  local ok, reply = pcall(acquire, i)
-  if ok then
-    replies[i] = reply
-  else
-    replies[i] = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
-  end
-end
-return replies
+return each_call(n, acquire)

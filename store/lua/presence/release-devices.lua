@@ -13,6 +13,7 @@
 -- {released, presence...}; an error reply when a command failed on this release's keys
 -- (WRONGTYPE): the other releases of the call go on.
 --#include lib/presence.lua
+--#include lib/calls.lua
 local ttl = tonumber(ARGV[1])
 local releases = {}
 local a = 2
@@ -44,13 +45,4 @@ local function release(i)
   return { released }
 end
 
-local replies = {}
-for i = 1, #releases do
-  local ok, reply = pcall(release, i)
-  if ok then
-    replies[i] = reply
-  else
-    replies[i] = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
-  end
-end
-return replies
+return each_call(#releases, release)

@@ -15,8 +15,7 @@ type Reply = (string | number)[];
 type BatchReply = Reply | Error;
 
 /** The most handshakes (or releases) one run of a script takes: a run stays short, so Redis stays responsive. */
-const MAX_ACQUIRE_BATCH = 64;
-const MAX_RELEASE_BATCH = 64;
+const MAX_RUN = 64;
 
 interface Acquire {
   session: DeviceSession;
@@ -55,8 +54,8 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     private readonly cluster: boolean,
     endOfTurn: (flush: () => void) => void = (flush) => process.nextTick(flush),
   ) {
-    this.releases = new TurnBatches((_key, items) => this.releaseTogether(items), MAX_RELEASE_BATCH, endOfTurn);
-    this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_ACQUIRE_BATCH, (flush) =>
+    this.releases = new TurnBatches((_key, items) => this.releaseTogether(items), MAX_RUN, endOfTurn);
+    this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_RUN, (flush) =>
       endOfTurn(() => {
         this.releases.handOver();
         flush();
