@@ -22,6 +22,9 @@ interface Batch<T, R> {
   waiters: Waiter<R>[];
 }
 
+/** When a batch's calls of this turn are handed over by default: once its promise callbacks are done. */
+export const afterThisTick = (flush: () => void): void => process.nextTick(flush);
+
 export class TurnBatches<T, R> {
   private pending = new Map<string, Batch<T, R>>();
   private scheduled = false;
@@ -35,7 +38,7 @@ export class TurnBatches<T, R> {
     private readonly run: (key: string, items: readonly T[]) => Promise<readonly R[]>,
     private readonly maxSize: number,
     /** Calls `flush` once the calls of this turn are made; it may not call it synchronously. */
-    private readonly schedule: (flush: () => void) => void = (flush) => process.nextTick(flush),
+    private readonly schedule: (flush: () => void) => void = afterThisTick,
   ) {}
 
   add(key: string, item: T): Promise<R> {

@@ -24,8 +24,9 @@ export interface RedisStoreOptions {
   delivery?: Delivery;
   /**
    * Calls a function once the event loop's current turn is done with its I/O callbacks, before
-   * their writes leave (a node's turn-writes): the presence registry groups the handshakes of a
-   * turn's reads with it. Without it, only those of one callback are (process.nextTick).
+   * their writes leave (a node's turn-writes): the presence registry groups the handshakes and
+   * the departures of a turn's reads with it. Without it, only those of one callback are
+   * (process.nextTick).
    */
   endOfTurn?: (flush: () => void) => void;
 }

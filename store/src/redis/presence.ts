@@ -3,7 +3,7 @@ import { parseSessionMember, sessionMember, type AcquireResult, type DeviceSessi
 import type { RedisClient } from "../script";
 import { RedisScript } from "../script";
 import { LUA } from "../lua.generated";
-import { TurnBatches } from "../turn-batches";
+import { afterThisTick, TurnBatches } from "../turn-batches";
 
 const acquireDevices = new RedisScript(LUA["presence/acquire-devices"]);
 const releaseDevices = new RedisScript(LUA["presence/release-devices"]);
@@ -52,7 +52,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
     private readonly cluster: boolean,
-    endOfTurn: (flush: () => void) => void = (flush) => process.nextTick(flush),
+    endOfTurn: (flush: () => void) => void = afterThisTick,
   ) {
     this.releases = new TurnBatches((_key, items) => this.releaseTogether(items), MAX_RUN, endOfTurn);
     this.acquires = new TurnBatches((_key, items) => this.acquireTogether(items), MAX_RUN, (flush) =>
