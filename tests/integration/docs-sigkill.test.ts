@@ -70,8 +70,20 @@ it("loses no acknowledged op when a node is killed with SIGKILL mid-editing, and
 
   await waitFor(() => ann.acked.size >= 40 && ben.acked.size >= 40, 20000, "both editors acknowledged 40 ops");
   const annSocketGone = new Promise<void>((resolve) => (ann as unknown as { socket: { once(e: string, f: () => void): void } }).socket.once("disconnect", () => resolve()));
-  await victim.kill("SIGKILL");
-  const inFlightAtKill = ann.inFlight;
+  // Killed while one of Ann's ops is in flight (sent, not yet acknowledged): the op is read and
+  // SIGKILL sent in the same tick. Ann sends her next op a few ms after the last ack, so one is
+  // in flight most of the time, not always.
+  let inFlightAtKill: string | undefined;
+  const deadline = Date.now() + 10000;
+  await new Promise<void>((resolve, reject) => {
+    const look = () => {
+      inFlightAtKill = ann.inFlight;
+      if (inFlightAtKill !== undefined) return void victim.kill("SIGKILL").then(() => resolve(), reject);
+      if (Date.now() > deadline) return reject(new Error("no op of Ann's in flight for 10 s"));
+      setImmediate(look);
+    };
+    look();
+  });
   const ackedBeforeKill = new Set([...ann.acked.keys(), ...ben.acked.keys()]);
   await annSocketGone;
 
@@ -96,7 +108,6 @@ it("loses no acknowledged op when a node is killed with SIGKILL mid-editing, and
   expect(ann.text).toBe(final.snapshot);
   expect(ben.text).toBe(final.snapshot);
   // The op in flight on the dead node was applied, once (either before the crash or on resend).
-  // (Ann types faster than her ops are acknowledged, so one is always in flight.)
   expect(inFlightAtKill).toBeDefined();
   expect(ann.acked.has(inFlightAtKill!)).toBe(true);
   // Past a snapshot (every 100 ops), and every edit of both editors exactly once.
