@@ -136,8 +136,10 @@ export interface VapidKeys {
   subject: string;
 }
 
-/** VAPID keys as the protocol's variables take them: URL-safe base64 of the raw P-256 keys. */
-/** A VAPID key pair as web-push's generator makes it (the private key always 32 bytes). */
+/**
+ * A VAPID key pair as the protocol's variables take them (URL-safe base64 of the raw P-256 keys),
+ * made by web-push's generator: the private key always 32 bytes.
+ */
 export function makeVapidKeys(subject = "mailto:push@switchboard.test"): VapidKeys {
   return { ...webpush.generateVAPIDKeys(), subject };
 }
