@@ -73,17 +73,18 @@ it("loses no acknowledged op when a node is killed with SIGKILL mid-editing, and
   // Killed while one of Ann's ops is in flight (sent, not yet acknowledged): the op is read and
   // SIGKILL sent in the same tick. Ann sends her next op a few ms after the last ack, so one is
   // in flight most of the time, not always.
-  let inFlightAtKill: string | undefined;
-  const deadline = Date.now() + 10000;
-  await new Promise<void>((resolve, reject) => {
-    const look = () => {
-      inFlightAtKill = ann.inFlight;
-      if (inFlightAtKill !== undefined) return void victim.kill("SIGKILL").then(() => resolve(), reject);
-      if (Date.now() > deadline) return reject(new Error("no op of Ann's in flight for 10 s"));
-      setImmediate(look);
-    };
-    look();
-  });
+  let killed: Promise<unknown> | undefined;
+  const inFlightAtKill: string | undefined = await waitFor(
+    () => {
+      const id = ann.inFlight;
+      if (id !== undefined) killed = victim.kill("SIGKILL");
+      return id;
+    },
+    10000,
+    "an op of Ann's in flight",
+    1,
+  );
+  await killed;
   const ackedBeforeKill = new Set([...ann.acked.keys(), ...ben.acked.keys()]);
   await annSocketGone;
 

@@ -17,6 +17,7 @@ import type { AcquireResult, DeviceSession, Engine, ReleaseResult, SwitchboardNo
 import { closeClients, connect, connectRefused } from "../helpers/clients";
 import { openEngine, startBacking, type Backing } from "../helpers/engines";
 import { NodeProcess, startNode } from "../helpers/nodes";
+import { waitFor } from "../helpers/ports";
 import { RedisServer } from "../helpers/redis";
 import { signToken } from "../helpers/tokens";
 
@@ -90,6 +91,11 @@ class ScriptRuns {
 }
 
 let sessionCount = 0;
+/** Waits (at most `timeoutMs`) until `listed` answers no session; the caller checks what it answers then. */
+function untilNoneListed(listed: () => Promise<string[]>, timeoutMs: number): Promise<unknown> {
+  return waitFor(async () => (await listed()).length === 0, timeoutMs, "no session listed", 20).catch(() => undefined);
+}
+
 function session(userId: string, deviceId: string, nodeId = NODE): DeviceSession {
   return { tenant: TENANT, userId, deviceId, sessionId: `s-${++sessionCount}`, nodeId };
 }
@@ -323,8 +329,7 @@ describe("handshakes arriving together at a node process (redis engine)", () => 
     runs.stop();
     for (const manager of managers.splice(0)) manager.engine?.close();
     // The next test starts once the node has let go of this one's sockets.
-    const deadline = Date.now() + 5000;
-    while ((await listed()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await untilNoneListed(listed, 5000);
   });
   const listed = () => reader.smembers(keyLayout().nodeSessions("batch-process"));
 
@@ -388,8 +393,7 @@ describe("handshakes arriving together at a node process (redis engine)", () => 
       process.kill(node.child.pid!, "SIGCONT");
     }
     const seen = await runs.seen(runs.releases, 1);
-    const deadline = Date.now() + 5000;
-    while ((await listed()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await untilNoneListed(listed, 5000);
     expect(await listed()).toEqual([]);
     expect(seen.reduce((a, b) => a + b, 0)).toBe(users.length);
     expect(seen.length).toBeLessThan(users.length / 4);
@@ -437,10 +441,9 @@ describe("a node sweeping a dead one (redis engine)", () => {
     expect(await listed()).toHaveLength(30);
     expect((await doomed.kill("SIGKILL")).signal).toBe("SIGKILL");
     // swept within 2 x the heartbeat timeout, and some slack for a loaded machine
-    const deadline = Date.now() + 6000;
-    while ((await listed()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilNoneListed(listed, 6000);
     expect(await listed()).toEqual([]);
-    const [presence] = await Promise.all([live.engine.presence.get("default", users)]);
+    const presence = await live.engine.presence.get("default", users);
     expect(presence.map((p) => p.devices)).toEqual(users.map(() => []));
     // One run of 30 on one Redis; one by one it would be 30.
     expect(runs.releases.reduce((a, b) => a + b, 0)).toBe(30);
