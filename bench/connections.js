@@ -136,8 +136,8 @@ async function runSystem(system, clients) {
   // The node picks its inspector's port itself and names it on stderr: a port found free here
   // could be taken before the node listened on it.
   const [node] = await startNodes(1, () => ({ ...systemNode(system, `conn-${system}`, redis.url), nodeArgs: ["--inspect=127.0.0.1:0"] }));
-  await waitFor(async () => Boolean(INSPECTOR.exec(node.child.stderrText())), 5000, `${node.nodeId}'s inspector port`);
-  node.inspectPort = Number(INSPECTOR.exec(node.child.stderrText())[1]);
+  const [, inspectPort] = await waitFor(async () => INSPECTOR.exec(node.child.stderrText()), 5000, `${node.nodeId}'s inspector port`);
+  node.inspectPort = Number(inspectPort);
   const runId = Date.now().toString(36);
   const auths = await Promise.all(Array.from({ length: WARMUP + 2 * clients }, (_, i) => authFor(system, `conn-${runId}-${i}`, "idle")));
   const [warmups, timed, idle] = [auths.slice(0, WARMUP), auths.slice(WARMUP, WARMUP + clients), auths.slice(WARMUP + clients)];

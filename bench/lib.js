@@ -94,11 +94,13 @@ function freePort() {
   });
 }
 
+/** Polls `check` every 100 ms until it answers a truthy value, which it returns; throws after `timeoutMs`. */
 async function waitFor(check, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if (await check()) return;
+      const value = await check();
+      if (value) return value;
     } catch (err) {
       if (err && err.fatal) throw err;
     }
