@@ -2,7 +2,10 @@
 export interface FanoutStep {
   targetRate: number;
   publishesPerSec: number;
+  /** Deliveries received while the step's window was open. */
   deliveriesPerSec: number;
+  /** Deliveries of the window's own publishes, however late within the drain, per second of the window. */
+  deliveredPerSec: number;
   p99: number | null;
   lostDeliveries: number;
   aborted: string | null;
